@@ -1,0 +1,26 @@
+"""Training engine: one measured, resumable training run.
+
+Example:
+    >>> from powertrain import TrainConfig, train
+    >>> result = train(TrainConfig(dataset="synthetic", model="mlp", epochs=1, out=str(tmp_path / "run")))  # doctest: +SKIP
+    >>> result.status, result.summary["energy"]["total_j"]  # doctest: +SKIP
+
+Errors: :class:`~powertrain.errors.ConfigError` for bad values, :class:`~powertrain.errors.UnknownNameError` for unknown
+datasets or models, :class:`~powertrain.errors.DataNotFoundError` for missing data.
+"""
+
+from powertrain.training.config import TrainConfig, load_config
+from powertrain.training.loop import RESUMABLE_FIELDS, Status, TrainResult, evaluate, train
+from powertrain.training.rundir import EpochRecord, RunDir
+
+__all__ = [
+    "RESUMABLE_FIELDS",
+    "EpochRecord",
+    "RunDir",
+    "Status",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "load_config",
+    "train",
+]

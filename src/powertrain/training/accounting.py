@@ -1,0 +1,196 @@
+"""Bookkeeping of a training run: running energy totals, epoch records, the summary and the checkpoint state."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from powertrain.hardware import describe_hardware
+from powertrain.meters import EnergyMeter, Measurement
+from powertrain.training.config import TrainConfig
+from powertrain.training.rundir import EpochRecord, RunDir
+
+__all__ = ["Phase", "Totals", "make_checkpoint", "make_record", "make_summary", "restore_rng"]
+
+
+@dataclass
+class Totals:
+    """Running totals over the whole run (energies in joules, times in seconds)."""
+
+    energy_j: float = 0.0
+    train_energy_j: float = 0.0
+    eval_energy_j: float = 0.0
+    lost_energy_j: float = 0.0
+    elapsed_s: float = 0.0
+    by_device_j: dict[str, float] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)
+    estimated: bool = False
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_history(cls, history: list[EpochRecord], lost_energy_j: float, lost_time_s: float) -> Totals:
+        totals = cls(lost_energy_j=lost_energy_j)
+        totals.train_energy_j = sum(r.train_energy_j for r in history)
+        totals.eval_energy_j = sum(r.eval_energy_j for r in history)
+        totals.energy_j = totals.train_energy_j + totals.eval_energy_j + lost_energy_j
+        totals.elapsed_s = sum(r.train_time_s + r.eval_time_s for r in history) + lost_time_s
+        for r in history:
+            totals.sources.update(s for s in r.energy_source.split("+") if s)
+        return totals
+
+    def add(self, m: Measurement, *, phase: Literal["train", "eval"] = "eval") -> None:
+        self.energy_j += m.energy_j
+        self.elapsed_s += m.duration_s
+        if phase == "train":
+            self.train_energy_j += m.energy_j
+        else:
+            self.eval_energy_j += m.energy_j
+        for device, joules in m.energy_by_device_j.items():
+            self.by_device_j[device] = self.by_device_j.get(device, 0.0) + joules
+        self.sources.update(m.source_by_device.values())
+        self.estimated = self.estimated or m.estimated
+        self.failed.update(m.failed_sensors)
+
+
+@dataclass
+class Phase:
+    """The training half of one epoch."""
+
+    loss: float = float("nan")
+    accuracy: float = float("nan")
+    energy_j: float = 0.0
+    duration_s: float = 0.0
+    samples: int = 0
+    density: float = float("nan")
+    sources: set[str] = field(default_factory=set)
+    complete: bool = True
+    diverged: bool = False
+
+
+def make_record(
+    epoch: int,
+    phase: Phase,
+    eval_m: Measurement,
+    val_loss: float,
+    val_accuracy: float,
+    optimizer: torch.optim.Optimizer,
+    totals: Totals,
+) -> EpochRecord:
+    sources = sorted(phase.sources | set(eval_m.source_by_device.values()))
+    duration_s = phase.duration_s + eval_m.duration_s
+    return EpochRecord(
+        epoch=epoch,
+        complete=phase.complete and not phase.diverged,
+        train_loss=phase.loss,
+        train_accuracy=phase.accuracy,
+        val_loss=val_loss,
+        val_accuracy=val_accuracy,
+        lr=float(optimizer.param_groups[0]["lr"]),
+        train_energy_j=phase.energy_j,
+        eval_energy_j=eval_m.energy_j,
+        energy_j=totals.energy_j,
+        train_time_s=phase.duration_s,
+        eval_time_s=eval_m.duration_s,
+        elapsed_s=totals.elapsed_s,
+        avg_power_w=(phase.energy_j + eval_m.energy_j) / duration_s if duration_s > 0 else float("nan"),
+        images_per_s=phase.samples / phase.duration_s if phase.duration_s > 0 else float("nan"),
+        eat_density=phase.density,
+        energy_source="+".join(sources) or "none",
+    )
+
+
+def make_summary(
+    config: TrainConfig,
+    run: RunDir,
+    history: list[EpochRecord],
+    totals: Totals,
+    status: str,
+    meter: EnergyMeter,
+    started_at: str,
+    *,
+    final: bool,
+) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    finished = [r for r in history if math.isfinite(r.val_accuracy)]
+    best = max(finished, key=lambda r: r.val_accuracy, default=None)
+    target = config.target_accuracy
+    hit = next((r for r in finished if target is not None and r.val_accuracy >= target), None)
+    return {
+        "status": status,
+        "final": final,
+        "run_dir": str(run.path),
+        "powertrain_version": version("powertrain"),
+        "started_at": started_at,
+        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config.to_dict(),
+        "hardware": describe_hardware(),
+        "meter": meter.describe(),
+        "epochs_completed": sum(r.complete for r in history),
+        "final_accuracy": finished[-1].val_accuracy if finished else None,
+        "best_accuracy": best.val_accuracy if best else None,
+        "best_epoch": best.epoch if best else None,
+        "target_accuracy": target,
+        "reached_target": hit is not None,
+        "energy_to_target_j": hit.energy_j if hit else None,
+        "time_to_target_s": hit.elapsed_s if hit else None,
+        "epochs_to_target": hit.epoch + 1 if hit else None,
+        "energy": {
+            "total_j": totals.energy_j,
+            "train_j": totals.train_energy_j,
+            "eval_j": totals.eval_energy_j,
+            "lost_j": totals.lost_energy_j,
+            "by_device_j": totals.by_device_j,
+            "sources": sorted(totals.sources),
+            "estimated": totals.estimated,
+            "failed_sensors": totals.failed,
+        },
+        "duration_s": totals.elapsed_s,
+        "accelerator": None,
+    }
+
+
+def make_checkpoint(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: Any,
+    scaler: torch.amp.GradScaler,
+    epoch: int,
+    history: list[EpochRecord],
+    totals: Totals,
+) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": schedule.scheduler.state_dict() if schedule.scheduler is not None else {},
+        "scaler": scaler.state_dict(),
+        "history": [r.to_dict() for r in history],
+        "lost_energy_j": totals.lost_energy_j,
+        "lost_time_s": totals.elapsed_s - sum(r.train_time_s + r.eval_time_s for r in history),
+        "rng": _rng_state(),
+    }
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_as_tuple(state["python"]))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -1,0 +1,188 @@
+"""The typed configuration of one training run.
+
+A :class:`TrainConfig` comes from keyword arguments, a YAML file (:func:`load_config`, read with ``safe_load``) or CLI flags;
+:meth:`TrainConfig.validate` turns every bad value into one :class:`~powertrain.errors.ConfigError` line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+
+from powertrain.errors import ConfigError
+
+__all__ = ["Amp", "LrSchedule", "Optimizer", "TrainConfig", "load_config"]
+
+Optimizer = Literal["sgd", "adam", "adamw"]
+LrSchedule = Literal["constant", "exponential", "cosine", "step", "onecycle"]
+Amp = Literal["off", "bf16", "fp16"]
+EatLayers = Literal["activations", "all"]
+EatNormalization = Literal["numel", "params"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Defaults follow EAT's recipe (DESIGN.md) where one applies.
+
+    Attributes:
+        dataset: A registered dataset name (``powertrain.data.list_datasets()``) or ``imagefolder:PATH``.
+        model: A registered model name (``powertrain.models.list_models()``).
+        epochs: Number of passes over the training split.
+        batch_size: Training batch size; ``eval_batch_size`` defaults to it.
+        optimizer: ``sgd`` (with ``momentum`` and ``nesterov``), ``adam`` or ``adamw``.
+        lr: Peak learning rate. ``lr_schedule`` ``exponential`` multiplies it by ``lr_gamma`` each epoch (EAT: 0.95),
+            ``step`` by ``lr_gamma`` every ``lr_step_epochs``, ``cosine`` anneals to 0, ``onecycle`` warms up then anneals.
+        amp: Mixed precision: ``off``, ``bf16`` or ``fp16`` autocast.
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
+        target_accuracy: Validation accuracy in [0, 1] whose first crossing defines energy- and time-to-target.
+        stop_at_target: End the run at the epoch that reaches ``target_accuracy``.
+        energy_budget_j: End the run once this many joules are spent (checked at every step window).
+        eat_lambda: Weight of EAT's l0 activation penalty; 0 is standard training.
+        estimate_batch_size: Batch size of the accelerator energy estimate made after training (EAT: 512); 0 disables it.
+        out: Run directory; default ``runs/<dataset>-<model>-<timestamp>``.
+        dataset_options: Extra keyword options of the dataset (for example ``num_classes`` of ``synthetic``).
+        model_options: Extra keyword options of the model (for example ``hidden`` of ``mlp``).
+    """
+
+    dataset: str = "fashion-mnist"
+    model: str = "lenet5"
+    data_dir: str | None = None
+    download: bool = False
+    image_size: int | None = None
+    channels: int | None = None
+    subset: int | None = None
+    test_subset: int | None = None
+    augment: bool = True
+    workers: int = 0
+    data_on_device: bool | None = None
+
+    epochs: int = 10
+    batch_size: int = 128
+    eval_batch_size: int | None = None
+    optimizer: Optimizer = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    lr_schedule: LrSchedule = "exponential"
+    lr_gamma: float = 0.95
+    lr_step_epochs: int = 30
+    amp: Amp = "off"
+    seed: int = 0
+    device: str = "auto"
+
+    target_accuracy: float | None = None
+    stop_at_target: bool = False
+    energy_budget_j: float | None = None
+
+    eat_lambda: float = 0.0
+    eat_sigma: float = 1e-4
+    eat_layers: EatLayers = "activations"
+    eat_normalization: EatNormalization = "numel"
+    eat_warmup_epochs: int = 0
+
+    estimate_batch_size: int = 512
+    estimate_max_batches: int | None = None
+    meter_interval_s: float = 0.1
+    gpu_indices: list[int] | None = None
+    out: str | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> TrainConfig:
+        """Check every value; raise :class:`ConfigError` naming the first bad one. Returns ``self``."""
+        for f in fields(self):
+            literal = _literal_choices(f.type)
+            value = getattr(self, f.name)
+            if literal and value not in literal:
+                raise ConfigError(f"{f.name} must be one of {', '.join(literal)}, not {value!r}")
+        positive_ints = ("epochs", "batch_size", "lr_step_epochs")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+        for name in ("eval_batch_size", "subset", "test_subset", "image_size", "estimate_max_batches"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+        if self.estimate_batch_size < 0 or self.workers < 0 or self.eat_warmup_epochs < 0:
+            raise ConfigError("estimate_batch_size, workers and eat_warmup_epochs must not be negative")
+        if not (_finite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, not {self.lr!r}")
+        for name in ("momentum", "weight_decay", "eat_lambda"):
+            value = getattr(self, name)
+            if not (_finite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a number >= 0, not {value!r}")
+        if not (_finite(self.lr_gamma) and 0 < self.lr_gamma <= 1):
+            raise ConfigError(f"lr_gamma must be in (0, 1], not {self.lr_gamma!r}")
+        if not (_finite(self.eat_sigma) and self.eat_sigma > 0):
+            raise ConfigError(f"eat_sigma must be a positive number, not {self.eat_sigma!r}")
+        if self.target_accuracy is not None and not (0 < self.target_accuracy <= 1):
+            raise ConfigError(f"target_accuracy must be in (0, 1], not {self.target_accuracy!r}")
+        if self.stop_at_target and self.target_accuracy is None:
+            raise ConfigError("stop_at_target needs target_accuracy")
+        if self.energy_budget_j is not None and not (_finite(self.energy_budget_j) and self.energy_budget_j > 0):
+            raise ConfigError(f"energy_budget_j must be a positive number of joules, not {self.energy_budget_j!r}")
+        if not (_finite(self.meter_interval_s) and self.meter_interval_s > 0):
+            raise ConfigError(f"meter_interval_s must be positive, not {self.meter_interval_s!r}")
+        if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
+            raise ConfigError("nesterov SGD needs momentum > 0 (set --momentum or --no-nesterov)")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict, YAML- and JSON-safe."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a dict; unknown keys raise ConfigError with the close matches."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown config key {unknown[0]!r}{hint}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied; ``None`` values are ignored (they mean "not given")."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a YAML config file (``yaml.safe_load``); a ``train:`` section is used when present."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        data = {}
+    if isinstance(data, dict) and isinstance(data.get("train"), dict):
+        data = data["train"]
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of option: value")
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    return TrainConfig.from_dict(data)
+
+
+def _literal_choices(annotation: object) -> tuple[str, ...]:
+    if isinstance(annotation, str):  # postponed annotations: resolve our own aliases by name
+        annotation = globals().get(annotation, annotation)
+    args = get_args(annotation)
+    return tuple(a for a in args if isinstance(a, str))
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,438 @@
+"""The training loop: one measured, resumable run, top to bottom.
+
+``train(config)`` loads the data and the model, trains for ``config.epochs`` epochs inside an
+:class:`~powertrain.meters.EnergyMeter`, evaluates after every epoch, and writes the run directory
+(:mod:`powertrain.training.rundir`). Energy is metered in windows: the training phase of an epoch is split into
+back-to-back windows of a few seconds (so the energy budget and the heartbeat see energy mid-epoch at the cost of one
+timestamp pair each), and evaluation has its own window. Back-to-back windows add up exactly to the whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from powertrain.errors import ConfigError
+from powertrain.meters import EnergyMeter, Sensor
+from powertrain.training.accounting import Phase, Totals, make_checkpoint, make_record, make_summary, restore_rng
+from powertrain.training.config import TrainConfig
+from powertrain.training.optim import make_optimizer, make_schedule
+from powertrain.training.progress import ProgressReporter, QuietReporter
+from powertrain.training.rundir import EpochRecord, RunDir
+
+__all__ = ["RESUMABLE_FIELDS", "Status", "TrainResult", "train"]
+
+log = logging.getLogger(__name__)
+
+Status = Literal["completed", "reached_target", "budget_exhausted", "diverged", "interrupted"]
+
+#: Fields that may change when a run is resumed; every other field must match the stored config.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "epochs",
+        "target_accuracy",
+        "stop_at_target",
+        "energy_budget_j",
+        "estimate_batch_size",
+        "estimate_max_batches",
+        "workers",
+        "device",
+        "data_dir",
+        "download",
+        "data_on_device",
+        "meter_interval_s",
+        "gpu_indices",
+        "out",
+    }
+)
+_CHUNK_S = 5.0  # length of the back-to-back training windows, seconds
+_REFRESH_S = 0.5  # how often the display (and the NaN check, one host sync) runs
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the run directory, how it ended, the per-epoch history, the summary and the model."""
+
+    run_dir: Path
+    status: Status
+    history: list[EpochRecord]
+    summary: dict[str, Any]
+    model: nn.Module = field(repr=False)
+
+
+def train(
+    config: TrainConfig | None = None,
+    *,
+    resume: str | Path | None = None,
+    sensors: Sequence[Sensor] | None = None,
+    reporter: ProgressReporter | None = None,
+) -> TrainResult:
+    """Train one model and measure its energy.
+
+    Args:
+        config: The run's configuration. With ``resume`` it may be None (the stored config is used) or change only
+            :data:`RESUMABLE_FIELDS` (for example more ``epochs``).
+        resume: A run directory whose checkpoint to continue. Epochs already finished are not run or counted again;
+            energy spent in an epoch that was interrupted is added to the total as lost energy.
+        sensors: Energy sensors for the meter; default: every sensor found on this machine.
+        reporter: Live display; default: none.
+
+    Returns:
+        The :class:`TrainResult`. The same facts are in the run directory.
+
+    Raises:
+        ConfigError: A bad configuration value, or a resume that changes a fixed field.
+        UnknownNameError: An unknown dataset or model.
+        DataNotFoundError: The dataset is not on disk.
+    """
+    from powertrain.data import load_dataset
+    from powertrain.models import create_model
+
+    run, config, state = _open_run(config, resume)
+    reporter = reporter or QuietReporter()
+    device = _resolve_device(config.device)
+    _seed_everything(config.seed)
+
+    bundle = load_dataset(
+        config.dataset,
+        data_dir=config.data_dir,
+        image_size=config.image_size,
+        channels=config.channels,
+        subset=config.subset,
+        test_subset=config.test_subset,
+        download=config.download,
+        seed=config.seed,
+        **config.dataset_options,
+    )
+    info = bundle.info
+    train_loader, test_loader = bundle.loaders(
+        batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size,
+        device=device,
+        workers=config.workers,
+        on_device=config.data_on_device,
+        seed=config.seed,
+        augment=config.augment,
+    )
+    model = create_model(
+        config.model,
+        num_classes=info.num_classes,
+        in_channels=info.in_channels,
+        image_size=info.image_size,
+        **config.model_options,
+    ).to(device)
+    optimizer = make_optimizer(model, config)
+    schedule = make_schedule(optimizer, config, steps_per_epoch=len(train_loader))
+    scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
+    penalty = _make_penalty(model, config)
+
+    history: list[EpochRecord] = []
+    lost_energy_j = lost_time_s = 0.0
+    start_epoch = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if schedule.scheduler is not None and state.get("scheduler"):
+            schedule.scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history = [EpochRecord.from_dict(r) for r in state["history"]]
+        start_epoch = int(state["epoch"])
+        lost_energy_j, lost_time_s = float(state["lost_energy_j"]), float(state["lost_time_s"])
+        beat = run.read_heartbeat()
+        if beat is not None and int(beat.get("epoch", -1)) >= start_epoch:
+            lost_energy_j += float(beat.get("energy_j", 0.0))
+            lost_time_s += float(beat.get("duration_s", 0.0))
+            log.info(
+                "epoch %d was interrupted after %.1f J; counted as lost energy", beat["epoch"] + 1, beat["energy_j"]
+            )
+        restore_rng(state["rng"])
+    run.write_metrics(history)
+    run.clear_heartbeat()
+
+    totals = Totals.from_history(history, lost_energy_j, lost_time_s)
+    status: Status = "completed"
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meter = EnergyMeter(
+        sensors,
+        gpu_indices=config.gpu_indices,
+        sample_period_s=config.meter_interval_s,
+        sync_cuda=device.type == "cuda",
+    )
+    summary: dict[str, Any] = {}
+
+    def write_summary(current: str, *, final: bool) -> None:
+        summary.clear()
+        summary.update(make_summary(config, run, history, totals, current, meter, started_at, final=final))
+        run.write_summary(summary)
+
+    reporter.start(total_epochs=config.epochs, first_epoch=start_epoch)
+    try:
+        with meter:
+            write_summary("running", final=False)
+            for epoch in range(start_epoch, config.epochs):
+                if penalty is not None:
+                    penalty.set_epoch(epoch)
+                train_loader.set_epoch(epoch)
+                reporter.start_epoch(epoch, len(train_loader))
+                phase = _train_epoch(
+                    model,
+                    train_loader,
+                    optimizer,
+                    schedule,
+                    scaler,
+                    penalty,
+                    config,
+                    device,
+                    meter,
+                    run,
+                    reporter,
+                    epoch,
+                    totals,
+                )
+                schedule.step_epoch()
+                with meter.window(f"eval:{epoch}") as window:
+                    val_loss, val_accuracy = evaluate(model, test_loader, amp=config.amp)
+                totals.add(window.measurement)
+                record = make_record(epoch, phase, window.measurement, val_loss, val_accuracy, optimizer, totals)
+                history.append(record)
+                reporter.end_epoch(record)
+                if phase.diverged:
+                    status = "diverged"
+                elif not phase.complete:
+                    status = "budget_exhausted"
+                else:
+                    run.save_checkpoint(make_checkpoint(model, optimizer, schedule, scaler, epoch + 1, history, totals))
+                    run.clear_heartbeat()
+                run.write_metrics(history)
+                if (
+                    status == "completed"
+                    and config.energy_budget_j is not None
+                    and totals.energy_j >= config.energy_budget_j
+                ):
+                    status = "budget_exhausted"
+                reached = config.target_accuracy is not None and val_accuracy >= config.target_accuracy
+                if status == "completed" and config.stop_at_target and reached:
+                    status = "reached_target"
+                if status != "completed":
+                    break
+                write_summary("running", final=False)
+    except KeyboardInterrupt:
+        write_summary("interrupted", final=True)
+        reporter.stop()
+        raise
+    reporter.stop()
+
+    if status != "diverged":
+        run.save_model({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    write_summary(status, final=True)
+    if config.estimate_batch_size > 0 and status != "diverged":
+        summary["accelerator"] = _estimate_accelerator(model, bundle, config, device)
+        run.write_summary(summary)
+    return TrainResult(run_dir=run.path, status=status, history=history, summary=summary, model=model)
+
+
+def evaluate(model: nn.Module, loader: Any, *, amp: str = "off") -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` over ``loader``, with one host sync at the end."""
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    correct = torch.zeros((), dtype=torch.int64)
+    seen = 0
+    with torch.inference_mode():
+        for x, y in loader:
+            if seen == 0:
+                loss_sum, correct = loss_sum.to(x.device), correct.to(x.device)
+            with _autocast(x.device, amp):
+                out = model(x)
+            loss_sum += F.cross_entropy(out.float(), y, reduction="sum").double()
+            correct += (out.argmax(1) == y).sum()
+            seen += y.numel()
+    if seen == 0:
+        return float("nan"), float("nan")
+    return float(loss_sum) / seen, int(correct) / seen
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: Any,
+    optimizer: torch.optim.Optimizer,
+    schedule: Any,
+    scaler: torch.amp.GradScaler,
+    penalty: Any,
+    config: TrainConfig,
+    device: torch.device,
+    meter: EnergyMeter,
+    run: RunDir,
+    reporter: ProgressReporter,
+    epoch: int,
+    totals: Totals,
+) -> Phase:
+    model.train()
+    phase = Phase()
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    density_sum = torch.zeros((), device=device, dtype=torch.float64)
+    chunk = 0
+    meter.begin(f"train:{epoch}:{chunk}")
+    chunk_started = refreshed = time.monotonic()
+    with penalty if penalty is not None else contextlib.nullcontext():
+        for step, (x, y) in enumerate(loader, start=1):
+            with _autocast(device, config.amp):
+                out = model(x)
+                loss = F.cross_entropy(out, y)
+                objective = loss + penalty.value() if penalty is not None else loss
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(objective).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            schedule.step_batch()
+            loss_sum += loss.detach().double() * y.numel()
+            correct += (out.detach().argmax(1) == y).sum()
+            if penalty is not None:
+                density_sum += penalty.last_density.double() * y.numel()
+            phase.samples += y.numel()
+
+            now = time.monotonic()
+            if now - refreshed < _REFRESH_S and step < len(loader):
+                continue
+            refreshed = now
+            running_loss = float(loss_sum) / phase.samples  # the one host sync per refresh
+            if not math.isfinite(running_loss):
+                phase.diverged = True
+                break
+            if now - chunk_started >= _CHUNK_S:
+                _close_chunk(meter, f"train:{epoch}:{chunk}", phase, totals)
+                chunk += 1
+                meter.begin(f"train:{epoch}:{chunk}")
+                chunk_started = now
+                run.write_heartbeat(epoch=epoch, energy_j=phase.energy_j, duration_s=phase.duration_s)
+                budget = config.energy_budget_j
+                if budget is not None and totals.energy_j >= budget and step < len(loader):
+                    phase.complete = False
+                    break
+            reporter.update(
+                step,
+                loss=running_loss,
+                accuracy=int(correct) / phase.samples,
+                power_w=meter.power_w(),
+                energy_j=totals.energy_j + phase.energy_j,
+            )
+    _close_chunk(meter, f"train:{epoch}:{chunk}", phase, totals)
+    if phase.samples:
+        phase.loss = float(loss_sum) / phase.samples
+        phase.accuracy = int(correct) / phase.samples
+        if penalty is not None:
+            phase.density = float(density_sum) / phase.samples
+    phase.diverged = phase.diverged or not math.isfinite(phase.loss)
+    return phase
+
+
+def _close_chunk(meter: EnergyMeter, name: str, phase: Phase, totals: Totals) -> None:
+    measurement = meter.end(name)
+    phase.energy_j += measurement.energy_j
+    phase.duration_s += measurement.duration_s
+    phase.sources.update(measurement.source_by_device.values())
+    totals.add(measurement, phase="train")
+
+
+def _estimate_accelerator(model: nn.Module, bundle: Any, config: TrainConfig, device: torch.device) -> dict[str, Any]:
+    """EAT's accelerator energy ratio of the trained model on the test split (batch ``estimate_batch_size``)."""
+    from powertrain.accel import estimate_dataset
+
+    _, loader = bundle.loaders(
+        batch_size=config.batch_size,
+        eval_batch_size=config.estimate_batch_size,
+        device=device,
+        workers=config.workers,
+        on_device=config.data_on_device,
+        seed=config.seed,
+        augment=False,
+    )
+    result = estimate_dataset(
+        model, loader, mode="reference", max_batches=config.estimate_max_batches, per_sample=False
+    )
+    out: dict[str, Any] = result.to_dict()
+    return out
+
+
+def _open_run(
+    config: TrainConfig | None, resume: str | Path | None
+) -> tuple[RunDir, TrainConfig, dict[str, Any] | None]:
+    if resume is None:
+        if config is None:
+            raise ConfigError("train() needs a config, or resume=RUN_DIR")
+        config.validate()
+        run = RunDir(config.out or _default_out(config))
+        run.create()
+        run.write_config(config.to_dict())
+        return run, config, None
+    run = RunDir(resume)
+    stored = TrainConfig.from_dict(run.read_config())
+    if config is not None:
+        changed = sorted(
+            k for k, v in config.to_dict().items() if v != getattr(stored, k) and k not in RESUMABLE_FIELDS
+        )
+        if changed:
+            raise ConfigError(f"cannot change {', '.join(changed)} when resuming {run.path}; start a new run instead")
+        stored = stored.replace(**{k: getattr(config, k) for k in RESUMABLE_FIELDS if k != "out"})
+    stored.out = str(run.path)
+    stored.validate()
+    state = run.load_checkpoint() if run.checkpoint_path.exists() else None
+    run.write_config(stored.to_dict())
+    return run, stored, state
+
+
+def _default_out(config: TrainConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = config.dataset.replace(":", "-").replace("/", "_")
+    return Path("runs") / f"{name}-{config.model}-{stamp}"
+
+
+def _make_penalty(model: nn.Module, config: TrainConfig) -> Any:
+    if config.eat_lambda <= 0:
+        return None
+    from powertrain.sparsity import EATPenalty
+
+    return EATPenalty(
+        model,
+        lam=config.eat_lambda,
+        sigma=config.eat_sigma,
+        layers=config.eat_layers,
+        normalization=config.eat_normalization,
+        lam_warmup_epochs=config.eat_warmup_epochs,
+    )
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name} asked for, but CUDA is not available here; use --device cpu")
+    return device
+
+
+@contextlib.contextmanager
+def _autocast(device: torch.device, amp: str) -> Iterator[None]:
+    if amp == "off":
+        yield
+        return
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,109 @@
+"""Live display of a training run: a rich progress bar with loss, accuracy, watts and joules, or nothing (quiet)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from powertrain.training.rundir import EpochRecord
+
+__all__ = ["ProgressReporter", "QuietReporter", "RichReporter", "make_reporter"]
+
+
+class ProgressReporter(Protocol):
+    """What the training loop tells a display. Calls are cheap and made at most every few steps."""
+
+    def start(self, *, total_epochs: int, first_epoch: int) -> None: ...
+    def start_epoch(self, epoch: int, steps: int) -> None: ...
+    def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None: ...
+    def end_epoch(self, record: EpochRecord) -> None: ...
+    def stop(self) -> None: ...
+
+
+class QuietReporter:
+    """Shows nothing (``--quiet``)."""
+
+    def start(self, *, total_epochs: int, first_epoch: int) -> None:
+        """No-op."""
+
+    def start_epoch(self, epoch: int, steps: int) -> None:
+        """No-op."""
+
+    def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
+        """No-op."""
+
+    def end_epoch(self, record: EpochRecord) -> None:
+        """No-op."""
+
+    def stop(self) -> None:
+        """No-op."""
+
+
+class RichReporter:
+    """An epoch bar and a step bar with live loss, accuracy, power and energy, plus one line per finished epoch.
+
+    Args:
+        console: Where to draw; default stderr, so stdout stays clean for scripts.
+    """
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=self.console,
+            transient=False,
+        )
+        self._epochs: int | None = None
+        self._steps: int | None = None
+
+    def start(self, *, total_epochs: int, first_epoch: int) -> None:
+        """Open the display."""
+        self._progress.start()
+        self._epochs = self._progress.add_task("epochs", total=total_epochs, completed=first_epoch, status="")
+
+    def start_epoch(self, epoch: int, steps: int) -> None:
+        """Reset the step bar for ``epoch`` (0-based)."""
+        if self._steps is not None:
+            self._progress.remove_task(self._steps)
+        self._steps = self._progress.add_task(f"epoch {epoch + 1}", total=steps, status="")
+
+    def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
+        """Move the step bar to ``step`` and show the running figures."""
+        if self._steps is not None:
+            status = f"loss {loss:.4f}  acc {accuracy:.3f}  {power_w:7.1f} W  {_joules(energy_j)}"
+            self._progress.update(self._steps, completed=step, status=status)
+
+    def end_epoch(self, record: EpochRecord) -> None:
+        """Print the epoch's line and advance the epoch bar."""
+        if self._epochs is not None:
+            self._progress.update(self._epochs, advance=1, status=f"{_joules(record.energy_j)} so far")
+        density = "" if record.eat_density != record.eat_density else f"  density {record.eat_density:.3f}"
+        self._progress.console.print(
+            f"epoch {record.epoch + 1}: val acc {record.val_accuracy:.4f}  loss {record.train_loss:.4f}  "
+            f"train {_joules(record.train_energy_j)} + eval {_joules(record.eval_energy_j)} "
+            f"({record.avg_power_w:.1f} W, {record.energy_source})  {record.images_per_s:,.0f} img/s{density}"
+        )
+
+    def stop(self) -> None:
+        """Close the display."""
+        self._progress.stop()
+
+
+def make_reporter(*, quiet: bool) -> ProgressReporter:
+    """The reporter for the CLI's ``--quiet`` flag."""
+    return QuietReporter() if quiet else RichReporter()
+
+
+def _joules(energy_j: float) -> str:
+    if energy_j >= 3.6e6:
+        return f"{energy_j / 3.6e6:.3f} kWh"
+    if energy_j >= 1e3:
+        return f"{energy_j / 1e3:.2f} kJ"
+    return f"{energy_j:.1f} J"
