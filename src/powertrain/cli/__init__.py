@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - older typer on top of click
 from powertrain.cli import measure as _measure  # noqa: E402,F401  isort: skip
 from powertrain.cli import train as _train  # noqa: E402,F401  isort: skip
 from powertrain.cli import demo as _demo  # noqa: E402,F401  isort: skip
+from powertrain.cli import estimate as _estimate  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -11,6 +11,7 @@ datasets or models, :class:`~powertrain.errors.DataNotFoundError` for missing da
 
 from powertrain.training.config import TrainConfig, load_config
 from powertrain.training.loop import RESUMABLE_FIELDS, Status, TrainResult, evaluate, train
+from powertrain.training.restore import estimate_run, load_run_model
 from powertrain.training.rundir import EpochRecord, RunDir
 
 __all__ = [
@@ -20,7 +21,9 @@ __all__ = [
     "Status",
     "TrainConfig",
     "TrainResult",
+    "estimate_run",
     "evaluate",
+    "load_run_model",
     "load_config",
     "train",
 ]

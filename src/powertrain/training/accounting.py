@@ -32,6 +32,7 @@ class Totals:
     sources: set[str] = field(default_factory=set)
     estimated: bool = False
     failed: dict[str, str] = field(default_factory=dict)
+    live_base_j: float = 0.0
 
     @classmethod
     def from_history(cls, history: list[EpochRecord], lost_energy_j: float, lost_time_s: float) -> Totals:

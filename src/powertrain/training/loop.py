@@ -102,7 +102,7 @@ def train(
 
     run, config, state = _open_run(config, resume)
     reporter = reporter or QuietReporter()
-    device = _resolve_device(config.device)
+    device = resolve_device(config.device)
     _seed_everything(config.seed)
 
     bundle = load_dataset(
@@ -177,6 +177,7 @@ def train(
         summary.update(make_summary(config, run, history, totals, current, meter, started_at, final=final))
         run.write_summary(summary)
 
+    totals.live_base_j = totals.energy_j  # the meter's own total counts from here
     reporter.start(total_epochs=config.epochs, first_epoch=start_epoch)
     try:
         with meter:
@@ -317,16 +318,17 @@ def _train_epoch(
                 meter.begin(f"train:{epoch}:{chunk}")
                 chunk_started = now
                 run.write_heartbeat(epoch=epoch, energy_j=phase.energy_j, duration_s=phase.duration_s)
-                budget = config.energy_budget_j
-                if budget is not None and totals.energy_j >= budget and step < len(loader):
-                    phase.complete = False
-                    break
+            live_energy_j = totals.live_base_j + meter.energy_j()
+            budget = config.energy_budget_j
+            if budget is not None and live_energy_j >= budget and step < len(loader):
+                phase.complete = False
+                break
             reporter.update(
                 step,
                 loss=running_loss,
                 accuracy=int(correct) / phase.samples,
                 power_w=meter.power_w(),
-                energy_j=totals.energy_j + phase.energy_j,
+                energy_j=live_energy_j,
             )
     _close_chunk(meter, f"train:{epoch}:{chunk}", phase, totals)
     if phase.samples:
@@ -414,7 +416,7 @@ def _make_penalty(model: nn.Module, config: TrainConfig) -> Any:
     )
 
 
-def _resolve_device(name: str) -> torch.device:
+def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)

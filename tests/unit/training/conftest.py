@@ -2,6 +2,7 @@ import pytest
 
 from powertrain.training import TrainConfig
 
+
 @pytest.fixture
 def small_config(tmp_path):
     def make(**changes):

@@ -9,7 +9,6 @@ from powertrain.meters.testing import ScriptedCounterSensor
 from powertrain.training import RunDir, train
 
 
-
 POWER_W = 50.0
 
 
@@ -49,9 +48,9 @@ def test_epoch_energies_follow_the_meter_and_add_up(small_config, steady_sensor)
     result = train(small_config(epochs=3), sensors=[steady_sensor()])
     energy = result.summary["energy"]
     for record in result.history:
-        assert record.train_energy_j == pytest.approx(POWER_W * record.train_time_s, rel=1e-4)
-        assert record.eval_energy_j == pytest.approx(POWER_W * record.eval_time_s, rel=1e-4)
-        assert record.avg_power_w == pytest.approx(POWER_W, rel=1e-4)
+        assert record.train_energy_j == pytest.approx(POWER_W * record.train_time_s, rel=1e-4, abs=1e-3)
+        assert record.eval_energy_j == pytest.approx(POWER_W * record.eval_time_s, rel=1e-4, abs=1e-3)
+        assert record.avg_power_w == pytest.approx(POWER_W, rel=2e-3)
     assert energy["total_j"] == pytest.approx(sum(r.train_energy_j + r.eval_energy_j for r in result.history))
     assert energy["train_j"] + energy["eval_j"] == pytest.approx(energy["total_j"])
     cumulative = [r.energy_j for r in result.history]

@@ -1,0 +1,55 @@
+"""``powertrain estimate``: modelled accelerator energy of a trained run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from powertrain.cli._app import app
+
+__all__ = ["estimate_command"]
+
+
+@app.command("estimate")
+def estimate_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `powertrain train`.")],
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size of the estimate (EAT: 512).")] = 512,
+    mode: Annotated[str, typer.Option(help="reference (Sponge Examples' model) or layerwise.")] = "reference",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    data_dir: Annotated[str | None, typer.Option(help="Where the run's dataset lives, if moved.")] = None,
+    max_batches: Annotated[int | None, typer.Option(min=1, help="Estimate over at most N batches.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the estimate as JSON.")] = None,
+) -> int:
+    """Estimate the inference energy of a trained model on a zero-skipping accelerator (EAT's energy ratio)."""
+    from powertrain.errors import ConfigError
+    from powertrain.training import estimate_run
+
+    if mode not in ("reference", "layerwise"):
+        raise ConfigError(f"mode must be reference or layerwise, not {mode!r}")
+    chosen: Literal["reference", "layerwise"] = "reference" if mode == "reference" else "layerwise"
+    result = estimate_run(
+        run_dir, batch_size=batch_size, mode=chosen, device=device, data_dir=data_dir, max_batches=max_batches
+    )
+    console = Console()
+    table = Table(title=f"{run_dir}: {result.mode} mode, batch {result.batch_size}, {result.num_samples} samples")
+    for column in ("layer", "type", "firing rate", "ops", "dense uJ", "zero-skip uJ"):
+        table.add_column(column, justify="right" if column not in ("layer", "type") else "left")
+    for layer in result.layers:
+        rate = "-" if layer.output_firing_rate is None else f"{layer.output_firing_rate:.3f}"
+        table.add_row(layer.name or "(model)", layer.type, rate, f"{layer.ops:,}", f"{layer.dense_pj / 1e6:,.1f}",
+                      f"{layer.sparse_pj / 1e6:,.1f}")  # fmt: skip
+    console.print(table)
+    console.print(
+        f"energy ratio (zero-skipping / dense): mean over batches {result.mean_ratio:.4f} ± {result.std_ratio:.4f} "
+        f"at batch {result.batch_size}; per sample (batch 1) {result.per_sample_mean_ratio:.4f}"
+    )
+    if result.unmodelled_types:
+        console.print(f"modules without an operation rule (memory traffic only): {', '.join(result.unmodelled_types)}")
+    if out is not None:
+        out.write_text(json.dumps({"run_dir": str(run_dir), **result.to_dict()}, indent=2, default=str) + "\n")
+    return 0
