@@ -4,7 +4,8 @@ Examples:
     # these 2-core machines: LeNet-5 on full Fashion-MNIST, one epoch on the CPU
     python bench/train.py --model lenet5 --device cpu --repeats 2 --out bench/results/train-cpu.json
     # GPU machine: ResNet18 on Fashion-MNIST at 32x32 with 3 channels, data on the GPU
-    python bench/train.py --model resnet18 --image-size 32 --channels 3 --batch-size 256 --device cuda --out train-gpu.json
+    python bench/train.py --model resnet18 --image-size 32 --channels 3 --batch-size 256 --device cuda \
+        --out train-gpu.json
 
 Each repeat runs one epoch of the plain loop and one epoch of ``powertrain.train`` (energy meter, EAT off, progress
 off), alternating, over the same device-resident loader. Reported: images per second of each (median over repeats)

@@ -2,8 +2,9 @@
 
 Example:
     >>> from powertrain import TrainConfig, train
-    >>> result = train(TrainConfig(dataset="synthetic", model="mlp", epochs=1, out=str(tmp_path / "run")))  # doctest: +SKIP
-    >>> result.status, result.summary["energy"]["total_j"]  # doctest: +SKIP
+    >>> config = TrainConfig(dataset="fashion-mnist", model="lenet5", epochs=2, target_accuracy=0.85)
+    >>> result = train(config)  # doctest: +SKIP
+    >>> result.status, result.summary["energy_to_target_j"]  # doctest: +SKIP
 
 Errors: :class:`~powertrain.errors.ConfigError` for bad values, :class:`~powertrain.errors.UnknownNameError` for unknown
 datasets or models, :class:`~powertrain.errors.DataNotFoundError` for missing data.

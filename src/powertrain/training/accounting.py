@@ -36,6 +36,7 @@ class Totals:
 
     @classmethod
     def from_history(cls, history: list[EpochRecord], lost_energy_j: float, lost_time_s: float) -> Totals:
+        """Totals of a resumed run: the finished epochs plus the energy and time lost to interrupted ones."""
         totals = cls(lost_energy_j=lost_energy_j)
         totals.train_energy_j = sum(r.train_energy_j for r in history)
         totals.eval_energy_j = sum(r.eval_energy_j for r in history)
@@ -46,6 +47,7 @@ class Totals:
         return totals
 
     def add(self, m: Measurement, *, phase: Literal["train", "eval"] = "eval") -> None:
+        """Count a closed window's measurement toward the run (and its phase)."""
         self.energy_j += m.energy_j
         self.elapsed_s += m.duration_s
         if phase == "train":
@@ -83,6 +85,7 @@ def make_record(
     optimizer: torch.optim.Optimizer,
     totals: Totals,
 ) -> EpochRecord:
+    """The :class:`EpochRecord` of an epoch from its training phase and its evaluation window."""
     sources = sorted(phase.sources | set(eval_m.source_by_device.values()))
     duration_s = phase.duration_s + eval_m.duration_s
     return EpochRecord(
@@ -117,6 +120,7 @@ def make_summary(
     *,
     final: bool,
 ) -> dict[str, Any]:
+    """The run's ``summary.json`` content."""
     from importlib.metadata import version
 
     finished = [r for r in history if math.isfinite(r.val_accuracy)]
@@ -166,6 +170,7 @@ def make_checkpoint(
     history: list[EpochRecord],
     totals: Totals,
 ) -> dict[str, Any]:
+    """The checkpoint state after ``epoch`` epochs (plain containers: loadable with ``weights_only=True``)."""
     return {
         "epoch": epoch,
         "model": model.state_dict(),
@@ -187,6 +192,7 @@ def _rng_state() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
+    """Put back the RNG states saved by :func:`make_checkpoint`."""
     torch.set_rng_state(state["torch"])
     random.setstate(_as_tuple(state["python"]))
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():

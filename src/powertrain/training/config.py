@@ -1,7 +1,8 @@
 """The typed configuration of one training run.
 
-A :class:`TrainConfig` comes from keyword arguments, a YAML file (:func:`load_config`, read with ``safe_load``) or CLI flags;
-:meth:`TrainConfig.validate` turns every bad value into one :class:`~powertrain.errors.ConfigError` line.
+A :class:`TrainConfig` comes from keyword arguments, a YAML file (:func:`load_config`, read with ``safe_load``)
+or CLI flags; :meth:`TrainConfig.validate` turns every bad value into one
+:class:`~powertrain.errors.ConfigError` line.
 """
 
 from __future__ import annotations
@@ -35,15 +36,17 @@ class TrainConfig:
         epochs: Number of passes over the training split.
         batch_size: Training batch size; ``eval_batch_size`` defaults to it.
         optimizer: ``sgd`` (with ``momentum`` and ``nesterov``), ``adam`` or ``adamw``.
-        lr: Peak learning rate. ``lr_schedule`` ``exponential`` multiplies it by ``lr_gamma`` each epoch (EAT: 0.95),
-            ``step`` by ``lr_gamma`` every ``lr_step_epochs``, ``cosine`` anneals to 0, ``onecycle`` warms up then anneals.
+        lr: Peak learning rate. ``lr_schedule`` ``exponential`` multiplies it by ``lr_gamma`` each epoch
+            (EAT: 0.95), ``step`` by ``lr_gamma`` every ``lr_step_epochs``, ``cosine`` anneals to 0,
+            ``onecycle`` warms up then anneals.
         amp: Mixed precision: ``off``, ``bf16`` or ``fp16`` autocast.
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
         target_accuracy: Validation accuracy in [0, 1] whose first crossing defines energy- and time-to-target.
         stop_at_target: End the run at the epoch that reaches ``target_accuracy``.
         energy_budget_j: End the run once this many joules are spent (checked at every step window).
         eat_lambda: Weight of EAT's l0 activation penalty; 0 is standard training.
-        estimate_batch_size: Batch size of the accelerator energy estimate made after training (EAT: 512); 0 disables it.
+        estimate_batch_size: Batch size of the accelerator energy estimate made after training (EAT: 512);
+            0 disables it.
         out: Run directory; default ``runs/<dataset>-<model>-<timestamp>``.
         dataset_options: Extra keyword options of the dataset (for example ``num_classes`` of ``synthetic``).
         model_options: Extra keyword options of the model (for example ``hidden`` of ``mlp``).

@@ -16,11 +16,20 @@ __all__ = ["ProgressReporter", "QuietReporter", "RichReporter", "make_reporter"]
 class ProgressReporter(Protocol):
     """What the training loop tells a display. Calls are cheap and made at most every few steps."""
 
-    def start(self, *, total_epochs: int, first_epoch: int) -> None: ...
-    def start_epoch(self, epoch: int, steps: int) -> None: ...
-    def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None: ...
-    def end_epoch(self, record: EpochRecord) -> None: ...
-    def stop(self) -> None: ...
+    def start(self, *, total_epochs: int, first_epoch: int) -> None:
+        """The run begins (``first_epoch`` > 0 when resumed)."""
+
+    def start_epoch(self, epoch: int, steps: int) -> None:
+        """Epoch ``epoch`` (0-based) of ``steps`` batches begins."""
+
+    def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
+        """Running figures after ``step`` batches; ``energy_j`` is the run's total so far."""
+
+    def end_epoch(self, record: EpochRecord) -> None:
+        """An epoch finished."""
+
+    def stop(self) -> None:
+        """The run ended."""
 
 
 class QuietReporter:

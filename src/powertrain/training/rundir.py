@@ -4,14 +4,16 @@ Layout::
 
     RUN_DIR/config.yaml     the resolved TrainConfig
     RUN_DIR/metrics.csv     one row per finished epoch (``epoch`` column, accuracy, energy and time columns)
-    RUN_DIR/summary.json    status, hardware, final and best accuracy, energy- and time-to-target, accelerator estimate
+    RUN_DIR/summary.json    status, hardware, final and best accuracy, energy- and time-to-target,
+                            accelerator estimate
     RUN_DIR/checkpoint.pt   model, optimizer, scheduler, RNG states and the history, after every epoch
     RUN_DIR/model.pt        the final weights (a state_dict)
     RUN_DIR/heartbeat.json  energy spent in the epoch in progress, refreshed every few seconds
 
-Every file is written to a temporary name and renamed into place, so a reader never sees half a file. The checkpoint is
-the source of truth: ``metrics.csv`` is rewritten from its history on resume, so no epoch is counted twice. Energy spent in
-an epoch that a kill interrupted is read back from the heartbeat and carried into the total as ``lost_energy_j``.
+Every file is written to a temporary name and renamed into place, so a reader never sees half a file. The
+checkpoint is the source of truth: ``metrics.csv`` is rewritten from its history on resume, so no epoch is
+counted twice. Energy spent in an epoch that a kill interrupted is read back from the heartbeat and carried
+into the total as ``lost_energy_j``.
 """
 
 from __future__ import annotations

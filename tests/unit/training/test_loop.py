@@ -8,7 +8,6 @@ from powertrain.errors import ConfigError, UnknownNameError
 from powertrain.meters.testing import ScriptedCounterSensor
 from powertrain.training import RunDir, train
 
-
 POWER_W = 50.0
 
 
