@@ -2,9 +2,9 @@
 
 ``train(config)`` loads the data and the model, trains for ``config.epochs`` epochs inside an
 :class:`~powertrain.meters.EnergyMeter`, evaluates after every epoch, and writes the run directory
-(:mod:`powertrain.training.rundir`). Energy is metered in windows: the training phase of an epoch is split into
-back-to-back windows of a few seconds (so the energy budget and the heartbeat see energy mid-epoch at the cost of one
-timestamp pair each), and evaluation has its own window. Back-to-back windows add up exactly to the whole.
+(:mod:`powertrain.training.rundir`). Each epoch's training phase and its evaluation are two back-to-back meter
+windows, which add up exactly to the whole. Every half second the loop syncs with the device once, to check the loss
+for NaN, refresh the display and the heartbeat, and compare the meter's running total with the energy budget.
 """
 
 from __future__ import annotations
@@ -57,8 +57,7 @@ RESUMABLE_FIELDS = frozenset(
         "out",
     }
 )
-_CHUNK_S = 5.0  # length of the back-to-back training windows, seconds
-_REFRESH_S = 0.5  # how often the display (and the NaN check, one host sync) runs
+_REFRESH_S = 0.5  # how often the display, the heartbeat, the budget and the NaN check (one host sync) run
 
 
 @dataclass
@@ -284,9 +283,9 @@ def _train_epoch(
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     density_sum = torch.zeros((), device=device, dtype=torch.float64)
-    chunk = 0
-    meter.begin(f"train:{epoch}:{chunk}")
-    chunk_started = refreshed = time.monotonic()
+    meter.begin(f"train:{epoch}")
+    refreshed = epoch_started = time.monotonic()
+    epoch_base_j = totals.live_base_j + meter.energy_j()
     with penalty if penalty is not None else contextlib.nullcontext():
         for step, (x, y) in enumerate(loader, start=1):
             with _autocast(device, config.amp):
@@ -312,13 +311,8 @@ def _train_epoch(
             if not math.isfinite(running_loss):
                 phase.diverged = True
                 break
-            if now - chunk_started >= _CHUNK_S:
-                _close_chunk(meter, f"train:{epoch}:{chunk}", phase, totals)
-                chunk += 1
-                meter.begin(f"train:{epoch}:{chunk}")
-                chunk_started = now
-                run.write_heartbeat(epoch=epoch, energy_j=phase.energy_j, duration_s=phase.duration_s)
             live_energy_j = totals.live_base_j + meter.energy_j()
+            run.write_heartbeat(epoch=epoch, energy_j=live_energy_j - epoch_base_j, duration_s=now - epoch_started)
             budget = config.energy_budget_j
             if budget is not None and live_energy_j >= budget and step < len(loader):
                 phase.complete = False
@@ -330,7 +324,10 @@ def _train_epoch(
                 power_w=meter.power_w(),
                 energy_j=live_energy_j,
             )
-    _close_chunk(meter, f"train:{epoch}:{chunk}", phase, totals)
+    measurement = meter.end(f"train:{epoch}")
+    phase.energy_j, phase.duration_s = measurement.energy_j, measurement.duration_s
+    phase.sources.update(measurement.source_by_device.values())
+    totals.add(measurement, phase="train")
     if phase.samples:
         phase.loss = float(loss_sum) / phase.samples
         phase.accuracy = int(correct) / phase.samples
@@ -338,14 +335,6 @@ def _train_epoch(
             phase.density = float(density_sum) / phase.samples
     phase.diverged = phase.diverged or not math.isfinite(phase.loss)
     return phase
-
-
-def _close_chunk(meter: EnergyMeter, name: str, phase: Phase, totals: Totals) -> None:
-    measurement = meter.end(name)
-    phase.energy_j += measurement.energy_j
-    phase.duration_s += measurement.duration_s
-    phase.sources.update(measurement.source_by_device.values())
-    totals.add(measurement, phase="train")
 
 
 def _estimate_accelerator(model: nn.Module, bundle: Any, config: TrainConfig, device: torch.device) -> dict[str, Any]:
