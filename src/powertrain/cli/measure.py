@@ -1,0 +1,159 @@
+"""``powertrain measure -- COMMAND`` and ``powertrain info``."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from powertrain.cli._app import app
+from powertrain.errors import ConfigError
+from powertrain.hardware import describe_hardware
+from powertrain.meters import EnergyMeter, Measurement, discover_sensors, sensor_report
+from powertrain.meters.command import CommandRun, run_command
+
+__all__ = ["info", "measure"]
+
+COMMAND_NOT_FOUND = 127  # what shells return
+COMMAND_NOT_EXECUTABLE = 126
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def measure(
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="-- COMMAND [ARGS]...", help="The program to run and its arguments."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write measurement, hardware, command and exit code as JSON here."),
+    ] = None,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between sensor samples.")] = 0.1,
+    gpu: Annotated[
+        list[int] | None,
+        typer.Option("--gpu", help="CUDA index of a GPU to measure; repeat for several (default: all visible)."),
+    ] = None,
+) -> int:
+    """Run COMMAND and measure the energy it uses; exit with COMMAND's exit status.
+
+    The live power display and the summary go to stderr, so COMMAND's own output stays clean.
+    """
+    if not command:
+        raise ConfigError("missing COMMAND; usage: powertrain measure [OPTIONS] -- COMMAND [ARGS]...")
+    if not interval > 0:
+        raise ConfigError(f"--interval must be > 0 seconds, got {interval}")
+    if out is not None and out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give a file name such as {out / 'energy.json'}")
+    console = Console(stderr=True, markup=False, highlight=False)
+    sensors = discover_sensors(gpu_indices=gpu)
+    try:
+        with EnergyMeter(sensors, sample_period_s=interval) as meter:
+            try:
+                run = _run_with_display(command, meter, console)
+            except FileNotFoundError:
+                typer.echo(f"powertrain: error: command not found: {command[0]}", err=True)
+                return COMMAND_NOT_FOUND
+            except PermissionError:
+                typer.echo(f"powertrain: error: permission denied: {command[0]}", err=True)
+                return COMMAND_NOT_EXECUTABLE
+            described = meter.describe()
+    finally:
+        for sensor in sensors:
+            sensor.close()
+    _print_summary(console, run)
+    if out is not None:
+        report = {
+            "command": list(run.argv),
+            "exit_code": run.exit_code,
+            "interrupted": run.interrupted,
+            "started_at": run.started_at,
+            "measurement": run.measurement.to_dict(),
+            "meter": described,
+            "hardware": describe_hardware(),
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"wrote {out}")
+    return run.exit_code
+
+
+def _run_with_display(command: list[str], meter: EnergyMeter, console: Console) -> CommandRun:
+    if not console.is_terminal:
+        return run_command(command, meter)
+    with Live(Text("measuring..."), console=console, transient=True, refresh_per_second=4) as live:
+
+        def show(elapsed_s: float, power_w: float, energy_j: float) -> None:
+            live.update(Text(f"powertrain: {power_w:7.1f} W  {energy_j:10.1f} J  {elapsed_s:7.1f} s"))
+
+        return run_command(command, meter, on_poll=show)
+
+
+def _print_summary(console: Console, run: CommandRun) -> None:
+    m: Measurement = run.measurement
+    title = shlex.join(run.argv).splitlines()[0][:100]
+    table = Table(title=f"energy of: {title}", title_justify="left")
+    for column in ("device", "source", "energy (J)", "avg power (W)"):
+        table.add_column(column, justify="right" if "(" in column else "left")
+
+    def add(label: str, source: str, energy_j: float) -> None:
+        power_w = energy_j / m.duration_s if m.duration_s > 0 else 0.0
+        table.add_row(label, source, f"{energy_j:.1f}", f"{power_w:.1f}")
+
+    for device, energy_j in m.energy_by_device_j.items():
+        add(device, m.source_by_device[device] + (" (failed)" if device in m.failed_sensors else ""), energy_j)
+    if len(m.energy_by_component_j) < len(m.energy_by_device_j):
+        for component, energy_j in sorted(m.energy_by_component_j.items()):
+            add(f"all {component}", "", energy_j)
+    all_estimated = bool(m.source_by_device) and set(m.source_by_device.values()) == {"estimated"}
+    label = "total, estimated" if all_estimated else ("total, partly estimated" if m.estimated else "total")
+    add(f"{label} ({'+'.join(m.total_includes) or 'nothing measured'})", "", m.energy_j)
+    console.print(table)
+    status = f"duration {m.duration_s:.2f} s, exit code {run.exit_code}"
+    console.print(status + (" (interrupted)" if run.interrupted else ""))
+    for device, reason in m.failed_sensors.items():
+        console.print(f"failed: {device}: {reason}")
+    for warning in m.warnings:
+        console.print(f"warning: {warning}")
+
+
+@app.command()
+def info(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> int:
+    """List every energy sensor kind (available or not, and why) and describe this machine."""
+    statuses = sensor_report()
+    hardware = describe_hardware()
+    if as_json:
+        report: dict[str, Any] = {
+            "sensors": [
+                {"kind": s.kind, "available": s.available, "reason": s.reason, "devices": list(s.devices)}
+                for s in statuses
+            ],
+            "hardware": hardware,
+        }
+        typer.echo(json.dumps(report, indent=2))
+        return 0
+    console = Console(file=sys.stdout, markup=False, highlight=False)
+    sensors = Table(title="energy sensors", title_justify="left")
+    for column in ("kind", "available", "devices", "why"):
+        sensors.add_column(column)
+    for s in statuses:
+        sensors.add_row(s.kind, "yes" if s.available else "no", ", ".join(s.devices), s.reason)
+    console.print(sensors)
+    machine = Table(title="hardware", title_justify="left", show_header=False)
+    machine.add_column("key")
+    machine.add_column("value")
+    for key, value in hardware.items():
+        if key == "gpus":
+            value = "; ".join(f"{g['name']} ({g['memory_bytes'] / 2**30:.0f} GiB)" for g in value) or "none"
+        machine.add_row(key, str(value))
+    console.print(machine)
+    return 0

@@ -1,0 +1,128 @@
+"""Measure the energy of another program (what ``powertrain measure`` runs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import FrameType
+
+from powertrain.meters.measurement import Measurement
+from powertrain.meters.meter import EnergyMeter
+
+__all__ = ["CommandRun", "run_command"]
+
+_FORWARDED = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    """The outcome of :func:`run_command`.
+
+    Attributes:
+        argv: The command and its arguments.
+        exit_code: The child's exit status; ``128 + N`` when signal N killed it (as shells report it).
+        interrupted: True when SIGINT or SIGTERM reached this process while the child ran.
+        measurement: The energy of the whole run (window name ``"command"``).
+        started_at: Start time, ISO 8601 in UTC.
+    """
+
+    argv: tuple[str, ...]
+    exit_code: int
+    interrupted: bool
+    measurement: Measurement
+    started_at: str
+
+
+def run_command(
+    argv: Sequence[str],
+    meter: EnergyMeter,
+    *,
+    poll_s: float = 0.5,
+    on_poll: Callable[[float, float, float], None] | None = None,
+) -> CommandRun:
+    """Run ``argv`` (an argument list, never through a shell) and measure it as one window.
+
+    SIGINT and SIGTERM received meanwhile are passed on to the child, and the measurement is still
+    returned once it exits. A Ctrl-C typed in a terminal already reaches the child (same foreground
+    process group), so it is not sent a second time.
+
+    Args:
+        argv: Program and arguments.
+        meter: The meter to use; started here if it is not yet (the caller closes it).
+        poll_s: Seconds between ``on_poll`` calls.
+        on_poll: Called as ``on_poll(elapsed_s, power_w, energy_j)`` while the child runs (live display).
+
+    Returns:
+        Exit status, interruption flag and measurement.
+
+    Raises:
+        FileNotFoundError: The program does not exist.
+        PermissionError: The program is not executable.
+        ValueError: ``argv`` is empty.
+    """
+    if not argv:
+        raise ValueError("no command to run")
+    meter.start()
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    energy_at_start_j = meter.energy_j()
+    with _forward_signals() as state:
+        with meter.window("command") as window:
+            child = subprocess.Popen(list(argv))  # noqa: S603 - an argument list, no shell
+            state.child = child
+            t0_s = time.monotonic()
+            while True:
+                try:
+                    code = child.wait(timeout=poll_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    if on_poll is not None:
+                        elapsed_s = time.monotonic() - t0_s
+                        on_poll(elapsed_s, meter.power_w(), meter.energy_j() - energy_at_start_j)
+    exit_code = 128 - code if code < 0 else code
+    return CommandRun(tuple(argv), exit_code, state.interrupted, window.measurement, started_at)
+
+
+class _SignalState:
+    def __init__(self) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self.interrupted = False
+
+
+@contextmanager
+def _forward_signals() -> Iterator[_SignalState]:
+    state = _SignalState()
+    if threading.current_thread() is not threading.main_thread():
+        yield state  # only the main thread may install signal handlers
+        return
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        state.interrupted = True
+        child = state.child
+        if child is None or child.poll() is not None:
+            return
+        if signum == signal.SIGINT and _terminal_foreground():
+            return  # the terminal sent Ctrl-C to the child too
+        child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    try:
+        yield state
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _terminal_foreground() -> bool:
+    """True when this process group owns the controlling terminal (so Ctrl-C reached the child too)."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -1,0 +1,382 @@
+"""EnergyMeter: a background sampler, a timeline of cumulative joules, and named windows."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from powertrain.errors import ConfigError
+from powertrain.meters._results import build_measurement
+from powertrain.meters._timeline import Boundary, Track
+from powertrain.meters.base import Clock, Sensor
+from powertrain.meters.discovery import discover_sensors
+from powertrain.meters.measurement import Measurement
+from powertrain.meters.window import Window
+
+__all__ = ["EnergyMeter"]
+
+logger = logging.getLogger(__name__)
+
+_POWER_SPAN_S = 1.0  # power_w() averages counters over about this long
+
+
+class EnergyMeter:
+    """Measures the energy of named windows from a background-sampled timeline.
+
+    A sampler thread reads every sensor each ``sample_period_s`` and appends ``(time, cumulative joules)``
+    to one series per sensor (power sensors are integrated with the trapezoid rule). A window only stores
+    its start and end times; its energy is each series interpolated at the end minus at the start. So
+    back-to-back windows add up exactly to one window over the same span, and a window shorter than a
+    counter's update period gets its time-proportional share.
+
+    Window contract (when is a measurement available):
+        ``begin``/``end``/leaving ``window()`` cost one clock read (plus ``torch.cuda.synchronize`` when
+        ``sync_cuda``) and never read a sensor. A window's energy becomes known once every sensor has a
+        sample at or after its end: usually at the sampler's next round. ``Window.measurement`` and
+        ``end()`` block until then; if no such sample exists yet they take one in the calling thread,
+        which costs one read of every sensor (about 4 ms per NVIDIA GPU). So in a training loop open
+        per-step windows with ``with meter.window(...) as w`` and read ``w.measurement`` later (for
+        example at the end of the epoch), when it costs nothing. Use ``end()`` for coarse windows.
+
+    Failures and resets:
+        A sensor that raises is marked failed with its reason and never read again; the run goes on. Its
+        energy up to its last good sample stays, and every measurement whose window ends after that sample
+        lists it in ``failed_sensors``. A counter that goes down (driver reload) is treated as a reset: the
+        interval that contains it counts zero joules and counting continues from the new value.
+
+    Memory:
+        Each series keeps at most ``max_timeline_points`` knots; beyond that every other old knot is
+        dropped. Window energies stay exact: a window edge's values are stored as soon as a sample at or
+        after it exists, before any knot can be dropped. Only ``Measurement.timeline`` gets coarser.
+
+    Thread safety: ``begin``/``end``/``window`` may be called from any thread; window names are shared.
+
+    Args:
+        sensors: Sensors to read. Default: :func:`discover_sensors` (then the meter closes them).
+            Sensors you pass stay yours to close.
+        gpu_indices: With ``sensors=None``, the CUDA GPU indices to measure (default: all visible).
+        sample_period_s: Seconds between background samples (default 0.1). None: no thread; call
+            :meth:`sample` yourself (deterministic tests). Shortened automatically when a sensor must be
+            read more often (RAPL wraparound).
+        sync_cuda: Call ``torch.cuda.synchronize()`` at every window edge so that queued GPU work lands
+            in the right window (costs a pipeline drain per edge).
+        max_timeline_points: Knot budget per sensor (default 100000, about 1.6 MB per sensor).
+        timeline_points: Most points in a ``Measurement.timeline`` (default 256).
+        clock: Time source in seconds for samples and windows (default ``time.monotonic``).
+
+    Raises:
+        ConfigError: Both ``sensors`` and ``gpu_indices`` given, or a non-positive period or budget.
+        SensorUnavailable: An explicitly requested GPU cannot be measured.
+
+    Example:
+        >>> from powertrain.meters import EnergyMeter
+        >>> from powertrain.meters.testing import FakeClock, ScriptedPowerSensor
+        >>> clock = FakeClock()
+        >>> meter = EnergyMeter([ScriptedPowerSensor([50.0], clock=clock)], sample_period_s=None, clock=clock)
+        >>> with meter:
+        ...     handle = meter.begin("epoch")
+        ...     clock.advance(10.0)
+        ...     m = meter.end("epoch")
+        >>> m.energy_j, m.avg_power_w, m.source_by_device
+        (500.0, 50.0, {'gpu:0': 'integrated'})
+    """
+
+    def __init__(
+        self,
+        sensors: Sequence[Sensor] | None = None,
+        *,
+        gpu_indices: Sequence[int] | None = None,
+        sample_period_s: float | None = 0.1,
+        sync_cuda: bool = False,
+        max_timeline_points: int = 100_000,
+        timeline_points: int = 256,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if sensors is not None and gpu_indices is not None:
+            raise ConfigError("pass either sensors or gpu_indices to EnergyMeter, not both")
+        if sample_period_s is not None and not sample_period_s > 0:
+            raise ConfigError(f"sample_period_s must be > 0 or None, got {sample_period_s}")
+        if max_timeline_points < 4 or timeline_points < 1:
+            raise ConfigError("max_timeline_points must be >= 4 and timeline_points >= 1")
+        self._owns_sensors = sensors is None
+        self.sensors: list[Sensor] = list(discover_sensors(gpu_indices=gpu_indices) if sensors is None else sensors)
+        devices = [s.device for s in self.sensors if not s.is_null]
+        duplicates = sorted({d for d in devices if devices.count(d) > 1})
+        if duplicates:
+            raise ConfigError(f"two sensors measure the same device {', '.join(duplicates)}; give each its own")
+        self._tracks = [Track(s, max_timeline_points) for s in self.sensors if not s.is_null]
+        self.sample_period_s = sample_period_s
+        limits = [s.max_read_interval_s for s in self.sensors if s.max_read_interval_s]
+        self._period_s = None if sample_period_s is None else min([sample_period_s, *(x / 4 for x in limits)])
+        self._skip_stale_s = None if self._period_s is None else max(1.0, 5 * self._period_s)
+        self.timeline_points = timeline_points
+        self._clock = clock
+        self._sync: Callable[[], None] | None = _cuda_sync() if sync_cuda else None
+        self._lock = threading.Lock()  # guards tracks, windows and events
+        self._sample_lock = threading.Lock()  # one sensor round at a time
+        self._active: dict[str, Window] = {}
+        self._events: deque[tuple[float, float, str]] = deque(maxlen=1000)
+        self._warned: set[str] = set()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._started = False
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> EnergyMeter:
+        """Take a first sample and start the sampler thread (no thread in manual mode). Idempotent."""
+        if self._closed:
+            raise RuntimeError("this EnergyMeter is closed; create a new one")
+        if self._started:
+            return self
+        self._sample(skip_stale_s=None)
+        self._started = True
+        if self._period_s is not None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="powertrain-meter", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the sampler and take a final sample. Windows still open keep working (read on demand)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        if self._started:
+            self._sample(skip_stale_s=None)
+            self._started = False
+
+    def close(self) -> None:
+        """Stop, and close the sensors this meter discovered itself. Idempotent."""
+        if self._closed:
+            return
+        self.stop()
+        self._closed = True
+        if self._owns_sensors:
+            for sensor in self.sensors:
+                sensor.close()
+
+    def __enter__(self) -> EnergyMeter:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        assert self._period_s is not None  # noqa: S101 - internal invariant, not user input
+        next_s = time.monotonic()
+        while True:
+            next_s += self._period_s
+            if self._stop.wait(max(0.0, next_s - time.monotonic())):
+                return
+            self._sample(skip_stale_s=self._skip_stale_s)
+            next_s = max(next_s, time.monotonic() - self._period_s)  # don't burst after a stall
+
+    # -- sampling ------------------------------------------------------------------------------------
+    def sample(self) -> None:
+        """Read every working sensor now, in the calling thread (manual mode and tests)."""
+        self._sample(skip_stale_s=None)
+
+    def _sample(self, *, skip_stale_s: float | None) -> None:
+        with self._sample_lock:
+            for track in self._tracks:
+                if not track.live:
+                    continue
+                t_before = self._clock()
+                try:
+                    reading = track.sensor.read()
+                except Exception as exc:  # any sensor failure must not stop the run
+                    self._fail(track, exc)
+                    continue
+                t_s = (t_before + self._clock()) / 2
+                with self._lock:
+                    previous_s = track.series.last_t
+                    _, warning = track.add(t_s, reading, skip_stale_s=skip_stale_s)
+                    for message in (*reading.warnings, *((warning,) if warning else ())):
+                        self._event(previous_s, t_s, track.device, message)
+
+    def _event(self, t0_s: float, t1_s: float, device: str, message: str) -> None:
+        self._events.append((t0_s, t1_s, message))
+        log = logger.debug if device in self._warned else logger.warning
+        self._warned.add(device)
+        log("%s", message)
+
+    def _fail(self, track: Track, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            track.failed = reason
+            track.pin_ready()
+        logger.warning("energy sensor %s failed and is no longer read: %s", track.device, reason)
+
+    # -- windows -------------------------------------------------------------------------------------
+    def begin(self, name: str) -> Window:
+        """Open the window ``name`` now and return its handle.
+
+        Raises:
+            ValueError: A window with this name is already open.
+            RuntimeError: The meter is not started.
+        """
+        if self._sync is not None:
+            self._sync()
+        t_s = self._clock()
+        with self._lock:
+            if not self._started:
+                raise RuntimeError("the EnergyMeter is not started: use `with meter:` or meter.start()")
+            if name in self._active:
+                raise ValueError(f"measurement window {name!r} is already open")
+            window = Window(self, name, self._boundary(t_s))
+            self._active[name] = window
+        return window
+
+    def end(self, name: str) -> Measurement:
+        """Close the window ``name`` and return its measurement (may block briefly, see the class doc).
+
+        Raises:
+            ValueError: No window with this name is open.
+        """
+        return self._close_window(name).measurement
+
+    def window(self, name: str) -> _WindowScope:
+        """Measure a ``with`` block as the window ``name``; the handle's ``measurement`` resolves lazily.
+
+        ``with meter.window("step") as w:`` opens the window on entry and ends it on exit (also when the
+        block raises); ``w`` is the :class:`Window` handle.
+
+        Raises:
+            ValueError: A window with this name is already open (on entry).
+        """
+        return _WindowScope(self, name)
+
+    @property
+    def open_windows(self) -> list[str]:
+        """Names of the windows open now."""
+        with self._lock:
+            return list(self._active)
+
+    def _close_window(self, name: str) -> Window:
+        if self._sync is not None:
+            self._sync()
+        t_s = self._clock()
+        with self._lock:
+            window = self._active.pop(name, None)
+            if window is None:
+                open_names = ", ".join(repr(n) for n in self._active) or "none"
+                raise ValueError(f"no open measurement window {name!r} (open: {open_names})")
+            window._end = self._boundary(t_s)
+        return window
+
+    def _boundary(self, t_s: float) -> Boundary:
+        boundary = Boundary(t_s, waiting=len(self._tracks))
+        for track in self._tracks:
+            if track.covers(t_s):
+                track.pin(boundary)
+            else:
+                track.pending.append(boundary)
+        return boundary
+
+    def _resolve(self, window: Window) -> None:
+        """Make sure both edges of an ended window are pinned, sampling now if needed."""
+        if not window.ready and not self._closed:
+            self._sample(skip_stale_s=None)  # every live sensor gets a sample at or after the end
+        if not window.ready:  # closed meter: use what was measured
+            with self._lock:
+                for track in self._tracks:
+                    for boundary in [b for b in track.pending if b is window._start or b is window._end]:
+                        track.pin(boundary)
+                        track.pending.remove(boundary)
+
+    # -- results -------------------------------------------------------------------------------------
+    def _measure(self, window: Window) -> Measurement:
+        self._resolve(window)
+        with self._lock:
+            return build_measurement(self, window)
+
+    def power_w(self) -> float:
+        """Latest total power in watts over working sensors (counters: averaged over about 1 s)."""
+        total_w = 0.0
+        with self._lock:
+            for track in self._tracks:
+                if not track.live:
+                    continue
+                if track.sensor.kind == "power":
+                    total_w += track.latest_power_w or 0.0
+                    continue
+                t, e = track.series.t, track.series.e
+                if len(t) < 2:
+                    continue
+                i = min(bisect_left(t, t[-1] - _POWER_SPAN_S), len(t) - 2)
+                if t[-1] > t[i]:
+                    total_w += (e[-1] - e[i]) / (t[-1] - t[i])
+        return total_w
+
+    def energy_j(self) -> float:
+        """Joules measured by all sensors from the first sample to the latest one (for live displays)."""
+        with self._lock:
+            return sum(track.series.e[-1] for track in self._tracks if len(track.series))
+
+    def describe(self) -> dict[str, Any]:
+        """Sensors, kinds, sources, failures and recent warnings, as a JSON-ready dict."""
+        with self._lock:
+            tracks = {track.device: track for track in self._tracks}
+            sensors = []
+            for sensor in self.sensors:
+                track = tracks.get(sensor.device)
+                sensors.append(
+                    {
+                        "name": sensor.name,
+                        "device": sensor.device,
+                        "component": sensor.component,
+                        "kind": sensor.kind,
+                        "source": sensor.source,
+                        "null": sensor.is_null,
+                        "failed": track.failed if track else None,
+                        "samples": track.samples if track else 0,
+                        "resets": track.resets if track else 0,
+                    }
+                )
+            return {
+                "sample_period_s": self._period_s,
+                "sync_cuda": self._sync is not None,
+                "running": self._thread is not None,
+                "sensors": sensors,
+                "failures": {t.device: t.failed for t in self._tracks if t.failed},
+                "warnings": [message for _, _, message in self._events][-20:],
+            }
+
+
+class _WindowScope:
+    """What ``meter.window(name)`` returns: a plain context manager (cheaper than a generator)."""
+
+    __slots__ = ("_meter", "_name")
+
+    def __init__(self, meter: EnergyMeter, name: str) -> None:
+        self._meter, self._name = meter, name
+
+    def __enter__(self) -> Window:
+        return self._meter.begin(self._name)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._meter._close_window(self._name)
+
+
+def _cuda_sync() -> Callable[[], None] | None:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch = None
+    if torch is None or not torch.cuda.is_available():
+        warnings.warn("sync_cuda=True but CUDA is not available; window edges are not synchronised", stacklevel=3)
+        return None
+    return torch.cuda.synchronize

@@ -1,0 +1,38 @@
+"""Test-suite hooks (no fixtures here: tests build what they need themselves).
+
+Tests marked ``gpu`` need a CUDA GPU with NVML; they are skipped, with the reason, when either is missing
+(they only run when selected, e.g. ``pytest -m gpu``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+
+@functools.cache
+def _gpu_missing() -> str | None:
+    """None when a CUDA GPU and NVML are usable, else why not."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        pynvml.nvmlShutdown()
+    except Exception as exc:  # any NVML failure means: no GPU tests here
+        return f"NVML unavailable: {exc}"
+    import torch
+
+    if not torch.cuda.is_available():
+        return "torch.cuda is not available"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return
+    reason = _gpu_missing()
+    if reason is not None:
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason=f"needs a CUDA GPU: {reason}"))
