@@ -165,7 +165,7 @@ def train(
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meter = EnergyMeter(
         sensors,
-        gpu_indices=config.gpu_indices,
+        gpu_indices=config.gpu_indices if sensors is None else None,
         sample_period_s=config.meter_interval_s,
         sync_cuda=device.type == "cuda",
     )
