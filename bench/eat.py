@@ -1,0 +1,383 @@
+"""What EAT costs: the l0 penalty's training-step overhead, and the accelerator estimator against plain inference.
+
+Examples:
+    # these 2-core machines: a tiny CPU run that proves the script works (numbers are not the targets' setting)
+    python bench/eat.py --tiny --out bench/results/eat-cpu-tiny.json
+    # GPU machine: ResNet18 and VGG16 at batch 512, fp32 and bf16; estimator over the Fashion-MNIST test set
+    python bench/eat.py --device cuda --out bench/results/eat-gpu.json
+
+Part 1, training steps (synthetic 32x32x3 batches, SGD): ``plain`` (cross-entropy only); ``eat`` (EATPenalty,
+backend auto: torch.compile-fused kernels on CUDA); ``eat-eager`` (eager kernels); ``eat-all`` (layers="all":
+every leaf output, as the reference code, to choose the default); ``naive`` (hooks
+that keep a copy of every activation and compute the penalty in a second pass, as EAT's reference code).
+Reported, as ratios to ``plain``: median step time (wall time on CUDA, this process's CPU time on the CPU;
+timing rounds interleave the variants), peak memory of
+one step with only that variant's model resident (torch.cuda.max_memory_allocated; CUDA only) and the bytes
+autograd keeps for the backward pass (distinct storages seen by saved_tensors_hooks; any device).
+Targets on the GPU: eat <= 1.15x step time and <= 1.1x peak memory (fp32 and bf16).
+
+Part 2, estimator: ``estimate_dataset`` over the Fashion-MNIST test set (28x28x1; synthetic data of the same shape
+when the files are missing, which the output says) against plain inference over the same loader, for
+``per_sample`` off and on and both counting backends. The first call (which compiles) is timed apart.
+Target on the GPU: <= 1.5x plain inference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
+from powertrain.accel import estimate_dataset
+from powertrain.sparsity import EATPenalty, select_layers
+
+STEP_TIME_TARGET, MEMORY_TARGET, ESTIMATE_TARGET = 1.15, 1.10, 1.50
+
+
+def make_model(name: str, *, in_channels: int, image_size: int) -> nn.Module:
+    try:
+        from powertrain.models import create_model
+    except ImportError:  # models.py not there yet: torchvision's (inplace ReLUs, ImageNet stem)
+        import torchvision
+
+        factory = {"resnet18": torchvision.models.resnet18, "vgg16": torchvision.models.vgg16_bn}[name]
+        return factory(num_classes=10)
+    return create_model(name, num_classes=10, in_channels=in_channels, image_size=image_size)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def clock(device: torch.device) -> Callable[[], float]:
+    """Wall time on CUDA; this process's CPU time on the CPU, so that other tenants of a shared machine don't count."""
+    return time.perf_counter if device.type == "cuda" else time.process_time
+
+
+# -- part 1: training steps -------------------------------------------------------------------------------------
+class NaivePenalty:
+    """EAT's reference path: hooks keep a copy of each activation; the penalty is a second pass over them."""
+
+    def __init__(self, model: nn.Module, lam: float, sigma: float) -> None:
+        self.lam, self.sigma, self.kept = lam, sigma, []
+        self.handles = [
+            m.register_forward_hook(lambda m, a, out: self.kept.append(out.clone()))
+            for _, m in select_layers(model, "activations")
+        ]
+
+    def value(self) -> torch.Tensor:
+        terms = [(a.float() ** 2 / (a.float() ** 2 + self.sigma)).sum() / a.numel() for a in self.kept]
+        self.kept = []
+        return self.lam * torch.stack(terms).mean()
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def make_step(variant: str, model: nn.Module, amp: str, device: torch.device) -> tuple[Callable[..., None], Any]:
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    dtype = torch.bfloat16 if amp == "bf16" else None
+    penalty: Any = None
+    if variant == "eat":
+        penalty = EATPenalty(model, lam=2.0, sigma=1e-4, backend="auto").attach()
+    elif variant == "eat-eager":
+        penalty = EATPenalty(model, lam=2.0, sigma=1e-4, backend="eager").attach()
+    elif variant == "eat-all":
+        penalty = EATPenalty(model, lam=2.0, sigma=1e-4, layers="all", backend="auto").attach()
+    elif variant == "naive":
+        penalty = NaivePenalty(model, lam=2.0, sigma=1e-4)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = F.cross_entropy(model(x), y)
+            if penalty is not None:
+                loss = loss + penalty.value()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step, penalty
+
+
+def saved_bytes(step: Callable[..., None], x: torch.Tensor, y: torch.Tensor) -> int:
+    """Bytes of the distinct storages autograd keeps for the backward pass of one step (device independent)."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        st = t.untyped_storage()
+        storages[st.data_ptr()] = st.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step(x, y)
+    return sum(storages.values())
+
+
+def bench_steps(
+    model_name: str, amp: str, variants: list[str], args: argparse.Namespace, device: torch.device
+) -> list[dict[str, Any]]:
+    """Per variant alone: warm-up, peak memory of one step, saved bytes; then interleaved timing rounds."""
+    size, batch = args.image_size, args.batch_size
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+
+    def build(variant: str) -> tuple[Callable[..., None], Any]:
+        torch.manual_seed(0)
+        model = make_model(model_name, in_channels=3, image_size=size).to(device).train()
+        return make_step(variant, model, amp, device)
+
+    facts: dict[str, dict[str, Any]] = {}
+    for variant in variants:  # memory, measured with only this variant's model resident
+        step, penalty = build(variant)
+        start = time.perf_counter()
+        for _ in range(args.warmup):
+            step(x, y)
+        sync(device)
+        facts[variant] = {"warmup_s": time.perf_counter() - start, "saved_bytes": saved_bytes(step, x, y)}
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            step(x, y)
+            sync(device)
+            facts[variant]["peak_bytes"] = torch.cuda.max_memory_allocated(device)
+        close(penalty)
+        del step, penalty
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    steps = {v: build(v) for v in variants}  # timing: rounds interleave the variants against drift
+    for step, _ in steps.values():
+        step(x, y)
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    now = clock(device)
+    for _ in range(args.repeats):
+        for variant, (step, _) in steps.items():
+            sync(device)
+            start = now()
+            for _ in range(args.steps):
+                step(x, y)
+            sync(device)
+            times[variant].append((now() - start) / args.steps)
+    for _, penalty in steps.values():
+        close(penalty)
+    del steps
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    median = {v: statistics.median(t) for v, t in times.items()}
+    plain = facts["plain"]
+    rows = []
+    for variant in variants:
+        f = facts[variant]
+        peak = f.get("peak_bytes")
+        rows.append(
+            {
+                "model": model_name,
+                "amp": amp,
+                "variant": variant,
+                "batch_size": batch,
+                "step_ms": 1e3 * median[variant],
+                "step_ms_all": [1e3 * t for t in times[variant]],
+                "step_ratio": median[variant] / median["plain"],
+                "peak_mib": None if peak is None else peak / 2**20,
+                "memory_ratio": None if peak is None else peak / plain["peak_bytes"],
+                "saved_mib": f["saved_bytes"] / 2**20,
+                "saved_ratio": f["saved_bytes"] / plain["saved_bytes"],
+                "warmup_s": f["warmup_s"],
+            }
+        )
+    return rows
+
+
+def close(penalty: Any) -> None:
+    if isinstance(penalty, EATPenalty):
+        penalty.detach()
+    elif isinstance(penalty, NaivePenalty):
+        penalty.close()
+
+
+# -- part 2: estimator -----------------------------------------------------------------------------------------
+def test_loader(args: argparse.Namespace, device: torch.device) -> tuple[Iterable[Any], str]:
+    from powertrain.errors import DataNotFoundError
+
+    try:
+        from powertrain.data import load_dataset
+
+        bundle = load_dataset("fashion-mnist", test_subset=args.test_subset, data_dir=args.data_dir)
+        _, test = bundle.loaders(batch_size=args.estimate_batch_size, device=device, augment=False)
+        return test, "fashion-mnist test split"
+    except (ImportError, DataNotFoundError) as exc:
+        n = args.test_subset or 10_000
+        g = torch.Generator().manual_seed(0)
+        xs = torch.randn(n, 1, 28, 28, generator=g).to(device)
+        b = args.estimate_batch_size
+        batches = [(xs[i : i + b], None) for i in range(0, n, b)]
+        return batches, f"synthetic 28x28x1 ({type(exc).__name__}: Fashion-MNIST missing)"
+
+
+def time_call(fn: Callable[[], Any], device: torch.device, repeats: int) -> tuple[float, Any]:
+    times, out, now = [], None, clock(device)
+    for _ in range(repeats):
+        sync(device)
+        start = now()
+        out = fn()
+        sync(device)
+        times.append(now() - start)
+    return statistics.median(times), out
+
+
+def bench_estimator(model_name: str, args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    loader, source = test_loader(args, device)
+    torch.manual_seed(0)
+    model = make_model(model_name, in_channels=1, image_size=28).to(device).eval()
+
+    def plain() -> None:
+        with torch.no_grad():
+            for x, _ in loader:
+                model(x)
+
+    plain()  # warm-up (cuDNN autotuning, allocator)
+    plain_s, _ = time_call(plain, device, args.repeats)
+    rows = []
+    backends = ["eager", "compile"] if device.type == "cuda" else ["eager"]
+    for backend in backends:
+        for per_sample in (False, True):
+
+            def estimate(backend: str = backend, per_sample: bool = per_sample) -> Any:
+                return estimate_dataset(model, loader, per_sample=per_sample, backend=backend)  # type: ignore[arg-type]
+
+            first_s, _ = time_call(estimate, device, 1)
+            est_s, result = time_call(estimate, device, args.repeats)
+            rows.append(
+                {
+                    "model": model_name,
+                    "data": source,
+                    "backend": backend,
+                    "per_sample": per_sample,
+                    "batch_size": result.batch_size,
+                    "samples": result.num_samples,
+                    "plain_s": plain_s,
+                    "estimate_s": est_s,
+                    "first_call_s": first_s,
+                    "cost_ratio": est_s / plain_s,
+                    "mean_ratio": result.mean_ratio,
+                    "per_sample_mean_ratio": result.per_sample_mean_ratio if per_sample else None,
+                }
+            )
+    return rows
+
+
+# -- report ----------------------------------------------------------------------------------------------------
+def hardware_name(device: torch.device) -> dict[str, Any]:
+    try:
+        from powertrain.hardware import describe_hardware
+
+        hw = describe_hardware()
+    except ImportError:
+        hw = {}
+    hw["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else hw.get("cpu_model", "cpu")
+    hw["torch_threads"] = torch.get_num_threads()
+    return hw
+
+
+def fmt(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_tables(console: Console, steps: list[dict[str, Any]], estimates: list[dict[str, Any]], hw: dict) -> None:
+    console.print(f"[bold]device[/bold]: {hw['device']}")
+    t = Table(title=f"EAT training step (targets: eat <= {STEP_TIME_TARGET}x time, <= {MEMORY_TARGET}x memory)")
+    for col in ("model", "amp", "batch", "variant", "step ms", "time x", "peak MiB", "memory x", "saved MiB",
+                "saved x", "warm-up s"):  # fmt: skip
+        t.add_column(col, justify="right" if col not in ("model", "amp", "variant") else "left")
+    for r in steps:
+        t.add_row(
+            r["model"], r["amp"], str(r["batch_size"]), r["variant"], fmt(r["step_ms"], ".1f"), fmt(r["step_ratio"]),
+            fmt(r["peak_mib"], ".0f"), fmt(r["memory_ratio"]), fmt(r["saved_mib"], ".1f"), fmt(r["saved_ratio"]),
+            fmt(r["warmup_s"], ".1f"),
+        )  # fmt: skip
+    if steps:
+        console.print(t)
+    if not estimates:
+        return
+    t = Table(title=f"Accelerator estimator vs plain inference (target <= {ESTIMATE_TARGET}x)")
+    for col in ("model", "backend", "per sample", "batch", "samples", "plain s", "estimate s", "cost x",
+                "first call s", "energy ratio"):  # fmt: skip
+        t.add_column(col)
+    for r in estimates:
+        t.add_row(
+            r["model"], r["backend"], str(r["per_sample"]), str(r["batch_size"]), str(r["samples"]),
+            fmt(r["plain_s"]), fmt(r["estimate_s"]), fmt(r["cost_ratio"], ".2f"), fmt(r["first_call_s"], ".2f"),
+            fmt(r["mean_ratio"]),
+        )  # fmt: skip
+    console.print(t)
+    console.print(f"estimator data: {estimates[0]['data']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--models", default="resnet18,vgg16")
+    parser.add_argument("--amp", default="fp32,bf16", help="comma list of fp32, bf16")
+    parser.add_argument("--variants", default="plain,eat,eat-eager,eat-all,naive")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--estimate-models", default="lenet5,resnet18")
+    parser.add_argument("--estimate-batch-size", type=int, default=512)
+    parser.add_argument("--test-subset", type=int, default=None)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--skip-steps", action="store_true")
+    parser.add_argument("--skip-estimator", action="store_true")
+    parser.add_argument("--tiny", action="store_true", help="small CPU-sized run: batch 16, 16x16, few steps")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.tiny:
+        args.batch_size, args.image_size, args.steps, args.warmup, args.repeats = 16, 16, 3, 1, 2
+        args.estimate_models, args.estimate_batch_size, args.test_subset = "lenet5", 256, 2048
+        torch.set_num_threads(1)  # CPU time of one thread: comparable between runs on a shared machine
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    variants = args.variants.split(",")
+    if "plain" not in variants:
+        variants.insert(0, "plain")
+    steps: list[dict[str, Any]] = []
+    if not args.skip_steps:
+        for model_name in args.models.split(","):
+            for amp in args.amp.split(","):
+                steps += bench_steps(model_name, amp, variants, args, device)
+    estimates: list[dict[str, Any]] = []
+    if not args.skip_estimator:
+        for model_name in args.estimate_models.split(","):
+            estimates += bench_estimator(model_name, args, device)
+    hw = hardware_name(device)
+    print_tables(Console(width=160), steps, estimates, hw)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            "bench": "eat",
+            "device": str(device),
+            "timer": "wall (perf_counter)" if device.type == "cuda" else "process CPU time (process_time)",
+            "hardware": hw,
+            "targets": {"step_ratio": STEP_TIME_TARGET, "memory_ratio": MEMORY_TARGET, "cost_ratio": ESTIMATE_TARGET},
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "steps": steps,
+            "estimator": estimates,
+        }
+        args.out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
