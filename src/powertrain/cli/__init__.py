@@ -24,6 +24,7 @@ from powertrain.cli import measure as _measure  # noqa: E402,F401  isort: skip
 from powertrain.cli import train as _train  # noqa: E402,F401  isort: skip
 from powertrain.cli import demo as _demo  # noqa: E402,F401  isort: skip
 from powertrain.cli import estimate as _estimate  # noqa: E402,F401  isort: skip
+from powertrain.cli import study as _study  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

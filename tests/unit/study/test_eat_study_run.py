@@ -1,0 +1,162 @@
+"""Tiny real studies on synthetic data: runs, table, reuse, resume, crash safety, inference energy."""
+
+import json
+import shutil
+import time
+
+import pytest
+
+from powertrain.errors import ConfigError
+from powertrain.meters.testing import ScriptedCounterSensor
+from powertrain.study import EatStudyConfig, _eat_runs, eat, run_eat_study
+
+POWER_W = 50.0
+
+
+def make_config(out, **changes):
+    data = {
+        "train": {
+            "dataset": "synthetic", "epochs": 1, "batch_size": 32, "lr": 0.05, "device": "cpu", "image_size": 8,
+            "channels": 1, "meter_interval_s": 0.02,
+            "dataset_options": {"num_classes": 4, "train_size": 128, "test_size": 64},
+        },
+        "models": ["mlp"],
+        "settings": [{"sigma": 1e-4, "lambda": 1.0}, {"sigma": 1e-3, "lambda": 4.0}],
+        "estimate_batch_size": 32,
+        "inference_energy": {"batch_size": 16, "min_seconds": 0.05, "rounds": 2},
+        "out": str(out),
+    }  # fmt: skip
+    for key, value in changes.items():
+        if key in data["train"]:
+            data["train"][key] = value
+        else:
+            data[key] = value
+    return EatStudyConfig.from_dict(data)
+
+
+def sensors():
+    return [ScriptedCounterSensor(lambda t: POWER_W * t, clock=time.monotonic)]  # a steady 50 W device
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    return run_eat_study(make_config(out), sensors=sensors())
+
+
+def summaries(out):
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "runs" / "mlp").glob("*/summary.json"))}
+
+
+def copy_of(study, tmp_path):
+    target = tmp_path / "copy"
+    shutil.copytree(study.out, target)
+    return target
+
+
+def test_one_run_per_setting_plus_standard(study):
+    assert [r.setting.name for r in study.records] == ["standard", "sigma1e-4_lambda1", "sigma1e-3_lambda4"]
+    assert [r.action for r in study.records] == ["trained"] * 3
+    runs = summaries(study.out)
+    assert set(runs) == {"standard", "sigma1e-4_lambda1", "sigma1e-3_lambda4"}
+    assert [runs[name]["config"]["eat_lambda"] for name in ("standard", "sigma1e-4_lambda1", "sigma1e-3_lambda4")] == [
+        0.0,
+        1.0,
+        4.0,
+    ]
+    assert all(s["status"] == "completed" and s["final"] for s in runs.values())
+
+
+def test_table_rows_come_from_the_runs_ratios_and_accuracies(study):
+    runs = summaries(study.out)
+    base = runs["standard"]
+    table = study.tables["mlp"]
+    for row in table.rows:
+        run = runs[row.setting]
+        assert row.energy_ratio == run["accelerator"]["mean_ratio"]
+        assert row.ratio_batch_size == 32
+        assert row.accuracy == run["final_accuracy"]
+        if row.setting != "standard":
+            expected = 100 * (1 - run["accelerator"]["mean_ratio"] / base["accelerator"]["mean_ratio"])
+            assert row.decrease_pct == pytest.approx(expected)
+            assert row.accuracy_change_points == pytest.approx(100 * (run["final_accuracy"] - base["final_accuracy"]))
+    within = [r for r in table.rows if base["final_accuracy"] - r.accuracy <= 0.01 + 1e-9]
+    assert table.selected == min(within, key=lambda r: r.energy_ratio).setting
+
+
+def test_inference_energy_rows_are_measured_with_their_source(study):
+    for row in study.tables["mlp"].rows:
+        inference = row.inference
+        assert inference["rounds"] == 2 and inference["source"] == "counter" and inference["component"] == "all"
+        assert inference["avg_power_w"] == pytest.approx(POWER_W, rel=1e-3)  # the meter times reads at their midpoint
+        assert inference["j_per_1k_images"] > 0
+    for record in study.records:
+        assert all(r.images == r.passes * 64 and r.duration_s >= 0.05 for r in record.inference)
+    saved = json.loads(study.results_json.read_text())
+    assert saved["complete"] is True
+    assert saved["tables"]["mlp"]["rows"][1]["inference"]["source"] == "counter"
+    text = study.results_md.read_text()
+    assert "| setting | sigma | lambda | accuracy |" in text and "counter (all)" in text
+
+
+def test_rerun_reuses_finished_runs_and_measurements(study, tmp_path, mocker):
+    out = copy_of(study, tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in out.glob("runs/mlp/*/checkpoint.pt")}
+    train = mocker.spy(_eat_runs, "train")
+    measure = mocker.spy(eat, "measure_inference_energy")
+    again = run_eat_study(make_config(out), sensors=sensors())
+    assert train.call_count == 0 and measure.call_count == 0
+    assert [r.action for r in again.records] == ["reused"] * 3
+    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/mlp/*/checkpoint.pt")} == before
+    assert [r.energy_ratio for r in again.tables["mlp"].rows] == [r.energy_ratio for r in study.tables["mlp"].rows]
+    more = run_eat_study(make_config(out, inference_energy={"batch_size": 16, "min_seconds": 0.05, "rounds": 3}))
+    assert measure.call_count == 3 and all(len(r.inference) == 3 for r in more.records)
+
+
+def test_unfinished_run_is_resumed_and_shorter_runs_extended(study, tmp_path, mocker):
+    out = copy_of(study, tmp_path)
+    killed = out / "runs" / "mlp" / "sigma1e-4_lambda1"
+    summary = json.loads((killed / "summary.json").read_text())
+    summary.update(status="running", final=False, accelerator=None)  # as a kill after the epoch's checkpoint leaves it
+    (killed / "summary.json").write_text(json.dumps(summary))
+    train = mocker.spy(_eat_runs, "train")
+    again = run_eat_study(make_config(out), sensors=sensors())
+    assert [r.action for r in again.records] == ["reused", "resumed", "reused"]
+    assert train.call_args.kwargs["resume"] == killed
+    assert len((killed / "metrics.csv").read_text().splitlines()) == 2  # header + the one epoch, not counted twice
+    assert again.records[1].status == "completed" and again.records[1].energy_ratio is not None
+    longer = run_eat_study(make_config(out, epochs=2), sensors=sensors())
+    assert [r.action for r in longer.records] == ["resumed"] * 3
+    assert all(r.epochs_completed == 2 for r in longer.records)
+
+
+def test_a_run_trained_differently_is_not_reused(study, tmp_path):
+    out = copy_of(study, tmp_path)
+    with pytest.raises(ConfigError, match="holds a run with different lr"):
+        run_eat_study(make_config(out, lr=0.01), sensors=sensors())
+
+
+def test_results_survive_a_kill_between_runs(tmp_path, mocker):
+    real_train = _eat_runs.train
+    calls = []
+
+    def dies_on_third_run(*args, **kwargs):
+        calls.append(kwargs.get("resume"))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_train(*args, **kwargs)
+
+    mocker.patch.object(_eat_runs, "train", side_effect=dies_on_third_run)
+    config = make_config(tmp_path / "s", inference_energy={"enabled": False})
+    with pytest.raises(KeyboardInterrupt):
+        run_eat_study(config, sensors=sensors())
+    saved = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert saved["complete"] is False
+    assert [r["setting"]["name"] for r in saved["runs"]] == ["standard", "sigma1e-4_lambda1"]
+    assert "Partial results" in (tmp_path / "s" / "results.md").read_text()
+    mocker.stopall()
+    train = mocker.spy(_eat_runs, "train")
+    done = run_eat_study(config, sensors=sensors())
+    assert [r.action for r in done.records] == ["reused", "reused", "trained"]
+    assert train.call_count == 1
+    assert all(r.inference == [] for r in done.records)  # inference_energy disabled
