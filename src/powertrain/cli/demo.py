@@ -17,11 +17,12 @@ __all__ = ["demo_command"]
 
 @app.command("demo")
 def demo_command(
-    epochs: Annotated[int, typer.Option(min=1, help="Epochs of each run.")] = 2,
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs of each run.")] = 3,
     model: Annotated[str, typer.Option(help="Model name.")] = "lenet5",
     dataset: Annotated[str, typer.Option(help="Dataset name.")] = "fashion-mnist",
     subset: Annotated[int | None, typer.Option(min=1, help="Use only N training samples.")] = None,
-    eat_lambda: Annotated[float, typer.Option(help="EAT penalty weight of the second run.")] = 2.0,
+    eat_lambda: Annotated[float, typer.Option(help="EAT penalty weight of the second run.")] = 1.0,
+    eat_warmup_epochs: Annotated[int, typer.Option(min=0, help="Epochs of EAT lambda warm-up.")] = 1,
     target_accuracy: Annotated[float, typer.Option(help="Target validation accuracy.")] = 0.85,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: Annotated[str | None, typer.Option(help="Folder holding the dataset files.")] = None,
@@ -31,6 +32,7 @@ def demo_command(
     """Train a model with and without EAT on Fashion-MNIST and compare measured and modelled energy."""
     result = run_demo(
         out=out, dataset=dataset, model=model, epochs=epochs, subset=subset, eat_lambda=eat_lambda,
+        eat_warmup_epochs=eat_warmup_epochs,
         target_accuracy=target_accuracy, device=device, data_dir=data_dir, reporter=make_reporter(quiet=quiet),
     )  # fmt: skip
     table = Table(title=f"{model} on {dataset}, {epochs} epoch(s): standard training vs EAT (lambda {eat_lambda})")
