@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from powertrain._files import write_atomic
 from powertrain.training import TrainConfig, TrainResult, train
 from powertrain.training.progress import ProgressReporter, QuietReporter
-from powertrain.training.rundir import write_atomic
 
 __all__ = ["DemoResult", "run_demo"]
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from powertrain._files import read_yaml
 from powertrain.errors import ConfigError, UnknownNameError
 from powertrain.training import TrainConfig
 
@@ -290,12 +289,7 @@ def load_eat_study_config(path: str | Path) -> EatStudyConfig:
         ConfigError: A missing or malformed file, or any bad value (one line).
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"study config file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"study config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path, what="study config file")
     if not isinstance(data, dict):
         raise ConfigError(f"study config {path} must hold a mapping with train:, models: and settings:")
     return EatStudyConfig.from_dict(data, default_out=str(Path("runs") / path.stem))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 import yaml
 
+from powertrain._files import json_safe, write_atomic
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Sensor, discover_sensors
 from powertrain.study._eat_config import EatStudyConfig
@@ -30,7 +30,6 @@ from powertrain.study._inference import InferenceEnergy, measure_inference_energ
 from powertrain.training import TrainConfig, load_run_model
 from powertrain.training.loop import resolve_device
 from powertrain.training.progress import ProgressReporter
-from powertrain.training.rundir import write_atomic
 
 __all__ = ["EatStudyResult", "run_eat_study"]
 
@@ -163,7 +162,7 @@ class _Study:
             },
             "eat_cifar10_table1": {m: {"standard": s, "eat": e} for m, (s, e) in EAT_CIFAR10_TABLE1.items()},
         }
-        write_atomic(result.results_json, json.dumps(_json_safe(payload), indent=2) + "\n")
+        write_atomic(result.results_json, json.dumps(json_safe(payload), indent=2) + "\n")
         write_atomic(result.results_md, render_markdown(result, complete=self.complete))
         return result
 
@@ -267,16 +266,6 @@ def _inference_key(config: EatStudyConfig) -> dict[str, Any]:
     key.pop("enabled")
     key.update(device=str(resolve_device(config.train.device)), amp=config.train.amp)
     return key
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _num(value: float | None) -> str:

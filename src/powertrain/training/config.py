@@ -13,8 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-
+from powertrain._files import read_yaml
 from powertrain.errors import ConfigError
 
 __all__ = ["Amp", "LrSchedule", "Optimizer", "TrainConfig", "load_config"]
@@ -164,12 +163,7 @@ class TrainConfig:
 def load_config(path: str | Path) -> TrainConfig:
     """Read a YAML config file (``yaml.safe_load``); a ``train:`` section is used when present."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path)
     if data is None:
         data = {}
     if isinstance(data, dict) and isinstance(data.get("train"), dict):

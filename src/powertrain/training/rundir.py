@@ -22,8 +22,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import torch
 import yaml
 
+from powertrain._files import json_safe, write_atomic
 from powertrain.errors import ConfigError
 
 __all__ = ["EpochRecord", "RunDir", "write_atomic"]
@@ -71,25 +70,6 @@ class EpochRecord:
     def from_dict(cls, data: dict[str, Any]) -> EpochRecord:
         """Inverse of :meth:`to_dict`."""
         return cls(**{f.name: data[f.name] for f in fields(cls)})
-
-
-def write_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename it into place.
-
-    With ``durable`` the file is fsynced first, so it survives a power cut, not only a killed process.
-    """
-    payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RunDir:
@@ -147,7 +127,7 @@ class RunDir:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Store the JSON summary (NaN and infinity become null)."""
-        write_atomic(self.summary_path, json.dumps(_json_safe(summary), indent=2, sort_keys=False) + "\n")
+        write_atomic(self.summary_path, json.dumps(json_safe(summary), indent=2, sort_keys=False) + "\n")
 
     def read_summary(self) -> dict[str, Any]:
         """The JSON summary."""
@@ -206,14 +186,4 @@ def _csv_value(value: object) -> object:
         return int(value)
     if isinstance(value, float):
         return "" if math.isnan(value) else repr(round(value, 6)) if abs(value) < 1e15 else repr(value)
-    return value
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
     return value
