@@ -96,25 +96,12 @@ def train(
         UnknownNameError: An unknown dataset or model.
         DataNotFoundError: The dataset is not on disk.
     """
-    from powertrain.data import load_dataset
-    from powertrain.models import create_model
-
     run, config, state = _open_run(config, resume)
     reporter = reporter or QuietReporter()
     device = resolve_device(config.device)
     _seed_everything(config.seed)
 
-    bundle = load_dataset(
-        config.dataset,
-        data_dir=config.data_dir,
-        image_size=config.image_size,
-        channels=config.channels,
-        subset=config.subset,
-        test_subset=config.test_subset,
-        download=config.download,
-        seed=config.seed,
-        **config.dataset_options,
-    )
+    bundle = load_data(config)
     info = bundle.info
     train_loader, test_loader = bundle.loaders(
         batch_size=config.batch_size,
@@ -125,13 +112,7 @@ def train(
         seed=config.seed,
         augment=config.augment,
     )
-    model = create_model(
-        config.model,
-        num_classes=info.num_classes,
-        in_channels=info.in_channels,
-        image_size=info.image_size,
-        **config.model_options,
-    ).to(device)
+    model = build_model(config, info).to(device)
     optimizer = make_optimizer(model, config)
     schedule = make_schedule(optimizer, config, steps_per_epoch=len(train_loader))
     scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
@@ -335,6 +316,36 @@ def _train_epoch(
             phase.density = float(density_sum) / phase.samples
     phase.diverged = phase.diverged or not math.isfinite(phase.loss)
     return phase
+
+
+def load_data(config: TrainConfig, *, data_dir: str | None = None) -> Any:
+    """The dataset bundle ``config`` names (``data_dir`` overrides the config's, for a moved dataset)."""
+    from powertrain.data import load_dataset
+
+    return load_dataset(
+        config.dataset,
+        data_dir=data_dir or config.data_dir,
+        image_size=config.image_size,
+        channels=config.channels,
+        subset=config.subset,
+        test_subset=config.test_subset,
+        download=config.download,
+        seed=config.seed,
+        **config.dataset_options,
+    )
+
+
+def build_model(config: TrainConfig, info: Any) -> nn.Module:
+    """A fresh model as ``config`` names it, shaped for the dataset described by ``info``."""
+    from powertrain.models import create_model
+
+    return create_model(
+        config.model,
+        num_classes=info.num_classes,
+        in_channels=info.in_channels,
+        image_size=info.image_size,
+        **config.model_options,
+    )
 
 
 def _estimate_accelerator(model: nn.Module, bundle: Any, config: TrainConfig, device: torch.device) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Literal
 from torch import nn
 
 from powertrain.training.config import TrainConfig
-from powertrain.training.loop import resolve_device
+from powertrain.training.loop import build_model, load_data, resolve_device
 from powertrain.training.rundir import RunDir
 
 __all__ = ["estimate_run", "load_run_model"]
@@ -27,28 +27,10 @@ def load_run_model(
     Raises:
         ConfigError: ``run_dir`` is not a run directory or holds no weights.
     """
-    from powertrain.data import load_dataset
-    from powertrain.models import create_model
-
     run = RunDir(run_dir)
     config = TrainConfig.from_dict(run.read_config())
-    bundle = load_dataset(
-        config.dataset,
-        data_dir=data_dir or config.data_dir,
-        image_size=config.image_size,
-        channels=config.channels,
-        test_subset=config.test_subset,
-        seed=config.seed,
-        **config.dataset_options,
-    )
-    info = bundle.info
-    model = create_model(
-        config.model,
-        num_classes=info.num_classes,
-        in_channels=info.in_channels,
-        image_size=info.image_size,
-        **config.model_options,
-    )
+    bundle = load_data(config, data_dir=data_dir)
+    model = build_model(config, bundle.info)
     model.load_state_dict(run.load_model_state())
     return model.to(resolve_device(device)).eval(), config, bundle
 
