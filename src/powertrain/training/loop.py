@@ -158,6 +158,7 @@ def train(
         run.write_summary(summary)
 
     totals.live_base_j = totals.energy_j  # the meter's own total counts from here
+    checkpointed = start_epoch  # epochs in checkpoint.pt: what an interruption keeps
     reporter.start(total_epochs=config.epochs, first_epoch=start_epoch)
     try:
         with meter:
@@ -195,6 +196,7 @@ def train(
                     status = "budget_exhausted"
                 else:
                     run.save_checkpoint(make_checkpoint(model, optimizer, schedule, scaler, epoch + 1, history, totals))
+                    checkpointed = epoch + 1
                     run.clear_heartbeat()
                 run.write_metrics(history)
                 if (
@@ -210,6 +212,9 @@ def train(
                     break
                 write_summary("running", final=False)
     except KeyboardInterrupt:
+        # report exactly what a resume will find: the checkpointed epochs (the one in flight is redone)
+        del history[checkpointed:]
+        run.write_metrics(history)
         write_summary("interrupted", final=True)
         reporter.stop()
         raise

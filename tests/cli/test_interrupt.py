@@ -1,0 +1,44 @@
+"""Ctrl-C during `powertrain train` keeps the finished epochs, says so, and exits with 130."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+CONFIG = """
+dataset: synthetic
+model: mlp
+epochs: 500
+batch_size: 16
+lr: 0.01
+device: cpu
+estimate_batch_size: 0
+image_size: 16
+channels: 1
+dataset_options: {num_classes: 4, train_size: 2048, test_size: 64}
+"""
+
+
+def test_sigint_writes_an_interrupted_summary_and_exits_130(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "powertrain", "train", "-c", str(config), "--out", str(run), "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint.pt").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no epoch finished in time"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["final"] is True
+    with (run / "metrics.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert summary["epochs_completed"] == len(rows) >= 1
