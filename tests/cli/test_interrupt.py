@@ -7,23 +7,9 @@ import subprocess
 import sys
 import time
 
-CONFIG = """
-dataset: synthetic
-model: mlp
-epochs: 500
-batch_size: 16
-lr: 0.01
-device: cpu
-estimate_batch_size: 0
-image_size: 16
-channels: 1
-dataset_options: {num_classes: 4, train_size: 2048, test_size: 64}
-"""
 
-
-def test_sigint_writes_an_interrupted_summary_and_exits_130(tmp_path):
-    config = tmp_path / "c.yaml"
-    config.write_text(CONFIG)
+def test_sigint_writes_an_interrupted_summary_and_exits_130(long_run_config, tmp_path):
+    config = long_run_config
     run = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "powertrain", "train", "-c", str(config), "--out", str(run), "-q"],

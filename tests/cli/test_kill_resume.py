@@ -10,28 +10,14 @@ import time
 
 from powertrain.training import RunDir
 
-CONFIG = """
-dataset: synthetic
-model: mlp
-epochs: 200
-batch_size: 16
-lr: 0.01
-device: cpu
-estimate_batch_size: 0
-image_size: 16
-channels: 1
-dataset_options: {num_classes: 4, train_size: 2048, test_size: 64}
-"""
-
 
 def _rows(path):
     with path.open(newline="") as fh:
         return list(csv.DictReader(fh))
 
 
-def test_sigkill_then_resume(tmp_path):
-    config = tmp_path / "c.yaml"
-    config.write_text(CONFIG)
+def test_sigkill_then_resume(long_run_config, tmp_path):
+    config = long_run_config
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "powertrain", "train", "-c", str(config), "--out", str(run), "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from powertrain._files import json_safe
 from powertrain.accel._counter import BatchCounts, Recorder
 from powertrain.accel._energy import LayerSum, evaluate_batch
 from powertrain.accel._rules import Mode
@@ -74,18 +75,11 @@ class DatasetEnergyEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes None)."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and math.isnan(value):
-                value = None
-            out[f.name] = value
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["hardware"] = self.hardware.to_dict()
-        out["batch_ratios"] = list(self.batch_ratios)
-        out["per_sample_ratios"] = None if self.per_sample_ratios is None else list(self.per_sample_ratios)
         out["layers"] = [layer.to_dict() for layer in self.layers]
-        out["unmodelled_types"] = list(self.unmodelled_types)
-        return out
+        result: dict[str, Any] = json_safe(out)  # NaN -> None, tuples -> lists
+        return result
 
 
 class EnergyAccumulator:

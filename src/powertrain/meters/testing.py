@@ -59,16 +59,18 @@ class FakeClock:
 
 
 class _ScriptedSensor(Sensor):
+    """Shared constructor and script stepping of the two scripted sensors (arguments as documented there)."""
+
     def __init__(
         self,
         script: Script,
         *,
-        device: str,
-        component: Component,
-        clock: Clock,
-        fail_after: int | None,
-        error: str,
-        source: Source | None,
+        device: str = "gpu:0",
+        component: Component = "gpu",
+        clock: Clock | None = None,
+        fail_after: int | None = None,
+        error: str = "scripted failure",
+        source: Source | None = None,
     ) -> None:
         if not callable(script) and len(script) == 0:
             raise ValueError("a scripted sensor needs at least one value")
@@ -78,7 +80,7 @@ class _ScriptedSensor(Sensor):
         self.fail_after = fail_after
         self.error = error
         self._source = source
-        self._clock = clock
+        self._clock = clock or time.monotonic
         self.reads = 0
         self.closed = False
 
@@ -120,27 +122,6 @@ class ScriptedCounterSensor(_ScriptedSensor):
     name = "scripted-counter"
     kind = "counter"
 
-    def __init__(
-        self,
-        script: Script,
-        *,
-        device: str = "gpu:0",
-        component: Component = "gpu",
-        clock: Clock | None = None,
-        fail_after: int | None = None,
-        error: str = "scripted failure",
-        source: Source | None = None,
-    ) -> None:
-        super().__init__(
-            script,
-            device=device,
-            component=component,
-            clock=clock or time.monotonic,
-            fail_after=fail_after,
-            error=error,
-            source=source,
-        )
-
     def read(self) -> Reading:
         """Return the next scripted cumulative energy."""
         now, value = self._next()
@@ -162,27 +143,6 @@ class ScriptedPowerSensor(_ScriptedSensor):
 
     name = "scripted-power"
     kind = "power"
-
-    def __init__(
-        self,
-        script: Script,
-        *,
-        device: str = "gpu:0",
-        component: Component = "gpu",
-        clock: Clock | None = None,
-        fail_after: int | None = None,
-        error: str = "scripted failure",
-        source: Source | None = None,
-    ) -> None:
-        super().__init__(
-            script,
-            device=device,
-            component=component,
-            clock=clock or time.monotonic,
-            fail_after=fail_after,
-            error=error,
-            source=source,
-        )
 
     def read(self) -> Reading:
         """Return the next scripted power."""
