@@ -1,4 +1,4 @@
-"""Test-suite hooks (no fixtures here: tests build what they need themselves).
+"""Test-suite hooks, and the one fixture shared across folders (``long_run_config``).
 
 Tests marked ``gpu`` need a CUDA GPU with NVML; they are skipped, with the reason, when either is missing
 (they only run when selected, e.g. ``pytest -m gpu``).
@@ -36,3 +36,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if reason is not None:
         for item in gpu_items:
             item.add_marker(pytest.mark.skip(reason=f"needs a CUDA GPU: {reason}"))
+
+
+LONG_RUN = """
+dataset: synthetic
+model: mlp
+epochs: 500
+batch_size: 16
+lr: 0.01
+device: cpu
+estimate_batch_size: 0
+image_size: 16
+channels: 1
+dataset_options: {num_classes: 4, train_size: 2048, test_size: 64}
+"""
+
+
+@pytest.fixture
+def long_run_config(tmp_path):
+    """A YAML config of a CPU run of many short epochs (about 0.3 s each), to kill or interrupt part-way."""
+    path = tmp_path / "long-run.yaml"
+    path.write_text(LONG_RUN)
+    return path
