@@ -10,7 +10,8 @@ setup:
 demo: setup
 	$(VENV)/bin/powertrain demo
 
-test: setup
+test:
+	@bash scripts/setup.sh --test
 	$(PY) -m pytest -q
 
 test-gpu: setup

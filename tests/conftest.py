@@ -58,3 +58,15 @@ def long_run_config(tmp_path):
     path = tmp_path / "long-run.yaml"
     path.write_text(LONG_RUN)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The SQLAlchemy URL of a real PostgreSQL server started for this test session (Debian's postgresql)."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
