@@ -27,7 +27,32 @@ Every error powertrain raises on purpose derives from :class:`powertrain.errors.
 says how to fix the problem.
 """
 
-from powertrain.meters import EnergyMeter, Measurement
-from powertrain.training import TrainConfig, TrainResult, train
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from powertrain.meters import EnergyMeter, Measurement
+    from powertrain.training import TrainConfig, TrainResult, train
 
 __all__ = ["EnergyMeter", "Measurement", "TrainConfig", "TrainResult", "train"]
+
+# Imported on first use, so that `import powertrain` (and the CLI's fast commands) does not load torch.
+_LAZY = {
+    "EnergyMeter": "powertrain.meters",
+    "Measurement": "powertrain.meters",
+    "TrainConfig": "powertrain.training",
+    "TrainResult": "powertrain.training",
+    "train": "powertrain.training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'powertrain' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -9,8 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
-from powertrain.demo import run_demo
-from powertrain.training.progress import make_reporter
 
 __all__ = ["demo_command"]
 
@@ -30,6 +28,9 @@ def demo_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> int:
     """Train a model with and without EAT on Fashion-MNIST and compare measured and modelled energy."""
+    from powertrain.demo import run_demo
+    from powertrain.training.progress import make_reporter
+
     result = run_demo(
         out=out, dataset=dataset, model=model, epochs=epochs, subset=subset, eat_lambda=eat_lambda,
         eat_warmup_epochs=eat_warmup_epochs,

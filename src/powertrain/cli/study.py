@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
-from powertrain.study import EatStudyResult, load_eat_study_config, run_eat_study
-from powertrain.study._eat_report import summary_lines
-from powertrain.study._eat_table import row_cells, sources_caption, table_columns
 from powertrain.training.progress import ProgressReporter, QuietReporter, RichReporter
-from powertrain.training.rundir import EpochRecord
+
+if TYPE_CHECKING:
+    from powertrain.study import EatStudyResult
+    from powertrain.training.rundir import EpochRecord
 
 __all__ = ["eat_study_command"]
 
@@ -30,6 +30,8 @@ def eat_study_command(
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Only the final tables.")] = False,
 ) -> int:
     """Standard training against EAT settings: accuracy, energy ratio, measured energy; rerun to continue."""
+    from powertrain.study import load_eat_study_config, run_eat_study
+
     study = load_eat_study_config(config).replace(out=out, epochs=epochs, device=device).validate()
     console = Console()
     err = Console(stderr=True)
@@ -51,6 +53,9 @@ def eat_study_command(
 
 def print_study(result: EatStudyResult, console: Console) -> None:
     """One rich table per model, its conclusions, and where the results are."""
+    from powertrain.study._eat_report import summary_lines
+    from powertrain.study._eat_table import row_cells, sources_caption, table_columns
+
     train = result.config.train
     for model, table in result.tables.items():
         title = f"{model} on {train.dataset}, {train.epochs} epochs, seed {result.config.seed}"

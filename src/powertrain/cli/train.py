@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
-from powertrain.training import RunDir, TrainConfig, TrainResult, load_config, train
-from powertrain.training.progress import make_reporter
+from powertrain.training.config import TrainConfig, load_config
+
+if TYPE_CHECKING:
+    from powertrain.training import TrainResult
 
 __all__ = ["train_command"]
 
@@ -55,6 +57,9 @@ def train_command(
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress display.")] = False,
 ) -> int:
     """Train a model, measuring energy per epoch; writes a run directory."""
+    from powertrain.training import RunDir, train
+    from powertrain.training.progress import make_reporter
+
     flags: dict[str, Any] = {
         "dataset": dataset, "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "optimizer": optimizer, "lr_schedule": lr_schedule, "lr_gamma": lr_gamma, "momentum": momentum,

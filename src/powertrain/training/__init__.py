@@ -10,10 +10,17 @@ Errors: :class:`~powertrain.errors.ConfigError` for bad values, :class:`~powertr
 datasets or models, :class:`~powertrain.errors.DataNotFoundError` for missing data.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from powertrain.training.config import TrainConfig, load_config
-from powertrain.training.loop import RESUMABLE_FIELDS, Status, TrainResult, evaluate, train
-from powertrain.training.restore import estimate_run, load_run_model
-from powertrain.training.rundir import EpochRecord, RunDir
+
+if TYPE_CHECKING:
+    from powertrain.training.loop import RESUMABLE_FIELDS, Status, TrainResult, evaluate, train
+    from powertrain.training.restore import estimate_run, load_run_model
+    from powertrain.training.rundir import EpochRecord, RunDir
 
 __all__ = [
     "RESUMABLE_FIELDS",
@@ -28,3 +35,26 @@ __all__ = [
     "load_config",
     "train",
 ]
+
+# Everything that needs torch is imported on first use: `powertrain.training.config` stays light for the CLI.
+_LAZY = {
+    "RESUMABLE_FIELDS": "loop",
+    "Status": "loop",
+    "TrainResult": "loop",
+    "evaluate": "loop",
+    "train": "loop",
+    "estimate_run": "restore",
+    "load_run_model": "restore",
+    "EpochRecord": "rundir",
+    "RunDir": "rundir",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'powertrain.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"powertrain.training.{_LAZY[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -24,13 +24,15 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 import yaml
 
 from powertrain._files import json_safe, write_atomic
 from powertrain.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["EpochRecord", "RunDir", "write_atomic"]
 
@@ -139,6 +141,8 @@ class RunDir:
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Write the checkpoint atomically (plain tensors and containers, loadable with ``weights_only=True``)."""
+        import torch
+
         buffer = io.BytesIO()
         torch.save(state, buffer)
         write_atomic(self.checkpoint_path, buffer.getvalue())
@@ -152,6 +156,8 @@ class RunDir:
 
     def save_model(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Store the final weights."""
+        import torch
+
         buffer = io.BytesIO()
         torch.save(state_dict, buffer)
         write_atomic(self.model_path, buffer.getvalue())
