@@ -149,6 +149,8 @@ class RunDir:
 
     def load_checkpoint(self) -> dict[str, Any]:
         """Read the checkpoint with ``weights_only=True``."""
+        import torch
+
         if not self.checkpoint_path.exists():
             raise ConfigError(f"{self.path} has no checkpoint.pt to resume from")
         state: dict[str, Any] = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
@@ -164,6 +166,8 @@ class RunDir:
 
     def load_model_state(self) -> dict[str, torch.Tensor]:
         """The stored weights (``model.pt``, else the last checkpoint's), loaded with ``weights_only=True``."""
+        import torch
+
         if self.model_path.exists():
             state: dict[str, torch.Tensor] = torch.load(self.model_path, map_location="cpu", weights_only=True)
             return state
