@@ -1,0 +1,19 @@
+"""powertrain inside other people's training code: Lightning, Hugging Face, Optuna, hand-written and DDP loops.
+
+- :class:`powertrain.integrations.lightning.EnergyCallback` and ``EATCallback`` / ``EATMixin`` (needs the
+  ``lightning`` extra);
+- :class:`powertrain.integrations.huggingface.EnergyCallback`, a ``transformers.TrainerCallback`` (the
+  ``huggingface`` extra);
+- :mod:`powertrain.integrations.optuna`: energy per trial as user attributes, and the energy-aware pruner;
+- :class:`EnergyTracker`: the framework-neutral bookkeeping under both callbacks, for any loop, including
+  ``torchrun`` jobs where each rank measures only the devices it owns (:mod:`powertrain.integrations.distributed`).
+
+Importing this package imports neither Lightning nor transformers; each submodule imports its library and
+raises :class:`~powertrain.errors.ConfigError` with the ``pip install`` line when it is missing. Quickstarts:
+docs/integrations.md.
+"""
+
+from powertrain.integrations.distributed import claim_sensors, host_id, sensor_identity
+from powertrain.integrations.tracker import CarbonHook, EnergyTracker, Segment
+
+__all__ = ["CarbonHook", "EnergyTracker", "Segment", "claim_sensors", "host_id", "sensor_identity"]

@@ -1,0 +1,529 @@
+"""EnergyTracker: the energy bookkeeping of a training run driven by someone else's loop.
+
+The Lightning and Hugging Face callbacks are thin adapters over this class, and a hand-written ``torchrun`` loop
+can use it directly. The run's timeline is cut into back-to-back meter windows (**segments**) at the points the
+loop reports: an epoch's end, an evaluation's start and end, a log line. Segments add up exactly to the run, so
+"energy so far" at any cut is exact, and energy-to-target is the energy up to the cut after the evaluation that
+first reached the target.
+
+Under ``torch.distributed`` every cut is a collective call: each rank measures only the sensors it owns (see
+:mod:`powertrain.integrations.distributed`), and the figures of a segment are gathered and summed across ranks,
+so every figure describes the whole job. Rank 0 writes the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from powertrain._files import json_safe, write_atomic
+from powertrain.errors import ConfigError
+from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, ranks
+from powertrain.meters import EnergyMeter, Measurement, discover_sensors
+from powertrain.meters.base import Clock, Sensor
+from powertrain.meters.window import Window
+
+__all__ = ["CarbonHook", "EnergyTracker", "Segment"]
+
+CarbonHook = Callable[[float, float], Mapping[str, Any]]
+"""``(energy_j, duration_s) -> figures`` such as ``{"co2e_kg": ...}``: how a run's energy becomes emissions."""
+
+_NOTHING_OWNED = "no energy sensor could be read: nothing was measured"
+
+
+@dataclass
+class Segment:
+    """The energy of one stretch of the run, summed over every rank.
+
+    Attributes:
+        phase: What the loop was doing (``"train"``, ``"eval"``, ``"other"``).
+        energy_j: Joules over every rank's owned sensors.
+        duration_s: Wall-clock seconds (the longest rank's window).
+        energy_by_device_j: Joules per device (labels qualified by host under several processes).
+        energy_by_component_j: Joules per component (``gpu``, ``cpu``, ``dram``).
+        sources: Device -> ``counter``, ``integrated`` or ``estimated``.
+        estimated: Whether any part is estimated.
+        failed_sensors: Device -> why it failed.
+        warnings: Anything that lowers confidence in the figure.
+    """
+
+    phase: str
+    energy_j: float
+    duration_s: float
+    energy_by_device_j: dict[str, float]
+    energy_by_component_j: dict[str, float]
+    sources: dict[str, str]
+    estimated: bool
+    failed_sensors: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class _Epoch:
+    number: int
+    start_energy_j: float
+    start_elapsed_s: float
+
+
+class EnergyTracker:
+    """Energy per epoch, per step (optionally), to a target, and in total, for any training loop.
+
+    Usage (every call is collective under ``torch.distributed``: call it on every rank, in the same order)::
+
+        tracker = EnergyTracker(target_metric="val_accuracy", target=0.9).start()
+        for epoch in range(1, epochs + 1):
+            tracker.begin_epoch(epoch)
+            for batch in loader:
+                with tracker.step():               # only timestamps; resolved at flush_steps()
+                    train_step(batch)
+            tracker.cut("train")
+            accuracy = evaluate()
+            tracker.cut("eval")
+            figures = tracker.end_epoch({"val_accuracy": accuracy})   # epoch_energy_j, energy_j, ...
+        summary = tracker.finish(path="runs/a/energy_summary.json")   # rank 0 writes it
+
+    Args:
+        sensors: Sensors this process could read (yours to close). Default: discovered, limited to ``gpu_indices``.
+        gpu_indices: CUDA GPUs this process uses (default: every visible GPU when single-process, else none).
+        target_metric: Name of the metric that defines "reached the target" (e.g. ``"val_accuracy"``).
+        target: The value that metric must reach.
+        mode: ``"max"``: reached when ``metric >= target``; ``"min"``: when ``metric <= target`` (a loss).
+        carbon: ``(energy_j, duration_s) -> {"co2e_kg": ...}``, applied to the whole run and each epoch.
+        sample_period_s: The meter's sampling period (None: manual sampling, tests).
+        clock: The meter's clock (tests pass a fake one).
+        host_id: This machine's identity for sensor ownership (default: the kernel's boot id).
+        framework: Recorded in the summary (``"lightning"``, ``"huggingface"``, ``"pytorch"``).
+
+    Raises:
+        ConfigError: A target without a metric name or the reverse, or a bad ``mode``.
+    """
+
+    def __init__(
+        self,
+        *,
+        sensors: Sequence[Sensor] | None = None,
+        gpu_indices: Sequence[int] | None = None,
+        target_metric: str | None = None,
+        target: float | None = None,
+        mode: Literal["max", "min"] = "max",
+        carbon: CarbonHook | None = None,
+        sample_period_s: float | None = 0.1,
+        clock: Clock = time.monotonic,
+        host_id: str | None = None,
+        framework: str = "pytorch",
+    ) -> None:
+        if (target_metric is None) != (target is None):
+            raise ConfigError("give both target_metric and target (or neither)")
+        if target is not None and not (isinstance(target, (int, float)) and math.isfinite(target)):
+            raise ConfigError(f"target must be a finite number, not {target!r}")
+        if mode not in ("max", "min"):
+            raise ConfigError(f"mode must be 'max' or 'min', not {mode!r}")
+        self.target_metric, self.target, self.mode = target_metric, target, mode
+        self.carbon, self.framework = carbon, framework
+        self._sensors, self._gpu_indices = sensors, gpu_indices
+        self._sample_period_s, self._clock, self._host_id = sample_period_s, clock, host_id
+        self.ranks: Ranks = Ranks()
+        self._claim: Claim | None = None
+        self._created: list[Sensor] = []
+        self._meter: EnergyMeter | None = None
+        self._scope: Any = None
+        self._window: Window | None = None
+        self._serial = 0
+        self._steps: list[tuple[int, Window]] = []
+        self._step_scope: Any = None
+        self._step_count = 0
+        self._epoch: _Epoch | None = None
+        self.segments: list[Segment] = []
+        self.epochs: list[dict[str, Any]] = []
+        self.energy_j = 0.0
+        self.elapsed_s = 0.0
+        self.phase_energy_j: dict[str, float] = {}
+        self._by_device: dict[str, float] = {}
+        self._by_component: dict[str, float] = {}
+        self._sources: dict[str, str] = {}
+        self._failed: dict[str, str] = {}
+        self._warnings: dict[str, None] = {}
+        self.reached: dict[str, Any] | None = None
+        self.started_at: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` ran and :meth:`finish` did not."""
+        return self._meter is not None
+
+    def start(self) -> EnergyTracker:
+        """Claim this rank's sensors (collective), start the meter and the first segment."""
+        if self._meter is not None:
+            return self
+        self.ranks = ranks()
+        candidates = self._sensors
+        if candidates is None:
+            gpus = self._gpu_indices
+            if gpus is None and self.ranks.world_size > 1:
+                gpus = []  # a rank measures the GPU it uses, never every visible one
+            candidates = self._created = discover_sensors(gpu_indices=gpus, clock=self._clock)
+        self._claim = claim_sensors(candidates, host_id=self._host_id, job=self.ranks)
+        for sensor in self._claim.dropped:
+            if sensor in self._created:
+                sensor.close()
+        self._meter = EnergyMeter(self._claim.owned, sample_period_s=self._sample_period_s, clock=self._clock)
+        self._meter.start()
+        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._open_segment()
+        return self
+
+    def _open_segment(self) -> None:
+        assert self._meter is not None  # noqa: S101 - internal invariant
+        self._serial += 1
+        self._scope = self._meter.window(f"powertrain-segment-{self._serial}")
+        self._window = self._scope.__enter__()
+
+    def _close(self) -> None:
+        for sensor in self._created:
+            sensor.close()
+        self._created = []
+
+    # -- steps -----------------------------------------------------------------------------------------------
+    def step(self) -> _StepScope:
+        """Measure one training step as a window (``with tracker.step():``); costs two timestamps."""
+        return _StepScope(self)
+
+    def step_begin(self) -> None:
+        """Open the current step's window (pair with :meth:`step_end`)."""
+        if self._meter is None:
+            raise RuntimeError("EnergyTracker.step_begin() before start()")
+        if self._step_scope is not None:
+            self.step_end()
+        self._step_count += 1
+        self._step_scope = self._meter.window("powertrain-step")
+        self._steps.append((self._step_count, self._step_scope.__enter__()))
+
+    def step_end(self) -> None:
+        """Close the current step's window (no sensor is read)."""
+        if self._step_scope is not None:
+            self._step_scope.__exit__(None, None, None)
+            self._step_scope = None
+
+    @property
+    def pending_steps(self) -> int:
+        """Closed step windows not yet returned by :meth:`flush_steps`."""
+        return len(self._steps) - (self._step_scope is not None)
+
+    def flush_steps(self) -> list[tuple[int, float, float]]:
+        """``(step number, joules over every rank, seconds)`` of every closed step since the last flush.
+
+        Collective: the ranks' step energies are summed with one ``all_reduce``. Reads the sensors at most once.
+        """
+        open_step = self._steps[-1:] if self._step_scope is not None else []
+        closed = self._steps[: len(self._steps) - len(open_step)]
+        self._steps = open_step
+        energies = [w.measurement.energy_j for _, w in closed]
+        durations = [w.measurement.duration_s for _, w in closed]
+        if self.ranks.active and self.ranks.world_size > 1:
+            energies = _all_reduce_sum(energies)
+        return [(n, e, d) for (n, _), e, d in zip(closed, energies, durations, strict=True)]
+
+    # -- segments --------------------------------------------------------------------------------------------
+    def cut(self, phase: str = "train") -> Segment:
+        """End the current segment (labelled ``phase``) and start the next one; collective.
+
+        Returns:
+            The ended segment's figures, summed over every rank.
+        """
+        if self._meter is None or self._window is None:
+            raise RuntimeError("EnergyTracker.cut() before start() or after finish()")
+        scope, window = self._scope, self._window
+        scope.__exit__(None, None, None)
+        self._open_segment()
+        return self._account(phase, self._gather(window.measurement))
+
+    def _gather(self, m: Measurement) -> list[dict[str, Any]]:
+        assert self._claim is not None  # noqa: S101 - internal invariant
+        labels = self._claim.labels
+        local = {
+            "energy_j": m.energy_j,
+            "duration_s": m.duration_s,
+            "by_device": {labels.get(d, d): j for d, j in m.energy_by_device_j.items()},
+            "by_component": dict(m.energy_by_component_j),
+            "sources": {labels.get(d, d): s for d, s in m.source_by_device.items()},
+            "estimated": m.estimated,
+            "failed": {labels.get(d, d): why for d, why in m.failed_sensors.items()},
+            "warnings": [w for w in m.warnings if not (w == _NOTHING_OWNED and not self._claim.owned)],
+        }
+        if not (self.ranks.active and self.ranks.world_size > 1):
+            return [local]
+        import torch.distributed as dist
+
+        everyone: list[Any] = [None] * self.ranks.world_size
+        dist.all_gather_object(everyone, local)
+        return everyone
+
+    def _account(self, phase: str, parts: list[dict[str, Any]]) -> Segment:
+        by_device: dict[str, float] = {}
+        by_component: dict[str, float] = {}
+        sources: dict[str, str] = {}
+        failed: dict[str, str] = {}
+        warnings: dict[str, None] = {}
+        for part in parts:
+            for key, joules in part["by_device"].items():
+                by_device[key] = by_device.get(key, 0.0) + joules
+            for key, joules in part["by_component"].items():
+                by_component[key] = by_component.get(key, 0.0) + joules
+            sources.update(part["sources"])
+            failed.update(part["failed"])
+            warnings.update(dict.fromkeys(part["warnings"]))
+        if not by_device:
+            warnings[_NOTHING_OWNED] = None
+        segment = Segment(
+            phase=phase,
+            energy_j=sum(p["energy_j"] for p in parts),
+            duration_s=max(p["duration_s"] for p in parts),
+            energy_by_device_j=by_device,
+            energy_by_component_j=by_component,
+            sources=sources,
+            estimated=any(p["estimated"] for p in parts),
+            failed_sensors=failed,
+            warnings=tuple(warnings),
+        )
+        self.segments.append(segment)
+        self.energy_j += segment.energy_j
+        self.elapsed_s += segment.duration_s
+        self.phase_energy_j[phase] = self.phase_energy_j.get(phase, 0.0) + segment.energy_j
+        for key, joules in by_device.items():
+            self._by_device[key] = self._by_device.get(key, 0.0) + joules
+        for key, joules in by_component.items():
+            self._by_component[key] = self._by_component.get(key, 0.0) + joules
+        self._sources.update(sources)
+        self._failed.update(failed)
+        self._warnings.update(dict.fromkeys(segment.warnings))
+        return segment
+
+    # -- epochs and the target -------------------------------------------------------------------------------
+    def begin_epoch(self, epoch: int | None = None) -> None:
+        """Mark the start of an epoch (numbered from 1; default: the previous one plus one). No sensor read.
+
+        The epoch's energy is counted from the last cut, so anything between that cut and this call belongs to it.
+        """
+        number = epoch if epoch is not None else (self.epochs[-1]["epoch"] + 1 if self.epochs else 1)
+        self._epoch = _Epoch(number, self.energy_j, self.elapsed_s)
+
+    def end_epoch(self, metrics: Mapping[str, Any] | None = None, *, phase: str = "train") -> dict[str, Any]:
+        """Cut (collective), close the epoch and check ``metrics`` against the target.
+
+        Returns:
+            The epoch's figures: ``epoch``, ``epoch_energy_j``, ``epoch_duration_s``, ``epoch_power_w``,
+            ``energy_j`` and ``duration_s`` (the run so far), ``energy_to_target_j`` once reached, and the
+            carbon figures (``epoch_co2e_kg``, ...) when a carbon hook is set.
+        """
+        self.cut(phase)
+        epoch = self._epoch or _Epoch(len(self.epochs) + 1, 0.0, 0.0)
+        self._epoch = None
+        energy_j = self.energy_j - epoch.start_energy_j
+        duration_s = self.elapsed_s - epoch.start_elapsed_s
+        figures: dict[str, Any] = {
+            "epoch": epoch.number,
+            "epoch_energy_j": energy_j,
+            "epoch_duration_s": duration_s,
+            "epoch_power_w": energy_j / duration_s if duration_s > 0 else 0.0,
+            "energy_j": self.energy_j,
+            "duration_s": self.elapsed_s,
+        }
+        figures.update({f"epoch_{k}": v for k, v in self._carbon(energy_j, duration_s).items()})
+        if metrics:
+            self.observe(metrics, epoch=epoch.number)
+        if self.reached is not None:
+            figures["energy_to_target_j"] = self.reached["energy_to_target_j"]
+        self.epochs.append(figures)
+        return figures
+
+    def observe(self, metrics: Mapping[str, Any], *, epoch: int | None = None, step: int | None = None) -> bool:
+        """Check the target metric against the energy up to the last cut; True when it is reached for the first time.
+
+        Call it right after the :meth:`cut` that ends the evaluation which produced ``metrics``.
+        """
+        if self.reached is not None or self.target_metric is None or self.target is None:
+            return False
+        value = _number(metrics.get(self.target_metric))
+        if value is None:
+            return False
+        hit = value >= self.target if self.mode == "max" else value <= self.target
+        if hit:
+            self.reached = {
+                "metric": self.target_metric,
+                "value": value,
+                "energy_to_target_j": self.energy_j,
+                "time_to_target_s": self.elapsed_s,
+                "epochs_to_target": epoch if epoch is not None else (self._epoch.number if self._epoch else None),
+                "step": step,
+            }
+        return hit
+
+    def _carbon(self, energy_j: float, duration_s: float) -> dict[str, Any]:
+        if self.carbon is None:
+            return {}
+        return {str(k): v for k, v in self.carbon(energy_j, duration_s).items()}
+
+    # -- resuming --------------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The totals up to the last cut, as plain containers (for a framework's checkpoint)."""
+        return {
+            "energy_j": self.energy_j,
+            "elapsed_s": self.elapsed_s,
+            "phase_energy_j": dict(self.phase_energy_j),
+            "by_device": dict(self._by_device),
+            "by_component": dict(self._by_component),
+            "sources": dict(self._sources),
+            "failed": dict(self._failed),
+            "warnings": list(self._warnings),
+            "epochs": [dict(e) for e in self.epochs],
+            "reached": dict(self.reached) if self.reached else None,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state` (before :meth:`start`): a resumed run counts what it had already spent.
+
+        Energy spent after the checkpoint by the run that was interrupted is not in the state, so it is lost,
+        never counted twice.
+        """
+        if self._meter is not None:
+            raise RuntimeError("EnergyTracker.load_state() after start()")
+        self.energy_j = float(state.get("energy_j", 0.0))
+        self.elapsed_s = float(state.get("elapsed_s", 0.0))
+        self.phase_energy_j = dict(state.get("phase_energy_j", {}))
+        self._by_device = dict(state.get("by_device", {}))
+        self._by_component = dict(state.get("by_component", {}))
+        self._sources = dict(state.get("sources", {}))
+        self._failed = dict(state.get("failed", {}))
+        self._warnings = dict.fromkeys(state.get("warnings", []))
+        self.epochs = [dict(e) for e in state.get("epochs", [])]
+        reached = state.get("reached")
+        self.reached = dict(reached) if reached else None
+
+    # -- results ---------------------------------------------------------------------------------------------
+    def figures(self) -> dict[str, Any]:
+        """The run so far, up to the last cut: ``energy_j``, ``duration_s``, ``power_w``, target and carbon."""
+        figures: dict[str, Any] = {
+            "energy_j": self.energy_j,
+            "duration_s": self.elapsed_s,
+            "power_w": self.energy_j / self.elapsed_s if self.elapsed_s > 0 else 0.0,
+        }
+        if self.reached is not None:
+            figures["energy_to_target_j"] = self.reached["energy_to_target_j"]
+        figures.update(self._carbon(self.energy_j, self.elapsed_s))
+        return figures
+
+    def summary(self, status: str = "completed") -> dict[str, Any]:
+        """The run's summary (JSON-ready) up to the last cut."""
+        from powertrain.hardware import describe_hardware
+
+        target = None
+        if self.target_metric is not None:
+            target = {"metric": self.target_metric, "target": self.target, "mode": self.mode}
+            target.update({"reached": self.reached is not None, **(self.reached or {})})
+        return {
+            "kind": "powertrain-energy-summary",
+            "framework": self.framework,
+            "status": status,
+            "started_at": self.started_at,
+            "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "world_size": self.ranks.world_size,
+            "energy_j": self.energy_j,
+            "duration_s": self.elapsed_s,
+            "avg_power_w": self.energy_j / self.elapsed_s if self.elapsed_s > 0 else 0.0,
+            "energy_by_phase_j": dict(self.phase_energy_j),
+            "energy_by_component_j": dict(self._by_component),
+            "energy_by_device_j": dict(self._by_device),
+            "sources": dict(self._sources),
+            "estimated": any(s == "estimated" for s in self._sources.values()),
+            "failed_sensors": dict(self._failed),
+            "warnings": list(self._warnings),
+            "carbon": self._carbon(self.energy_j, self.elapsed_s) or None,
+            "target": target,
+            "epochs": list(self.epochs),
+            "sensors": self._claim.owners if self._claim else [],
+            "hardware": describe_hardware(),
+        }
+
+    def finish(self, *, path: Path | str | None = None, status: str = "completed") -> dict[str, Any]:
+        """Cut the last segment (collective), stop the meter, and write the summary on rank 0.
+
+        With ``status`` other than ``"completed"`` (the run failed or was interrupted) nothing collective
+        happens: the tail since the last cut is counted for this rank only, and the summary says so.
+
+        Args:
+            path: Where rank 0 writes the summary JSON (atomically); None: not written.
+            status: ``"completed"``, ``"failed"`` or ``"interrupted"``.
+
+        Returns:
+            The summary (on every rank).
+        """
+        if self._meter is None:
+            raise RuntimeError("EnergyTracker.finish() before start() or called twice")
+        if status == "completed":
+            self.cut("other")
+        else:
+            self._scope.__exit__(None, None, None)
+            assert self._window is not None  # noqa: S101 - internal invariant
+            local = self._gather_local_only(self._window.measurement)
+            self._account("other", [local])
+        self.step_end()
+        self._meter.close()
+        self._meter = None
+        self._close()
+        summary = self.summary(status)
+        if status != "completed" and self.ranks.world_size > 1:
+            summary["warnings"].append(
+                f"the run ended with status {status!r}: energy after the last cut is rank {self.ranks.rank}'s only"
+            )
+        if path is not None and self.ranks.is_zero:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, json.dumps(json_safe(summary), indent=2) + "\n")
+        return summary
+
+    def _gather_local_only(self, m: Measurement) -> dict[str, Any]:
+        active, self.ranks = self.ranks, Ranks(self.ranks.rank, self.ranks.world_size, False)
+        try:
+            return self._gather(m)[0]
+        finally:
+            self.ranks = active
+
+
+class _StepScope:
+    __slots__ = ("_tracker",)
+
+    def __init__(self, tracker: EnergyTracker) -> None:
+        self._tracker = tracker
+
+    def __enter__(self) -> None:
+        self._tracker.step_begin()
+
+    def __exit__(self, *exc: object) -> None:
+        self._tracker.step_end()
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _all_reduce_sum(values: list[float]) -> list[float]:
+    import torch
+    import torch.distributed as dist
+
+    device = torch.device("cpu")
+    if dist.get_backend() == "nccl":
+        device = torch.device("cuda", torch.cuda.current_device())
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return [float(v) for v in tensor.cpu().tolist()]

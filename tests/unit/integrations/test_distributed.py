@@ -1,0 +1,76 @@
+"""Two processes on gloo, with the environment torchrun gives each rank, and scripted sensors (see ddp_worker.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from powertrain.integrations.distributed import Ranks, claim_sensors, sensor_identity
+from powertrain.meters.testing import ScriptedCounterSensor
+
+WORKER = Path(__file__).parents[2] / "support" / "ddp_worker.py"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_ranks_count_each_device_once_and_agree(tmp_path):
+    port = str(_free_port())
+    procs = []
+    for rank in (0, 1):
+        env = {
+            **os.environ,
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "LOCAL_WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+            "OMP_NUM_THREADS": "1",
+        }
+        procs.append(subprocess.Popen([sys.executable, str(WORKER), str(tmp_path)], env=env, stderr=subprocess.PIPE))
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()[-2000:]
+
+    names = ("one-node", "two-nodes")
+    seen = {(n, r): json.loads((tmp_path / f"{n}-seen-rank{r}.json").read_text()) for n in names for r in (0, 1)}
+    # One node: CPU package 100 W and the shared GPU 50 W once, plus each rank's own GPU (200 W, 300 W).
+    one = seen[("one-node", 0)]
+    assert [e for _, e, _ in one["steps"]] == [650.0] * 4  # each 1 s step, summed over ranks by all_reduce
+    assert [e["epoch_energy_j"] for e in one["epochs"]] == [1950.0, 1950.0]  # 2 x 1.5 s per epoch
+    summary = one["summary"]
+    assert summary["world_size"] == 2 and summary["energy_j"] == 3900.0
+    by_device = summary["energy_by_device_j"]
+    assert sorted(by_device.values()) == [300.0, 600.0, 1200.0, 1800.0]
+    owners = {row["identity"]: row["rank"] for row in summary["sensors"]}
+    assert owners == {"cpu:package-0": 0, "GPU-shared": 0, "GPU-own-0": 0, "GPU-own-1": 1}
+    assert summary["target"]["energy_to_target_j"] == 3900.0 and summary["target"]["epochs_to_target"] == 2
+    # Two nodes: each node's CPU package and "shared" GPU are different hardware, so both count.
+    two = seen[("two-nodes", 1)]["summary"]
+    assert two["energy_j"] == 2 * 2 * 3 * (100 + 50) + 2 * 3 * (200 + 300)
+    # Every rank computed the same figures; only rank 0 wrote the summary file.
+    for name in ("one-node", "two-nodes"):
+        assert seen[(name, 0)]["epochs"] == seen[(name, 1)]["epochs"]
+        assert (tmp_path / f"{name}-summary-rank0.json").exists()
+        assert not (tmp_path / f"{name}-summary-rank1.json").exists()
+        written = json.loads((tmp_path / f"{name}-summary-rank0.json").read_text())
+        assert written["energy_j"] == seen[(name, 0)]["summary"]["energy_j"]
+
+
+def test_identity_of_a_gpu_is_not_its_visible_index():
+    # Two ranks with different CUDA_VISIBLE_DEVICES both call their card gpu:0; NVML's index tells them apart.
+    a, b = ScriptedCounterSensor([0.0], device="gpu:0"), ScriptedCounterSensor([0.0], device="gpu:0")
+    a.nvml_index, b.nvml_index = 0, 3
+    assert sensor_identity(a) != sensor_identity(b)
+    cpu = ScriptedCounterSensor([0.0], device="cpu:package-0", component="cpu")
+    assert sensor_identity(cpu) == "cpu:package-0"
+    claim = claim_sensors([a, cpu], host_id="node-a", job=Ranks())
+    assert claim.owned == [a, cpu] and claim.dropped == []
