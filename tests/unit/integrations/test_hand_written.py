@@ -1,0 +1,79 @@
+"""The hand-written loop of examples/ runs as shipped, and the EnergyTracker's own contract."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+from powertrain.errors import ConfigError
+from powertrain.integrations import EnergyTracker
+from powertrain.meters.testing import FakeClock, ScriptedCounterSensor, ScriptedPowerSensor
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "hand_written_loop.py"
+
+
+def test_example_loop_measures_each_epoch_and_eat_sparsifies(capsys):
+    main = runpy.run_path(str(EXAMPLE), run_name="example")["main"]
+    eat = main(epochs=2, lam=2.0, batch_size=256)
+    standard = main(epochs=2, lam=0.0, batch_size=256)
+    assert [r["epoch"] for r in eat] == [1, 2]
+    assert all(r["energy_j"] > 0 and r["power_w"] > 0 for r in eat + standard)  # the CPU estimate at least
+    assert eat[-1]["density"] < standard[-1]["density"]
+    assert "epoch 2:" in capsys.readouterr().out
+
+
+def _tracker(clock, **options):
+    gpu = ScriptedCounterSensor(lambda t: 300.0 * t, clock=clock)
+    cpu = ScriptedPowerSensor([50.0], device="cpu:package-0", component="cpu", clock=clock)
+    return EnergyTracker(sensors=[gpu, cpu], sample_period_s=None, clock=clock, **options)
+
+
+def test_segments_epochs_steps_and_target_add_up(tmp_path):
+    clock = FakeClock()
+    tracker = _tracker(clock, target_metric="loss", target=0.5, mode="min",
+                       carbon=lambda j, s: {"co2e_kg": j / 3.6e6 * 0.3}).start()
+    for epoch, loss in ((1, 0.9), (2, 0.4), (3, 0.3)):
+        tracker.begin_epoch()
+        for _ in range(3):
+            with tracker.step():
+                clock.advance(1.0)
+        assert [e for _, e, _ in tracker.flush_steps()] == [350.0] * 3
+        tracker.cut("train")
+        clock.advance(2.0)
+        assert tracker.cut("eval").energy_j == 700.0
+        figures = tracker.end_epoch({"loss": loss})
+        assert figures["epoch"] == epoch and figures["epoch_energy_j"] == 5 * 350.0
+    assert figures["energy_to_target_j"] == 2 * 5 * 350.0 and figures["epoch_co2e_kg"] > 0
+    clock.advance(1.0)
+    summary = tracker.finish(path=tmp_path / "s.json")
+    assert summary["energy_j"] == 16 * 350.0 and summary["energy_by_phase_j"]["other"] == 350.0
+    assert summary["energy_by_component_j"] == {"gpu": 16 * 300.0, "cpu": 16 * 50.0}
+    assert summary["sources"] == {"gpu:0": "counter", "cpu:package-0": "integrated"}
+    assert summary["target"]["epochs_to_target"] == 2 and summary["target"]["time_to_target_s"] == 10.0
+    assert json.loads((tmp_path / "s.json").read_text())["energy_j"] == summary["energy_j"]
+
+
+def test_resumed_tracker_continues_and_a_failed_run_keeps_its_energy():
+    clock = FakeClock()
+    first = _tracker(clock).start()
+    clock.advance(2.0)
+    first.end_epoch()
+    state = json.loads(json.dumps(first.state()))  # what a checkpoint would hold
+    clock.advance(5.0)  # spent after the checkpoint, then killed: never counted twice
+    second = _tracker(clock)
+    second.load_state(state)
+    second.start()
+    clock.advance(1.0)
+    summary = second.finish(status="failed")
+    assert summary["status"] == "failed" and summary["energy_j"] == 3 * 350.0
+    assert [e["epoch"] for e in summary["epochs"]] == [1]
+
+
+def test_bad_options_are_one_line_errors():
+    with pytest.raises(ConfigError, match="both target_metric and target"):
+        EnergyTracker(target=0.9)
+    with pytest.raises(ConfigError, match="mode"):
+        EnergyTracker(target_metric="acc", target=0.9, mode="up")
