@@ -65,7 +65,7 @@ class BackwardLosses(L.Callback):
         self.losses: list[float] = []
 
     def on_before_backward(self, trainer, pl_module, loss):
-        self.losses.append(float(loss))
+        self.losses.append(float(loss.detach()))
 
 
 def _trainer(tmp_path, callbacks, epochs):
