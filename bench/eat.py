@@ -10,23 +10,25 @@ Part 1, training steps (synthetic 32x32x3 batches, SGD): ``plain`` (cross-entrop
 backend auto: torch.compile-fused kernels on CUDA); ``eat-eager`` (eager kernels); ``eat-all`` (layers="all":
 every leaf output, as the reference code, to choose the default); ``naive`` (hooks
 that keep a copy of every activation and compute the penalty in a second pass, as EAT's reference code).
-Reported, as ratios to ``plain``: median step time (wall time on CUDA, this process's CPU time on the CPU;
-timing rounds interleave the variants), peak memory of
+Reported, as ratios to ``plain``: step time (wall time on CUDA, this process's CPU time on the CPU), the median
+of per-round ratios with min and max (bench/_harness.py: variants interleaved, order rotated every round;
+--repeats is the number of rounds, --threads pins torch threads, default 1 on the CPU), peak memory of
 one step with only that variant's model resident (torch.cuda.max_memory_allocated; CUDA only) and the bytes
 autograd keeps for the backward pass (distinct storages seen by saved_tensors_hooks; any device).
 Targets on the GPU: eat <= 1.15x step time and <= 1.1x peak memory (fp32 and bf16).
 
-Part 2, estimator: ``estimate_dataset`` over the Fashion-MNIST test set (28x28x1; synthetic data of the same shape
-when the files are missing, which the output says) against plain inference over the same loader, for
-``per_sample`` off and on and both counting backends. The first call (which compiles) is timed apart.
+Part 2, estimator: ``estimate_dataset`` over the Fashion-MNIST test set (28x28x1 for lenet5 and mlp, resized to
+32x32x3 for the CNNs; synthetic data of the same shape when the files are missing, which the output says)
+against plain inference over the same loader, for ``per_sample`` off and on and both counting backends. The
+first call (which compiles) is timed apart.
 Target on the GPU: <= 1.5x plain inference.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -38,8 +40,18 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
-from powertrain.accel import estimate_dataset
-from powertrain.sparsity import EATPenalty, select_layers
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (  # noqa: E402
+    Comparison,
+    Stopwatch,
+    compare,
+    headline_clock,
+    pin_threads,
+    spread,
+    write_report,
+)
+from powertrain.accel import estimate_dataset  # noqa: E402
+from powertrain.sparsity import EATPenalty, select_layers  # noqa: E402
 
 STEP_TIME_TARGET, MEMORY_TARGET, ESTIMATE_TARGET = 1.15, 1.10, 1.50
 
@@ -58,11 +70,6 @@ def make_model(name: str, *, in_channels: int, image_size: int) -> nn.Module:
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def clock(device: torch.device) -> Callable[[], float]:
-    """Wall time on CUDA; this process's CPU time on the CPU, so that other tenants of a shared machine don't count."""
-    return time.perf_counter if device.type == "cuda" else time.process_time
 
 
 # -- part 1: training steps -------------------------------------------------------------------------------------
@@ -126,7 +133,12 @@ def saved_bytes(step: Callable[..., None], x: torch.Tensor, y: torch.Tensor) -> 
 
 
 def bench_steps(
-    model_name: str, amp: str, variants: list[str], args: argparse.Namespace, device: torch.device
+    model_name: str,
+    amp: str,
+    variants: list[str],
+    args: argparse.Namespace,
+    device: torch.device,
+    comparisons: list[Comparison],
 ) -> list[dict[str, Any]]:
     """Per variant alone: warm-up, peak memory of one step, saved bytes; then interleaved timing rounds."""
     size, batch = args.image_size, args.batch_size
@@ -155,25 +167,24 @@ def bench_steps(
         del step, penalty
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    steps = {v: build(v) for v in variants}  # timing: rounds interleave the variants against drift
-    for step, _ in steps.values():
-        step(x, y)
-    times: dict[str, list[float]] = {v: [] for v in variants}
-    now = clock(device)
-    for _ in range(args.repeats):
-        for variant, (step, _) in steps.items():
-            sync(device)
-            start = now()
-            for _ in range(args.steps):
-                step(x, y)
-            sync(device)
-            times[variant].append((now() - start) / args.steps)
+    steps = {v: build(v) for v in variants}  # timing: the harness interleaves the variants, ratios per round
+
+    def run(variant: str) -> None:
+        step = steps[variant][0]
+        for _ in range(args.steps):
+            step(x, y)
+
+    result = compare(
+        {v: (lambda v=v: run(v)) for v in variants}, rounds=args.repeats, baseline="plain", device=device,
+        name=f"{model_name} {amp} steps", work={v: args.steps * batch for v in variants},
+    )  # fmt: skip
+    comparisons.append(result)
     for _, penalty in steps.values():
         close(penalty)
-    del steps
+    steps.clear()
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    median = {v: statistics.median(t) for v, t in times.items()}
+    clock = headline_clock(device)
     plain = facts["plain"]
     rows = []
     for variant in variants:
@@ -185,9 +196,11 @@ def bench_steps(
                 "amp": amp,
                 "variant": variant,
                 "batch_size": batch,
-                "step_ms": 1e3 * median[variant],
-                "step_ms_all": [1e3 * t for t in times[variant]],
-                "step_ratio": median[variant] / median["plain"],
+                "step_ms": 1e3 * statistics.median(result.seconds(variant, clock)) / args.steps,
+                "step_ms_all": [1e3 * t / args.steps for t in result.seconds(variant, clock)],
+                "step_ratio": statistics.median(result.ratios(variant, clock)),
+                "step_ratio_spread": spread(result.ratios(variant, clock)),
+                "step_ratio_wall": spread(result.ratios(variant, "wall")),
                 "peak_mib": None if peak is None else peak / 2**20,
                 "memory_ratio": None if peak is None else peak / plain["peak_bytes"],
                 "saved_mib": f["saved_bytes"] / 2**20,
@@ -206,102 +219,113 @@ def close(penalty: Any) -> None:
 
 
 # -- part 2: estimator -----------------------------------------------------------------------------------------
-def test_loader(args: argparse.Namespace, device: torch.device) -> tuple[Iterable[Any], str]:
+def estimator_shape(model_name: str) -> tuple[int, int]:
+    """(image size, channels) of the estimator benchmark: 28x28x1 for lenet5/mlp, 32x32x3 for the CNNs."""
+    return (28, 1) if model_name in ("lenet5", "mlp") else (32, 3)
+
+
+def test_loader(model_name: str, args: argparse.Namespace, device: torch.device) -> tuple[Iterable[Any], str]:
     from powertrain.errors import DataNotFoundError
 
+    size, channels = estimator_shape(model_name)
     try:
         from powertrain.data import load_dataset
 
-        bundle = load_dataset("fashion-mnist", test_subset=args.test_subset, data_dir=args.data_dir)
+        bundle = load_dataset(
+            "fashion-mnist", test_subset=args.test_subset, data_dir=args.data_dir, image_size=size, channels=channels
+        )
         _, test = bundle.loaders(batch_size=args.estimate_batch_size, device=device, augment=False)
-        return test, "fashion-mnist test split"
+        return test, f"fashion-mnist test split at {size}x{size}x{channels}"
     except (ImportError, DataNotFoundError) as exc:
         n = args.test_subset or 10_000
         g = torch.Generator().manual_seed(0)
-        xs = torch.randn(n, 1, 28, 28, generator=g).to(device)
+        xs = torch.randn(n, channels, size, size, generator=g).to(device)
         b = args.estimate_batch_size
         batches = [(xs[i : i + b], None) for i in range(0, n, b)]
-        return batches, f"synthetic 28x28x1 ({type(exc).__name__}: Fashion-MNIST missing)"
+        return batches, f"synthetic {size}x{size}x{channels} ({type(exc).__name__}: Fashion-MNIST missing)"
 
 
-def time_call(fn: Callable[[], Any], device: torch.device, repeats: int) -> tuple[float, Any]:
-    times, out, now = [], None, clock(device)
-    for _ in range(repeats):
-        sync(device)
-        start = now()
-        out = fn()
-        sync(device)
-        times.append(now() - start)
-    return statistics.median(times), out
-
-
-def bench_estimator(model_name: str, args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
-    loader, source = test_loader(args, device)
+def bench_estimator(
+    model_name: str, args: argparse.Namespace, device: torch.device, comparisons: list[Comparison]
+) -> list[dict[str, Any]]:
+    loader, source = test_loader(model_name, args, device)
+    size, channels = estimator_shape(model_name)
     torch.manual_seed(0)
-    model = make_model(model_name, in_channels=1, image_size=28).to(device).eval()
+    model = make_model(model_name, in_channels=channels, image_size=size).to(device).eval()
 
     def plain() -> None:
         with torch.no_grad():
             for x, _ in loader:
                 model(x)
 
-    plain()  # warm-up (cuDNN autotuning, allocator)
-    plain_s, _ = time_call(plain, device, args.repeats)
-    rows = []
     backends = ["eager", "compile"] if device.type == "cuda" else ["eager"]
+    variants: dict[str, Callable[[], Any]] = {"plain": plain}
+    results: dict[str, Any] = {}
     for backend in backends:
         for per_sample in (False, True):
 
-            def estimate(backend: str = backend, per_sample: bool = per_sample) -> Any:
-                return estimate_dataset(model, loader, per_sample=per_sample, backend=backend)  # type: ignore[arg-type]
+            def estimate(backend: str = backend, per_sample: bool = per_sample) -> None:
+                key = f"{backend}{'-per-sample' if per_sample else ''}"
+                results[key] = estimate_dataset(model, loader, per_sample=per_sample, backend=backend)  # type: ignore[arg-type]
 
-            first_s, _ = time_call(estimate, device, 1)
-            est_s, result = time_call(estimate, device, args.repeats)
-            rows.append(
-                {
-                    "model": model_name,
-                    "data": source,
-                    "backend": backend,
-                    "per_sample": per_sample,
-                    "batch_size": result.batch_size,
-                    "samples": result.num_samples,
-                    "plain_s": plain_s,
-                    "estimate_s": est_s,
-                    "first_call_s": first_s,
-                    "cost_ratio": est_s / plain_s,
-                    "mean_ratio": result.mean_ratio,
-                    "per_sample_mean_ratio": result.per_sample_mean_ratio if per_sample else None,
-                }
-            )
+            variants[f"{backend}{'-per-sample' if per_sample else ''}"] = estimate
+    first_s = {}
+    for name, fn in variants.items():  # warm-up; the first call of a compiled backend compiles, timed apart
+        with Stopwatch(device) as sw:
+            fn()
+        first_s[name] = sw.sample.wall_s
+    comparison = compare(
+        variants, rounds=args.repeats, baseline="plain", device=device, name=f"{model_name} estimator",
+        warmup=False,
+    )  # fmt: skip
+    comparisons.append(comparison)
+    clock = headline_clock(device)
+    rows = []
+    for name in variants:
+        if name == "plain":
+            continue
+        result = results[name]
+        per_sample = name.endswith("per-sample")
+        rows.append(
+            {
+                "model": model_name,
+                "data": source,
+                "backend": name.split("-")[0],
+                "per_sample": per_sample,
+                "batch_size": result.batch_size,
+                "samples": result.num_samples,
+                "plain_s": statistics.median(comparison.seconds("plain", clock)),
+                "estimate_s": statistics.median(comparison.seconds(name, clock)),
+                "first_call_s": first_s[name],
+                "cost_ratio": statistics.median(comparison.ratios(name, clock)),
+                "cost_ratio_spread": spread(comparison.ratios(name, clock)),
+                "cost_ratio_wall": spread(comparison.ratios(name, "wall")),
+                "mean_ratio": result.mean_ratio,
+                "per_sample_mean_ratio": result.per_sample_mean_ratio if per_sample else None,
+            }
+        )
     return rows
 
 
 # -- report ----------------------------------------------------------------------------------------------------
-def hardware_name(device: torch.device) -> dict[str, Any]:
-    try:
-        from powertrain.hardware import describe_hardware
-
-        hw = describe_hardware()
-    except ImportError:
-        hw = {}
-    hw["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else hw.get("cpu_model", "cpu")
-    hw["torch_threads"] = torch.get_num_threads()
-    return hw
+def _ratio(median: float, s: dict[str, float | None]) -> str:
+    return f"{median:.3f} [{s['min']:.3f}-{s['max']:.3f}]"
 
 
 def fmt(value: float | None, spec: str = ".3f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def print_tables(console: Console, steps: list[dict[str, Any]], estimates: list[dict[str, Any]], hw: dict) -> None:
-    console.print(f"[bold]device[/bold]: {hw['device']}")
-    t = Table(title=f"EAT training step (targets: eat <= {STEP_TIME_TARGET}x time, <= {MEMORY_TARGET}x memory)")
+def print_tables(console: Console, steps: list[dict[str, Any]], estimates: list[dict[str, Any]]) -> None:
+    t = Table(title=f"EAT training step (targets: eat <= {STEP_TIME_TARGET}x time, <= {MEMORY_TARGET}x memory; "
+              "time x: median of per-round ratios \\[min-max])")  # fmt: skip
     for col in ("model", "amp", "batch", "variant", "step ms", "time x", "peak MiB", "memory x", "saved MiB",
                 "saved x", "warm-up s"):  # fmt: skip
         t.add_column(col, justify="right" if col not in ("model", "amp", "variant") else "left")
     for r in steps:
         t.add_row(
-            r["model"], r["amp"], str(r["batch_size"]), r["variant"], fmt(r["step_ms"], ".1f"), fmt(r["step_ratio"]),
+            r["model"], r["amp"], str(r["batch_size"]), r["variant"], fmt(r["step_ms"], ".1f"), _ratio(r["step_ratio"],
+            r["step_ratio_spread"]),
             fmt(r["peak_mib"], ".0f"), fmt(r["memory_ratio"]), fmt(r["saved_mib"], ".1f"), fmt(r["saved_ratio"]),
             fmt(r["warmup_s"], ".1f"),
         )  # fmt: skip
@@ -316,7 +340,8 @@ def print_tables(console: Console, steps: list[dict[str, Any]], estimates: list[
     for r in estimates:
         t.add_row(
             r["model"], r["backend"], str(r["per_sample"]), str(r["batch_size"]), str(r["samples"]),
-            fmt(r["plain_s"]), fmt(r["estimate_s"]), fmt(r["cost_ratio"], ".2f"), fmt(r["first_call_s"], ".2f"),
+            fmt(r["plain_s"]), fmt(r["estimate_s"]), _ratio(r["cost_ratio"], r["cost_ratio_spread"]),
+            fmt(r["first_call_s"], ".2f"),
             fmt(r["mean_ratio"]),
         )  # fmt: skip
     console.print(t)
@@ -331,9 +356,10 @@ def main() -> None:
     parser.add_argument("--variants", default="plain,eat,eat-eager,eat-all,naive")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=20, help="training steps per timed call")
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (each runs every variant once)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: 1 on the CPU)")
     parser.add_argument("--estimate-models", default="lenet5,resnet18")
     parser.add_argument("--estimate-batch-size", type=int, default=512)
     parser.add_argument("--test-subset", type=int, default=None)
@@ -344,39 +370,36 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.tiny:
-        args.batch_size, args.image_size, args.steps, args.warmup, args.repeats = 16, 16, 3, 1, 2
+        args.batch_size, args.image_size, args.steps, args.warmup, args.repeats = 16, 16, 3, 1, 3
         args.estimate_models, args.estimate_batch_size, args.test_subset = "lenet5", 256, 2048
-        torch.set_num_threads(1)  # CPU time of one thread: comparable between runs on a shared machine
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    threads = pin_threads(args.threads, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     variants = args.variants.split(",")
     if "plain" not in variants:
         variants.insert(0, "plain")
+    comparisons: list[Comparison] = []
     steps: list[dict[str, Any]] = []
     if not args.skip_steps:
         for model_name in args.models.split(","):
             for amp in args.amp.split(","):
-                steps += bench_steps(model_name, amp, variants, args, device)
+                steps += bench_steps(model_name, amp, variants, args, device, comparisons)
     estimates: list[dict[str, Any]] = []
     if not args.skip_estimator:
         for model_name in args.estimate_models.split(","):
-            estimates += bench_estimator(model_name, args, device)
-    hw = hardware_name(device)
-    print_tables(Console(width=160), steps, estimates, hw)
+            estimates += bench_estimator(model_name, args, device, comparisons)
+    console = Console(width=160)
+    console.print(f"[bold]device[/bold]: {device}, {threads} thread(s), ratios by {headline_clock(device)} time")
+    print_tables(console, steps, estimates)
+    write_report(
+        args.out, bench="eat", device=device, settings={**vars(args), "threads": threads}, comparisons=comparisons,
+        timer=headline_clock(device),
+        targets={"step_ratio": STEP_TIME_TARGET, "memory_ratio": MEMORY_TARGET, "cost_ratio": ESTIMATE_TARGET},
+        steps=steps, estimator=estimates,
+    )  # fmt: skip
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        report = {
-            "bench": "eat",
-            "device": str(device),
-            "timer": "wall (perf_counter)" if device.type == "cuda" else "process CPU time (process_time)",
-            "hardware": hw,
-            "targets": {"step_ratio": STEP_TIME_TARGET, "memory_ratio": MEMORY_TARGET, "cost_ratio": ESTIMATE_TARGET},
-            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "steps": steps,
-            "estimator": estimates,
-        }
-        args.out.write_text(json.dumps(report, indent=2))
+        console.print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ Examples:
     # any CPU machine (proves the script works; energy is only estimated there)
     python bench/meter.py --device cpu --steps 20 --batch-size 16 --repeats 2
 
-Configurations, interleaved in a different order on every repeat to spread drift and thermal noise:
+Configurations, interleaved by bench/_harness.py (order rotated every round, ratios inside each round, wall and
+process CPU time of the timed loop; --repeats is the number of rounds; --threads pins torch threads, default 1 on
+the CPU):
     baseline          no meter
     pt-step           powertrain, one window per step (the hot path costs a timestamp)
     pt-step-sync      the same with sync_cuda=True (a CUDA synchronise at every window edge)
@@ -14,7 +16,7 @@ Configurations, interleaved in a different order on every repeat to spread drift
     zeus-step         Zeus 0.16 ZeusMonitor begin_window/end_window every step (if installed)
     codecarbon-1/15   CodeCarbon OfflineEmissionsTracker, measure_power_secs 1 and 15 (if installed)
 
-For each: step time relative to the baseline of the same repeat (median over repeats), and the GPU energy
+For each: step time relative to the baseline of the same round (min/median/max over rounds), and the GPU energy
 it reports divided by the NVML energy counter read around the loop. The counter reference is read at
 counter updates (the loop starts right after one, and the end value is the first update after the loop),
 so its own ~100 ms update granularity does not blur the reference. Targets: per-step windows <= 1.02 of
@@ -24,12 +26,10 @@ the baseline step time, energies within 1 % of the counter.
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -37,22 +37,22 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
 
-from powertrain.hardware import describe_hardware
-from powertrain.meters import EnergyMeter
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (  # noqa: E402
+    Comparison,
+    Sample,
+    Stopwatch,
+    compare,
+    headline_clock,
+    pin_threads,
+    print_comparison,
+    write_report,
+)  # noqa: E402
+from powertrain.meters import EnergyMeter  # noqa: E402
 
 CONFIGS = ["baseline", "pt-step", "pt-step-sync", "pt-loop", "zeus-step", "codecarbon-1", "codecarbon-15"]
 STEP_TARGET = 1.02
 ENERGY_TARGET = 0.01
-
-
-@dataclass
-class Result:
-    config: str
-    step_s: list[float] = field(default_factory=list)
-    ratio: list[float] = field(default_factory=list)
-    reported_j: list[float] = field(default_factory=list)
-    counter_j: list[float] = field(default_factory=list)
-    note: str = ""
 
 
 class Counter:
@@ -231,34 +231,41 @@ def make_instrument(config: str, device: torch.device, gpu: int) -> Instrument:
     return Instrument(device, gpu)
 
 
-def run_once(config: str, step, steps: int, device: torch.device, gpu: int, counter: Counter):
-    """Run ``steps`` training steps under ``config``; return (seconds, reported J or None, counter J or None)."""
+def run_once(config: str, step, steps: int, device: torch.device, gpu: int, counter: Counter) -> Sample:
+    """Run ``steps`` training steps under ``config``; the loop's wall and CPU time, reported and counter joules."""
     instrument = make_instrument(config, device, gpu)
     for _ in range(5):  # settle after setup, untimed
         step()
     sync(device)
     start_j = counter.fresh_j()
     instrument.start()
-    t0 = time.perf_counter()
-    for i in range(steps):
-        instrument.run_step(step, last=i == steps - 1)
-    sync(device)
-    elapsed_s = time.perf_counter() - t0
+    with Stopwatch(device) as sw:
+        for i in range(steps):
+            instrument.run_step(step, last=i == steps - 1)
     instrument.stop()
     end_j = counter.fresh_j()
     counter_j = None if start_j is None or end_j is None else end_j - start_j
-    return elapsed_s, instrument.reported_j(), counter_j
+    sample = sw.sample
+    sample.extra = {"reported_j": instrument.reported_j(), "counter_j": counter_j}
+    return sample
 
 
-def hot_path_us(device: torch.device, gpu: int, pairs: int = 20000) -> float:
-    """Microseconds per begin/end pair with the real sensors and the sampler running."""
+def hot_path_us(device: torch.device, gpu: int, pairs: int = 20000) -> dict[str, float]:
+    """Microseconds per window with the real sensors and the sampler running, for each way to write one."""
     kwargs = {"gpu_indices": [gpu]} if device.type == "cuda" else {}
+    out: dict[str, float] = {}
     with EnergyMeter(**kwargs) as meter:
         t0 = time.perf_counter()
         for _ in range(pairs):
             with meter.window("w"):
                 pass
-        return (time.perf_counter() - t0) / pairs * 1e6
+        out["context_manager"] = (time.perf_counter() - t0) / pairs * 1e6
+        t0 = time.perf_counter()
+        for _ in range(pairs):
+            meter.begin("w")
+            meter.end("w")
+        out["begin_end"] = (time.perf_counter() - t0) / pairs * 1e6
+    return out
 
 
 def available(config: str, device: torch.device) -> str:
@@ -285,82 +292,85 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (each runs every config once)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: 1 on the CPU)")
     parser.add_argument("--configs", nargs="+", default=CONFIGS, choices=CONFIGS)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     device = torch.device(f"cuda:{args.gpu}" if args.device == "cuda" else args.device)
+    threads = pin_threads(args.threads, device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cudnn.benchmark = True
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=140)
+    console = Console(width=140)
     step = make_step(device, args.batch_size)
     for _ in range(args.warmup):
         step()
     sync(device)
     counter = Counter(device, args.gpu)
     configs = ["baseline", *[c for c in args.configs if c != "baseline"]]
-    results = {c: Result(c, note=available(c, device)) for c in configs}
-    runnable = [c for c in configs if not results[c].note]
-    for repeat in range(args.repeats):
-        order = runnable[:]
-        random.Random(repeat).shuffle(order)
-        times = {}
-        for config in order:
-            elapsed_s, reported_j, counter_j = run_once(config, step, args.steps, device, args.gpu, counter)
-            times[config] = elapsed_s / args.steps
-            r = results[config]
-            r.step_s.append(times[config])
-            if reported_j is not None:
-                r.reported_j.append(reported_j)
-            if counter_j is not None:
-                r.counter_j.append(counter_j)
-            console.print(f"repeat {repeat + 1}/{args.repeats} {config:14s} {times[config] * 1e3:8.2f} ms/step")
-        for config in order:
-            results[config].ratio.append(times[config] / times["baseline"])
+    notes = {c: available(c, device) for c in configs}
+    runnable = [c for c in configs if not notes[c]]
+
+    def report_round(r: int, samples: dict[str, Sample]) -> None:
+        line = ", ".join(f"{c} {s.wall_s / args.steps * 1e3:.2f}" for c, s in samples.items())
+        console.print(f"round {r + 1}/{args.repeats} (ms/step): {line}")
+
+    result = compare(
+        {c: (lambda c=c: run_once(c, step, args.steps, device, args.gpu, counter)) for c in runnable},
+        rounds=args.repeats, baseline="baseline", device=device, name="meter overhead",
+        work={c: args.steps for c in runnable}, warmup=False, on_round=report_round,
+    )  # fmt: skip
     hot_us = hot_path_us(device, args.gpu)
-    print_table(console, results, hot_us, device)
+    print_comparison(console, result, title=f"meter overhead on {device}, {args.steps} steps per call", unit="steps/s")
+    print_energy(console, result, notes, hot_us, device)
+    write_report(
+        args.out, bench="meter", device=device, settings={**vars(args), "threads": threads}, comparisons=[result],
+        hot_path_us_per_window=hot_us, unavailable={c: n for c, n in notes.items() if n},
+        targets={"step_time_ratio_max": STEP_TARGET, "energy_error_max": ENERGY_TARGET},
+    )  # fmt: skip
     if args.out:
-        report = {
-            "args": {k: str(v) for k, v in vars(args).items()},
-            "hardware": describe_hardware(),
-            "hot_path_us_per_window": hot_us,
-            "targets": {"step_time_ratio_max": STEP_TARGET, "energy_error_max": ENERGY_TARGET},
-            "results": [asdict(r) for r in results.values()],
-        }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"wrote {args.out}")
 
 
-def print_table(console: Console, results: dict[str, Result], hot_us: float, device: torch.device) -> None:
+def print_energy(
+    console: Console, result: Comparison, notes: dict[str, str], hot_us: dict[str, float], device: torch.device
+) -> None:
+    """Targets and energies: step-time ratio of the powertrain configs, reported joules against the counter."""
     what = "GPU J" if device.type == "cuda" else "J (estimated)"
-    table = Table(title=f"meter overhead and accuracy on {device} (median over repeats)", title_justify="left")
-    for column in ("config", "ms/step", "x baseline", "target", f"reported {what}", "counter J", "/ counter"):
+    table = Table(title="targets and energy (median over rounds)", title_justify="left")
+    clock = headline_clock(device)
+    for column in ("config", f"x baseline ({clock})", "target", f"reported {what}", "counter J", "/ counter"):
         table.add_column(column, justify="left" if column == "config" else "right")
-    for r in results.values():
-        if r.note:
-            table.add_row(r.config, r.note, "", "", "", "", "")
+    for config, note in notes.items():
+        if note:
+            table.add_row(config, note, "", "", "", "")
             continue
-        ratio = statistics.median(r.ratio)
-        target = f"<= {STEP_TARGET}" if r.config.startswith("pt-step") and r.config != "pt-step-sync" else ""
+        ratio = statistics.median(result.ratios(config, headline_clock(device)))
+        target = f"<= {STEP_TARGET}" if config.startswith("pt-step") and config != "pt-step-sync" else ""
         if target:
             target += " ok" if ratio <= STEP_TARGET else " MISSED"
-        reported = f"{statistics.median(r.reported_j):.1f}" if r.reported_j else "-"
-        counter = f"{statistics.median(r.counter_j):.1f}" if r.counter_j else "n/a"
+        reported_j = [s.extra["reported_j"] for s in result.samples[config] if s.extra["reported_j"] is not None]
+        counter_j = [s.extra["counter_j"] for s in result.samples[config] if s.extra["counter_j"] is not None]
+        reported = f"{statistics.median(reported_j):.1f}" if reported_j else "-"
+        counter = f"{statistics.median(counter_j):.1f}" if counter_j else "n/a"
         share = "n/a"
-        if r.reported_j and r.counter_j:
-            shares = [a / b for a, b in zip(r.reported_j, r.counter_j, strict=True) if b > 0]
-            share = f"{statistics.median(shares):.4f}" if shares else "n/a"
-            if r.config.startswith("pt-") and shares:
+        shares = [
+            s.extra["reported_j"] / s.extra["counter_j"]
+            for s in result.samples[config]
+            if s.extra["reported_j"] is not None and s.extra["counter_j"]
+        ]
+        if shares:
+            share = f"{statistics.median(shares):.4f}"
+            if config.startswith("pt-"):
                 share += " ok" if abs(statistics.median(shares) - 1) <= ENERGY_TARGET else " MISSED"
-        table.add_row(
-            r.config, f"{statistics.median(r.step_s) * 1e3:.2f}", f"{ratio:.4f}", target, reported, counter, share
-        )
+        table.add_row(config, f"{ratio:.4f}", target, reported, counter, share)
     console.print(table)
-    console.print(f"hot path: {hot_us:.2f} us per begin/end window pair (target: no sensor read per window)")
+    console.print(
+        "hot path per window: "
+        + ", ".join(f"{k.replace('_', ' ')} {v:.2f} us" for k, v in hot_us.items())
+        + " (target: no sensor read per window)"
+    )
     console.print("known peers on an H100 (600 steps): Zeus per-step 2.0-2.15x step time, 0.95-0.98 of energy;")
     console.print("CodeCarbon@15s 0.80-0.98 of energy")
 
