@@ -20,6 +20,11 @@ Make activations sparse with EAT's penalty and estimate the inference energy a z
 ``TrainConfig(eat_lambda=1.0)``, :class:`powertrain.sparsity.EATPenalty` in any loop, and
 :func:`powertrain.accel.estimate_energy`.
 
+Sweep hyperparameters for the fewest joules to a target accuracy, on Optuna (one machine or many)::
+
+    result = powertrain.sweep("examples/sweeps/lr-batch-grid.yaml")
+    result.best.get("energy_to_target_j"), result.spread["ratio"], result.energy["total_j"]
+
 From the shell: ``powertrain measure -- python train.py``, ``powertrain info``, ``powertrain train``,
 ``powertrain estimate RUN_DIR`` and ``powertrain demo``.
 
@@ -34,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from powertrain.meters import EnergyMeter, Measurement
+    from powertrain.study import sweep
     from powertrain.training import TrainConfig, TrainResult, train
 
-__all__ = ["EnergyMeter", "Measurement", "TrainConfig", "TrainResult", "train"]
+__all__ = ["EnergyMeter", "Measurement", "TrainConfig", "TrainResult", "sweep", "train"]
 
 # Imported on first use, so that `import powertrain` (and the CLI's fast commands) does not load torch.
 _LAZY = {
@@ -45,6 +51,7 @@ _LAZY = {
     "TrainConfig": "powertrain.training",
     "TrainResult": "powertrain.training",
     "train": "powertrain.training",
+    "sweep": "powertrain.study",
 }
 
 

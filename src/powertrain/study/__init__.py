@@ -1,22 +1,25 @@
-"""Studies made of training runs. For now: the reproducible EAT experiment.
+"""Studies made of training runs: the sweep engine on Optuna, and the EAT study built on it.
 
-Entry point: :func:`run_eat_study` (CLI: ``powertrain eat-study CONFIG.yaml``)::
+Entry point: :func:`sweep` (CLI: ``powertrain sweep CONFIG.yaml``)::
 
-    from powertrain.study import load_eat_study_config, run_eat_study
+    from powertrain.study import load_sweep_config, sweep
 
-    config = load_eat_study_config("examples/eat-quick.yaml")
-    result = run_eat_study(config)
-    for model, table in result.tables.items():
-        print(model, table.selected, table.goal["met"])
-    # result.results_json and result.results_md hold everything
+    config = load_sweep_config("examples/sweeps/lr-batch-grid.yaml")
+    result = sweep(config)                      # or join a running study: same config, same storage
+    result.best.get("energy_to_target_j"), result.spread["ratio"], result.energy["total_j"]
 
-Each (model, setting) is one training run in ``OUT/runs/<model>/<setting>/``; standard training (lambda 0) is always
-included. A study can be killed and rerun: finished runs are reused and unfinished ones resumed. docs/eat-study.md
-describes the config keys and how to read the table.
+A sweep varies any :class:`~powertrain.training.TrainConfig` field over a search space (:class:`SearchSpace`) or an
+explicit list of named trials (:class:`TrialSpec`), with a grid, random, TPE or NSGA-II sampler, and an objective
+(energy-to-target by default). Storage is a SQLite file in the study folder, or any SQLAlchemy URL (PostgreSQL) shared
+by many workers.
+:class:`EnergyAwarePruner` and :class:`EnergySuccessiveHalvingPruner` are ordinary Optuna pruners,
+usable in your own Optuna code through :func:`report_energy`. docs/studies.md has the YAML keys and the recipes.
 
-Errors: :class:`~powertrain.errors.ConfigError` for a bad config (one line, with the closest known key for a typo) or
-an existing run that was trained differently; :class:`~powertrain.errors.UnknownNameError` for unknown models and
-datasets; :class:`~powertrain.errors.DataNotFoundError` for missing data.
+The EAT experiment: :func:`run_eat_study` (CLI: ``powertrain eat-study CONFIG.yaml``), see docs/eat-study.md.
+
+Errors: :class:`~powertrain.errors.ConfigError` for a bad config, an unknown field in a space, an empty grid, a
+malformed or unreachable storage, or a study name that exists with another space (one line, nothing stored is changed);
+:class:`~powertrain.errors.UnknownNameError` for unknown models and datasets.
 """
 
 from powertrain.study._eat_config import (
@@ -27,20 +30,41 @@ from powertrain.study._eat_config import (
     load_eat_study_config,
 )
 from powertrain.study._eat_table import ModelTable, RunRecord, StudyRow
+from powertrain.study._engine import make_pruner, make_sampler, sweep
 from powertrain.study._inference import InferenceEnergy, measure_inference_energy
+from powertrain.study._space import Param, SearchSpace, TrialSpec
+from powertrain.study._sweep_config import OBJECTIVES, SweepConfig, load_sweep_config, sweep_config_from_dict
+from powertrain.study._sweep_results import SweepResult, TrialRecord, load_sweep
 from powertrain.study.eat import EatStudyResult, run_eat_study
+from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
 
 __all__ = [
+    "OBJECTIVES",
     "STANDARD",
     "EatSetting",
     "EatStudyConfig",
     "EatStudyResult",
+    "EnergyAwarePruner",
+    "EnergySuccessiveHalvingPruner",
     "InferenceEnergy",
     "InferenceEnergyConfig",
     "ModelTable",
+    "Param",
     "RunRecord",
+    "SearchSpace",
     "StudyRow",
+    "SweepConfig",
+    "SweepResult",
+    "TrialRecord",
+    "TrialSpec",
     "load_eat_study_config",
+    "load_sweep",
+    "load_sweep_config",
+    "make_pruner",
+    "make_sampler",
     "measure_inference_energy",
+    "report_energy",
     "run_eat_study",
+    "sweep",
+    "sweep_config_from_dict",
 ]

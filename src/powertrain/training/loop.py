@@ -14,7 +14,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,11 +32,15 @@ from powertrain.training.optim import make_optimizer, make_schedule
 from powertrain.training.progress import ProgressReporter, QuietReporter
 from powertrain.training.rundir import EpochRecord, RunDir
 
-__all__ = ["RESUMABLE_FIELDS", "Status", "TrainResult", "train"]
+__all__ = ["RESUMABLE_FIELDS", "EpochCallback", "Status", "TrainResult", "train"]
 
 log = logging.getLogger(__name__)
 
-Status = Literal["completed", "reached_target", "budget_exhausted", "diverged", "interrupted"]
+Status = Literal["completed", "reached_target", "budget_exhausted", "diverged", "interrupted", "pruned"]
+
+#: ``on_epoch(record, totals)``: called after every finished, checkpointed epoch; returning True stops the run
+#: with status ``"pruned"``.
+EpochCallback = Callable[[EpochRecord, Totals], "bool | None"]
 
 #: Fields that may change when a run is resumed; every other field must match the stored config.
 RESUMABLE_FIELDS = frozenset(
@@ -77,6 +81,7 @@ def train(
     resume: str | Path | None = None,
     sensors: Sequence[Sensor] | None = None,
     reporter: ProgressReporter | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
     """Train one model and measure its energy.
 
@@ -87,6 +92,12 @@ def train(
             energy spent in an epoch that was interrupted is added to the total as lost energy.
         sensors: Energy sensors for the meter; default: every sensor found on this machine.
         reporter: Live display; default: none.
+        on_epoch: Called as ``on_epoch(record, totals)`` after every epoch that finished and was checkpointed (and
+            after ``metrics.csv`` and the summary were updated), with the epoch's :class:`EpochRecord` and the run's
+            running :class:`~powertrain.training.accounting.Totals`. Returning True stops the run there with status
+            ``"pruned"``: the summary is final, the model is saved, and every epoch run is counted (a resume with
+            more ``epochs`` continues it). Not called for an epoch that ended the run (target reached, budget spent,
+            diverged). An exception it raises propagates; the finished epochs stay in the checkpoint.
 
     Returns:
         The :class:`TrainResult`. The same facts are in the run directory.
@@ -211,6 +222,9 @@ def train(
                 if status != "completed":
                     break
                 write_summary("running", final=False)
+                if on_epoch is not None and on_epoch(record, totals) is True:
+                    status = "pruned"
+                    break
     except KeyboardInterrupt:
         # report exactly what a resume will find: the checkpointed epochs (the one in flight is redone)
         del history[checkpointed:]

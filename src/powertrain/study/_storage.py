@@ -1,0 +1,239 @@
+"""The sweep's Optuna storage and study: open or create it, plan a grid once, claim trials, recover lost ones.
+
+Exactly-once grid trials over many workers: the worker that creates the study enqueues every grid point as a WAITING
+trial, and a worker claims one by moving it from WAITING to RUNNING in the storage, which succeeds for exactly one
+worker (a row lock in PostgreSQL, the database lock in SQLite). A trial whose worker died is found by Optuna's
+heartbeat (any machine, after ``grace_s``) or, for a worker of this machine, at once by its dead process id; it is
+marked FAIL and a WAITING copy with the same parameters and user attributes is enqueued, which the next worker claims
+and continues from its run directory's checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.trial import TrialState
+
+from powertrain.errors import ConfigError
+from powertrain.study._sweep_config import SweepConfig
+
+__all__ = ["claim_trial", "heartbeat", "open_storage", "open_study", "recover_lost_trials", "worker_id"]
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT = "powertrain:fingerprint"
+READY = "powertrain:planned"
+
+
+def worker_id() -> str:
+    """``host:pid`` of this worker."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def open_storage(
+    url: str, *, heartbeat_s: int | None = 10, grace_s: int | None = 30, max_retries: int = 3
+) -> RDBStorage:
+    """An Optuna RDB storage on ``url``; a malformed URL or an unreachable server is a one-line ConfigError."""
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise ConfigError(f"malformed storage URL {url!r} (e.g. sqlite:///study.db or postgresql://host/db)") from None
+    backend = parsed.get_backend_name()
+    engine_kwargs: dict[str, Any] = {}
+    if backend.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 5}
+        if parsed.drivername == "postgresql":  # psycopg 3 is what we install
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    elif backend == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with _quiet():
+            retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries) if heartbeat_s else None
+            return RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_s,
+                grace_period=grace_s,
+                heartbeat_stale_trial_callback=retry,
+            )
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        safe = parsed.render_as_string(hide_password=True)
+        raise ConfigError(f"cannot open the study storage {safe}: {first}") from None
+
+
+def open_study(config: SweepConfig, storage: RDBStorage, sampler: Any, pruner: Any) -> optuna.Study:
+    """Create the study (and plan its grid) or load it; a study of that name with another space is refused."""
+    fingerprint = config.space.fingerprint(config.train) + f"|objective={config.objective}"
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=config.study,
+            sampler=sampler,
+            pruner=pruner,
+            directions=config.directions,
+        )
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=config.study, storage=storage, sampler=sampler, pruner=pruner)
+        created = False
+    if created:
+        study.set_user_attr(FINGERPRINT, fingerprint)
+        study.set_user_attr("powertrain:config", _describe(config))
+    else:
+        stored = _wait_for(study, FINGERPRINT, 10.0)
+        if stored is not None and stored != fingerprint:
+            raise ConfigError(
+                f"study {config.study!r} already exists in {_safe_url(storage)} with another search space, base "
+                "config or objective; pick another --study name (nothing was changed)"
+            )
+        if stored is None:
+            study.set_user_attr(FINGERPRINT, fingerprint)
+    if config.sampler == "grid":
+        _plan_grid(study, config, created)
+    return study
+
+
+def _plan_grid(study: optuna.Study, config: SweepConfig, created: bool) -> None:
+    if not created and _wait_for(study, READY, 30.0):
+        return
+    # the creator, or a worker taking over a creator that died while planning: enqueue what is missing
+    planned = {t.user_attrs.get("point") for t in study.get_trials(deepcopy=False)}
+    for point in config.space.grid():
+        if point.name not in planned:
+            study.enqueue_trial(point.params, user_attrs={"point": point.name, "run_name": point.name})
+    study.set_user_attr(READY, True)
+
+
+def _wait_for(study: optuna.Study, key: str, timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = study.user_attrs.get(key)
+        if value is not None or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.2)
+
+
+def claim_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None:
+    """A trial for this worker, or None when the study has nothing left to run.
+
+    A WAITING trial (grid point or retry) first, else a new sampled one while the study has fewer than ``n_trials``.
+    """
+    storage = study._storage
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+            return optuna.Trial(study, frozen._trial_id)
+    if config.sampler == "grid":
+        return None
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    if len(study.get_trials(deepcopy=False, states=counted)) >= (config.n_trials or 0):
+        return None
+    return study.ask()
+
+
+def recover_lost_trials(study: optuna.Study, config: SweepConfig) -> list[int]:
+    """Fail the RUNNING trials whose worker is gone and enqueue their retries; returns the failed trial numbers.
+
+    A trial of a dead process on this machine is failed at once; others after ``grace_s`` without a heartbeat.
+    """
+    storage = study._storage
+    host = socket.gethostname()
+    failed: list[int] = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(trial.user_attrs.get("worker", ""))
+        name, _, pid = worker.rpartition(":")
+        if name != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                failed.append(trial.number)
+                storage.set_trial_system_attr(trial._trial_id, "powertrain:lost", "worker process died")
+                if config.max_retries > len(trial.system_attrs.get("retry_history", [])):
+                    with _quiet():
+                        retry = RetryHeartbeatStaleTrialCallback(max_retry=config.max_retries)
+                    retry(study, storage.get_trial(trial._trial_id))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    with _quiet():
+        fail_stale_trials(study)
+    after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    failed += sorted(after - before - set(failed))
+    if failed:
+        log.info("trials %s were lost with their worker; retrying them", failed)
+    return failed
+
+
+@contextmanager
+def heartbeat(storage: RDBStorage, trial_id: int, interval_s: float) -> Iterator[None]:
+    """Record the trial's heartbeat every ``interval_s`` seconds in a thread while the block runs."""
+    if storage.get_heartbeat_interval() is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception as exc:  # a storage hiccup must not kill the training run
+                log.warning("heartbeat of trial %d failed: %s", trial_id, exc)
+            if stop.wait(interval_s):
+                return
+
+    thread = threading.Thread(target=beat, name=f"powertrain-heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence Optuna's ExperimentalWarning for the heartbeat and retry features we rely on deliberately."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _safe_url(storage: RDBStorage) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(storage.url).render_as_string(hide_password=True)
+
+
+def _describe(config: SweepConfig) -> dict[str, Any]:
+    return {
+        "objective": config.objective,
+        "sampler": config.sampler,
+        "pruner": config.pruner,
+        "target_accuracy": config.train.target_accuracy,
+        "base": config.train.to_dict(),
+        **config.space.to_dict(),
+    }

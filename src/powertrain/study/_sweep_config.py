@@ -1,0 +1,206 @@
+"""The configuration of a sweep: base TrainConfig, search space or trial list, sampler, objective, pruner, storage."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from powertrain._files import read_yaml
+from powertrain.errors import ConfigError
+from powertrain.study._space import SearchSpace
+from powertrain.training import TrainConfig, load_config
+
+__all__ = ["OBJECTIVES", "PRUNERS", "SAMPLERS", "SweepConfig", "load_sweep_config"]
+
+Sampler = Literal["grid", "random", "tpe", "nsga2"]
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
+PrunerName = Literal["none", "energy", "sm2", "median", "percentile", "successive_halving", "hyperband"]
+PRUNERS: tuple[str, ...] = get_args(PrunerName)
+
+#: objective name -> (direction, trial user attribute holding its value, unit)
+OBJECTIVES: dict[str, tuple[str, str, str]] = {
+    "energy_to_target": ("minimize", "energy_to_target_j", "J"),
+    "time_to_target": ("minimize", "time_to_target_s", "s"),
+    "accuracy": ("maximize", "final_accuracy", ""),
+    "best_accuracy": ("maximize", "best_accuracy", ""),
+    "energy": ("minimize", "energy_j", "J"),
+    "time": ("minimize", "duration_s", "s"),
+    "energy_ratio": ("minimize", "accel_energy_ratio", ""),
+}
+_TOP_KEYS = {
+    "train", "space", "trials", "sampler", "objective", "n_trials", "pruner", "seed", "study", "out", "storage",
+    "heartbeat_s", "grace_s", "max_retries",
+}  # fmt: skip
+
+
+@dataclass
+class SweepConfig:
+    """Everything that defines a sweep.
+
+    Attributes:
+        train: The base training config every trial starts from.
+        space: The search space and/or explicit trials (:class:`~powertrain.study.SearchSpace`).
+        sampler: ``grid`` (every point once, the paper's style), ``random``, ``tpe`` or ``nsga2`` (multi-objective).
+        objective: One name of :data:`OBJECTIVES`, or several for a multi-objective study (``nsga2``); default
+            ``energy_to_target`` (needs ``train.target_accuracy``).
+        n_trials: Trials to run in total over all workers (random/tpe/nsga2); a grid runs each point once.
+        pruner: ``none``, ``energy`` (stop a trial that has spent more than the best energy-to-target without
+            reaching the target), ``sm2`` (successive halving on measured energy), or one of Optuna's ``median``,
+            ``percentile``, ``successive_halving``, ``hyperband``.
+        pruner_options: Keyword arguments of the pruner's class.
+        seed: Sampler seed.
+        study: The study's name in the storage.
+        out: The study folder (run directories, the SQLite file, exports).
+        storage: A SQLAlchemy URL (``postgresql://...``); default ``sqlite:///OUT/study.db``.
+        heartbeat_s: How often a running trial tells the storage it is alive (seconds).
+        grace_s: A trial silent for this long is taken as lost and retried (seconds).
+        max_retries: How often a lost trial is retried.
+    """
+
+    train: TrainConfig
+    space: SearchSpace
+    sampler: Sampler = "grid"
+    objective: list[str] = field(default_factory=lambda: ["energy_to_target"])
+    n_trials: int | None = None
+    pruner: PrunerName = "none"
+    pruner_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    study: str = "sweep"
+    out: str = "studies/sweep"
+    storage: str | None = None
+    heartbeat_s: int = 10
+    grace_s: int = 30
+    max_retries: int = 3
+
+    @property
+    def directions(self) -> list[str]:
+        """Optuna's direction of each objective."""
+        return [OBJECTIVES[name][0] for name in self.objective]
+
+    @property
+    def storage_url(self) -> str:
+        """The storage URL, defaulting to the SQLite file in the study folder."""
+        return self.storage or f"sqlite:///{Path(self.out).resolve() / 'study.db'}"
+
+    def replace(self, **changes: Any) -> SweepConfig:
+        """A copy with ``changes`` applied; None values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def validate(self) -> SweepConfig:
+        """Check every value (and every point of a grid); raise :class:`ConfigError`. Returns ``self``."""
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, not {self.sampler!r}")
+        if self.pruner not in PRUNERS:
+            raise ConfigError(f"pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
+        if not self.objective:
+            raise ConfigError("objective must name at least one of " + ", ".join(OBJECTIVES))
+        for name in self.objective:
+            if name not in OBJECTIVES:
+                raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, not {name!r}")
+        if len(self.objective) > 1 and self.pruner != "none":
+            raise ConfigError("pruning needs a single objective (Optuna cannot prune multi-objective trials)")
+        if self.sampler == "nsga2" and len(self.objective) < 2:
+            raise ConfigError("sampler nsga2 is multi-objective: give two objectives, e.g. [accuracy, energy]")
+        needs_target = {"energy_to_target", "time_to_target"} & set(self.objective) or self.pruner == "energy"
+        if needs_target and self.train.target_accuracy is None:
+            raise ConfigError("objective energy_to_target (and the energy pruner) need train.target_accuracy")
+        if "energy_ratio" in self.objective and self.train.estimate_batch_size == 0:
+            raise ConfigError("objective energy_ratio needs train.estimate_batch_size > 0")
+        if self.sampler != "grid" and (self.n_trials is None or self.n_trials < 1):
+            raise ConfigError(f"sampler {self.sampler} needs n_trials >= 1 (a grid runs every point once)")
+        if self.n_trials is not None and self.n_trials < 1:
+            raise ConfigError(f"n_trials must be >= 1, not {self.n_trials!r}")
+        if not self.study or "/" in self.study:
+            raise ConfigError(f"study name must be non-empty without '/', not {self.study!r}")
+        if self.heartbeat_s < 1 or self.grace_s <= self.heartbeat_s or self.max_retries < 0:
+            raise ConfigError("need heartbeat_s >= 1, grace_s > heartbeat_s and max_retries >= 0")
+        self.train.validate()
+        self.space.validate(self.train)
+        if self.sampler == "grid":
+            points = self.space.grid()
+            if not points:
+                raise ConfigError("the grid is empty")
+            for point in points:
+                try:
+                    self.space.config_for(self.train, point.params).validate()
+                except ConfigError as exc:
+                    raise ConfigError(f"grid point {point.name}: {exc}") from None
+        return self
+
+
+def load_sweep_config(path: str | Path, **overrides: Any) -> SweepConfig:
+    """Read a sweep YAML file (``yaml.safe_load``); ``overrides`` (None: not given) replace its top-level keys.
+
+    Keys: ``train`` (a mapping of TrainConfig fields, or the path of a training YAML, relative to this file),
+    ``space``, ``trials``, ``sampler``, ``objective``, ``n_trials``, ``pruner`` (a name, or a mapping with ``name`` and
+    the pruner's options), ``seed``, ``study`` (default: the file's stem), ``out`` (default ``studies/<study>``),
+    ``storage``, ``heartbeat_s``, ``grace_s``, ``max_retries``.
+    """
+    path = Path(path)
+    data = read_yaml(path, what="sweep config")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"sweep config {path} must hold a mapping")
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return sweep_config_from_dict(data, default_study=path.stem, base_dir=path.parent)
+
+
+def sweep_config_from_dict(
+    data: Mapping[str, Any], *, default_study: str = "sweep", base_dir: Path = Path(".")
+) -> SweepConfig:
+    """Build a :class:`SweepConfig` from its YAML form (see :func:`load_sweep_config`)."""
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(_TOP_KEYS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown sweep config key {unknown[0]!r}{hint}")
+    train = data.get("train") or {}
+    if isinstance(train, (str, Path)):
+        base = load_config(base_dir / train)
+    elif isinstance(train, Mapping):
+        base = TrainConfig.from_dict({str(k).replace("-", "_"): v for k, v in train.items()})
+    elif isinstance(train, TrainConfig):
+        base = train
+    else:
+        raise ConfigError("train must be a mapping of TrainConfig fields or the path of a training config")
+    space = data.get("space")
+    if space is not None and not isinstance(space, Mapping):
+        raise ConfigError("space must be a mapping of field: choices or range")
+    trials = data.get("trials")
+    if trials is not None and not isinstance(trials, list):
+        raise ConfigError("trials must be a list of {name: ..., FIELD: value}")
+    objective = data.get("objective", "energy_to_target")
+    objective = [objective] if isinstance(objective, str) else [str(o) for o in objective or []]
+    pruner = data.get("pruner", "none") or "none"
+    options: dict[str, Any] = {}
+    if isinstance(pruner, Mapping):
+        options = {k: v for k, v in pruner.items() if k != "name"}
+        pruner = pruner.get("name", "none")
+    study = str(data.get("study") or default_study)
+    n_trials = data.get("n_trials")
+    try:
+        return SweepConfig(
+            train=base,
+            space=SearchSpace.parse(space, trials),
+            sampler=str(data.get("sampler", "grid")),  # type: ignore[arg-type]
+            objective=objective,
+            n_trials=int(n_trials) if n_trials is not None else None,
+            pruner=str(pruner),  # type: ignore[arg-type]
+            pruner_options=options,
+            seed=int(data.get("seed", 0)),
+            study=study,
+            out=str(data.get("out") or Path("studies") / study),
+            storage=data.get("storage"),
+            heartbeat_s=int(data.get("heartbeat_s", 10)),
+            grace_s=int(data.get("grace_s", 30)),
+            max_retries=int(data.get("max_retries", 3)),
+        )
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"sweep config: {exc}") from None

@@ -1,0 +1,278 @@
+"""The results of a sweep, read back from its Optuna storage: per-trial records, the best, the spread, the cost.
+
+Everything here is computed from the storage alone, so ``powertrain sweep show`` works from any machine that can
+reach it. :meth:`SweepResult.to_dict` is the JSON export (extend it by adding keys; readers ignore unknown ones).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from powertrain._files import json_safe, write_atomic
+from powertrain.errors import ConfigError
+
+__all__ = ["SweepResult", "TrialRecord", "load_sweep", "resolve_storage"]
+
+CSV_COLUMNS = [
+    "number", "run_name", "state", "train_status", "hardware", "energy_to_target_j", "time_to_target_s",
+    "epochs_to_target", "final_accuracy", "best_accuracy", "energy_j", "spent_j", "lost_energy_j", "duration_s",
+    "accel_energy_ratio", "params", "curve",
+]  # fmt: skip
+
+
+_CURVE_KEYS = ("epoch", "energy_j", "elapsed_s", "val_accuracy")
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as stored: its parameters, state and the figures of its training run (user attributes)."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    values: list[float] | None
+    attrs: dict[str, Any]
+
+    @classmethod
+    def from_frozen(cls, trial: FrozenTrial) -> TrialRecord:
+        """Read a FrozenTrial."""
+        return cls(trial.number, trial.state.name.lower(), dict(trial.params), trial.values, dict(trial.user_attrs))
+
+    def get(self, key: str) -> Any:
+        """A user attribute, None when missing."""
+        return self.attrs.get(key)
+
+    @property
+    def spent_j(self) -> float:
+        """Energy this trial itself spent (its run's energy minus what an earlier attempt already counted)."""
+        total = self.attrs.get("energy_j")
+        if total is None:
+            return 0.0
+        return max(0.0, float(total) - float(self.attrs.get("base_energy_j") or 0.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON export of this trial."""
+        keys = [c for c in CSV_COLUMNS if c not in ("number", "state", "params", "spent_j", "curve")]
+        return {
+            "number": self.number,
+            "state": self.state,
+            "params": self.params,
+            "values": self.values,
+            **{k: self.attrs.get(k) for k in keys},
+            "spent_j": self.spent_j,
+            "reached_target": self.attrs.get("reached_target"),
+            "curve": [dict(zip(_CURVE_KEYS, p, strict=False)) for p in self.get("curve") or []],
+            "config": self.attrs.get("config"),
+            "hardware_info": self.attrs.get("hardware_info"),
+            "error": self.attrs.get("error"),
+        }
+
+
+@dataclass
+class SweepResult:
+    """A sweep's results: every trial, the best one, the spread among trials that reached the target, the cost.
+
+    Attributes:
+        study: The study's name.
+        storage: Its storage URL (password hidden).
+        objective: The objective names; ``directions`` their Optuna directions.
+        target_accuracy: The target of energy-to-target.
+        trials: Every trial, in order.
+        out: The study folder on this machine (None when only a URL was given).
+    """
+
+    study: str
+    storage: str
+    objective: list[str]
+    directions: list[str]
+    target_accuracy: float | None
+    trials: list[TrialRecord]
+    out: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def by_state(self, state: str) -> list[TrialRecord]:
+        """Trials in ``state`` (complete, pruned, fail, running, waiting)."""
+        return [t for t in self.trials if t.state == state]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many trials are in each state."""
+        out: dict[str, int] = {}
+        for t in self.trials:
+            out[t.state] = out.get(t.state, 0) + 1
+        return out
+
+    @property
+    def reached(self) -> list[TrialRecord]:
+        """Trials (any state) whose run reached the target, by energy-to-target."""
+        hits = [t for t in self.trials if t.get("energy_to_target_j") is not None and t.state != "waiting"]
+        return sorted(hits, key=lambda t: float(t.get("energy_to_target_j")))
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The best finished trial for a single objective (None when none finished or for several objectives)."""
+        if len(self.objective) != 1:
+            return None
+        done = [t for t in self.by_state("complete") if t.values and math.isfinite(t.values[0])]
+        if not done:
+            return None
+        sign = 1 if self.directions[0] == "minimize" else -1
+        return min(done, key=lambda t: sign * t.values[0])  # type: ignore[index]
+
+    @property
+    def pareto(self) -> list[TrialRecord]:
+        """The finished trials no other finished trial beats on every objective."""
+        done = [t for t in self.by_state("complete") if t.values and all(math.isfinite(v) for v in t.values)]
+        signs = [1 if d == "minimize" else -1 for d in self.directions]
+
+        def beats(a: TrialRecord, b: TrialRecord) -> bool:
+            pa = [s * v for s, v in zip(signs, a.values or [], strict=False)]
+            pb = [s * v for s, v in zip(signs, b.values or [], strict=False)]
+            return all(x <= y for x, y in zip(pa, pb, strict=True)) and pa != pb
+
+        return [t for t in done if not any(beats(o, t) for o in done)]
+
+    @property
+    def spread(self) -> dict[str, Any]:
+        """Worst over best energy-to-target among the trials that reached the target (the paper's "up to 5x")."""
+        hits = self.reached
+        if not hits:
+            return {"best_j": None, "worst_j": None, "ratio": None, "trials": 0}
+        best, worst = float(hits[0].get("energy_to_target_j")), float(hits[-1].get("energy_to_target_j"))
+        return {
+            "best_j": best,
+            "worst_j": worst,
+            "ratio": worst / best if best > 0 else None,
+            "best_trial": hits[0].get("run_name"),
+            "worst_trial": hits[-1].get("run_name"),
+            "trials": len(hits),
+        }
+
+    @property
+    def energy(self) -> dict[str, float]:
+        """The search's own cost: energy spent by trials in each state and in all (joules)."""
+        out = {"total_j": 0.0, "complete_j": 0.0, "pruned_j": 0.0, "fail_j": 0.0, "running_j": 0.0, "lost_j": 0.0}
+        for t in self.trials:
+            out["total_j"] += t.spent_j
+            key = f"{t.state}_j"
+            if key in out:
+                out[key] += t.spent_j
+            out["lost_j"] += float(t.get("lost_energy_j") or 0.0) if t.state != "fail" else 0.0
+        return out
+
+    def by_hardware(self) -> dict[str, list[TrialRecord]]:
+        """Trials grouped by their hardware tag (for studies spanning several machines)."""
+        groups: dict[str, list[TrialRecord]] = {}
+        for t in self.trials:
+            groups.setdefault(str(t.get("hardware") or "unknown"), []).append(t)
+        return groups
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON export: the study, its cost, best trial, spread, per-hardware bests and every trial."""
+        best = self.best
+        per_hw = {}
+        for tag, trials in self.by_hardware().items():
+            part = SweepResult(self.study, self.storage, self.objective, self.directions, self.target_accuracy, trials)
+            part_best = part.best
+            per_hw[tag] = {
+                "trials": len(trials),
+                "best_trial": part_best.number if part_best else None,
+                "best_energy_to_target_j": part_best.get("energy_to_target_j") if part_best else None,
+                "spread": part.spread,
+                "energy": part.energy,
+            }
+        return {
+            "study": self.study,
+            "storage": self.storage,
+            "objective": self.objective,
+            "directions": self.directions,
+            "target_accuracy": self.target_accuracy,
+            "counts": self.counts,
+            "energy": self.energy,
+            "best": best.to_dict() if best else None,
+            "best_energy_to_target_j": best.get("energy_to_target_j") if best else None,
+            "spread": self.spread,
+            "pareto": [t.number for t in self.pareto] if len(self.objective) > 1 else None,
+            "by_hardware": per_hw,
+            **self.extra,
+            "trials": [t.to_dict() for t in self.trials],
+        }
+
+    def to_csv(self) -> str:
+        """One row per trial (params and curve as JSON strings)."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for t in self.trials:
+            row = t.to_dict()
+            row["params"] = json.dumps(t.params, sort_keys=True)
+            row["curve"] = json.dumps(t.get("curve") or [])
+            writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in CSV_COLUMNS})
+        return buffer.getvalue()
+
+    def write(self, folder: str | Path) -> tuple[Path, Path]:
+        """Write ``results.json`` and ``results.csv`` into ``folder`` (atomically); returns both paths."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        json_path, csv_path = folder / "results.json", folder / "results.csv"
+        write_atomic(json_path, json.dumps(json_safe(self.to_dict()), indent=2) + "\n")
+        write_atomic(csv_path, self.to_csv())
+        return json_path, csv_path
+
+
+def resolve_storage(target: str | Path) -> tuple[str, Path | None]:
+    """A study folder (holding ``study.db``) or a storage URL -> (URL, folder or None)."""
+    text = str(target)
+    if "://" in text:
+        return text, None
+    folder = Path(text)
+    db = folder / "study.db"
+    if not db.exists():
+        raise ConfigError(f"{folder} is not a sweep folder (no study.db); give the folder or a storage URL")
+    return f"sqlite:///{db.resolve()}", folder
+
+
+def load_sweep(target: str | Path, *, study: str | None = None) -> SweepResult:
+    """Read a sweep's results from its folder or storage URL; ``study`` is needed when the storage holds several."""
+    from powertrain.study._storage import open_storage
+
+    url, folder = resolve_storage(target)
+    storage = open_storage(url, heartbeat_s=None, grace_s=None)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    if study is None:
+        if len(names) != 1:
+            raise ConfigError(f"the storage holds {len(names)} studies ({', '.join(names) or 'none'}); pass --study")
+        study = names[0]
+    if study not in names:
+        raise ConfigError(f"no study {study!r} in that storage (it has: {', '.join(names) or 'none'})")
+    loaded = optuna.load_study(study_name=study, storage=storage)
+    return from_study(loaded, out=folder)
+
+
+def from_study(study: optuna.Study, *, out: Path | None = None) -> SweepResult:
+    """The :class:`SweepResult` of an open Optuna study."""
+    from sqlalchemy.engine import make_url
+
+    described = study.user_attrs.get("powertrain:config") or {}
+    objective = list(described.get("objective") or ["value"] * len(study.directions))
+    backend = getattr(study._storage, "_backend", study._storage)
+    storage = str(getattr(backend, "url", ""))
+    return SweepResult(
+        study=study.study_name,
+        storage=make_url(storage).render_as_string(hide_password=True) if storage else "",
+        objective=objective,
+        directions=[d.name.lower() for d in study.directions],
+        target_accuracy=described.get("target_accuracy"),
+        trials=[TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)],
+        out=out,
+    )
+

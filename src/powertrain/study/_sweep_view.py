@@ -1,0 +1,188 @@
+"""How a sweep looks on screen: the live status while it runs, and the results table (grouped by hardware)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from powertrain.study._sweep_results import SweepResult, TrialRecord
+
+__all__ = ["SweepDisplay", "print_result", "trial_table"]
+
+
+def _j(value: Any) -> str:
+    if value is None:
+        return "-"
+    value = float(value)
+    if not math.isfinite(value):
+        return "-"
+    return f"{value / 1000:.2f} kJ" if abs(value) >= 10_000 else f"{value:.1f} J"
+
+
+def _acc(value: Any) -> str:
+    return "-" if value is None or not math.isfinite(float(value)) else f"{float(value):.4f}"
+
+
+def trial_table(result: SweepResult, trials: list[TrialRecord], title: str) -> Table:
+    """One row per trial: its parameters, state, energy/time/epochs to target, accuracies and energy spent."""
+    best = result.best
+    table = Table(title=title)
+    for name in ("#", "trial", "state", "energy to target", "time to target", "epochs", "final acc", "best acc",
+                 "run energy", "spent"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("trial", "state") else "right")
+    ranked = sorted(trials, key=lambda t: (t.get("energy_to_target_j") is None, t.get("energy_to_target_j") or 0))
+    for t in ranked:
+        ttt = t.get("time_to_target_s")
+        table.add_row(
+            str(t.number),
+            str(t.get("run_name") or t.params),
+            t.state + (f" ({t.get('train_status')})" if t.get("train_status") not in (None, "completed") else ""),
+            _j(t.get("energy_to_target_j")) if t.get("energy_to_target_j") is not None else "not reached",
+            "-" if ttt is None else f"{float(ttt):.1f} s",
+            str(t.get("epochs_to_target") or "-"),
+            _acc(t.get("final_accuracy")),
+            _acc(t.get("best_accuracy")),
+            _j(t.get("energy_j")),
+            _j(t.spent_j),
+            style="bold" if best is not None and t.number == best.number else None,
+        )
+    return table
+
+
+def summary_lines(result: SweepResult) -> list[str]:
+    """The conclusions: best setup, spread, and what the search itself cost."""
+    lines = []
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items()))
+    best = result.best
+    if best is not None:
+        lines.append(
+            f"best: {best.get('run_name')} {best.params} -> {result.objective[0]} "
+            f"{best.values[0] if best.values else '-':.6g}" + (
+                f" (energy to target {_j(best.get('energy_to_target_j'))})" if best.get("energy_to_target_j") else ""
+            )
+        )
+    elif len(result.objective) > 1:
+        lines.append(f"Pareto front ({' vs '.join(result.objective)}): trials {[t.number for t in result.pareto]}")
+    else:
+        lines.append("best: none yet (no finished trial reached the target)" if result.target_accuracy else "best: -")
+    spread = result.spread
+    if spread["ratio"] is not None:
+        lines.append(
+            f"spread of energy to target over {spread['trials']} trials that reached it: worst/best = "
+            f"{spread['ratio']:.2f}x ({_j(spread['worst_j'])} / {_j(spread['best_j'])})"
+        )
+    energy = result.energy
+    lines.append(
+        f"the search itself spent {_j(energy['total_j'])} ({counts}; finished {_j(energy['complete_j'])}, "
+        f"pruned {_j(energy['pruned_j'])}, failed/lost {_j(energy['fail_j'])})"
+    )
+    return lines
+
+
+def print_result(result: SweepResult, console: Console) -> None:
+    """The results table (one per hardware when the study spans several) and the summary lines."""
+    groups = result.by_hardware()
+    for tag, trials in groups.items():
+        title = f"{result.study}: {len(trials)} trials on {tag}"
+        if result.target_accuracy is not None:
+            title += f", target accuracy {result.target_accuracy}"
+        console.print(trial_table(result, trials, title))
+    for line in summary_lines(result):
+        console.print(line, markup=False, highlight=False)
+
+
+class SweepDisplay:
+    """The live view of a running sweep: trials done, running, pruned, failed; best so far; energy so far."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live: Live | None = None
+        self.result: SweepResult | None = None
+        self.current = ""
+        self.epoch_line = ""
+
+    def begin(self, config: Any) -> None:
+        """Start the live view."""
+        self.current = f"opening study {config.study} ({config.storage_url.split('://')[0]})"
+        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
+        self.live.start()
+
+    def end(self) -> None:
+        """Stop the live view (its last state stays on screen)."""
+        if self.live is not None:
+            self.live.update(self._render())
+            self.live.stop()
+            self.live = None
+
+    def trial_started(self, study: Any, trial: Any) -> None:
+        """This worker claimed a trial."""
+        from powertrain.study._sweep_results import from_study
+
+        self.result = from_study(study)
+        self.current = f"trial {trial.number} {trial.user_attrs.get('run_name') or ''}".strip()
+        self.epoch_line = ""
+        self._refresh()
+
+    def trial_done(self, result: SweepResult, number: int, state: str) -> None:
+        """A trial of this worker ended."""
+        self.result = result
+        self.current = f"trial {number} {state}"
+        self.epoch_line = ""
+        self._refresh()
+
+    def reporter(self) -> _EpochReporter:
+        """A training-run reporter that feeds the current trial's line."""
+        return _EpochReporter(self)
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def _render(self) -> Group:
+        r = self.result
+        parts = [Text(f"now: {self.current} {self.epoch_line}".rstrip())]
+        if r is not None:
+            c = r.counts
+            parts.append(
+                Text(
+                    f"trials: {c.get('complete', 0)} done, {c.get('running', 0)} running, {c.get('pruned', 0)} pruned,"
+                    f" {c.get('fail', 0)} failed, {c.get('waiting', 0)} waiting"
+                )
+            )
+            best = r.best
+            best_txt = "-"
+            if best is not None:
+                best_txt = f"{best.get('run_name')}: {best.values[0]:.6g}" if best.values else "-"
+            parts.append(Text(f"best so far: {best_txt}   study energy so far: {_j(r.energy['total_j'])}"))
+        return Group(*parts)
+
+
+class _EpochReporter:
+    """Implements the training loop's ProgressReporter by updating the sweep's live line."""
+
+    def __init__(self, display: SweepDisplay) -> None:
+        self.display = display
+        self.total = 0
+        self.epoch = 0
+
+    def start(self, *, total_epochs: int, first_epoch: int) -> None:
+        self.total = total_epochs
+
+    def start_epoch(self, epoch: int, steps: int) -> None:
+        self.epoch = epoch
+
+    def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
+        self.display.epoch_line = f"| epoch {self.epoch + 1}/{self.total} loss {loss:.3f} {_j(energy_j)}"
+        self.display._refresh()
+
+    def end_epoch(self, record: Any) -> None:
+        self.display.epoch_line = f"| epoch {self.epoch + 1}/{self.total} val acc {_acc(record.val_accuracy)}"
+        self.display._refresh()
+
+    def stop(self) -> None:
+        pass

@@ -1,0 +1,203 @@
+"""One sweep trial: a real training run in the study folder, its figures stored as Optuna user attributes.
+
+User attributes of every trial (what ``sweep show``, the exports and optuna-dashboard read): ``run_name``,
+``run_dir``, ``worker``, ``hardware`` (a short tag) and ``hardware_info``, ``energy_j`` (the run's cumulative energy),
+``base_energy_j`` (energy of the same run already counted by the trial this one continues), ``curve`` (per epoch:
+``[epoch, energy_j, elapsed_s, val_accuracy]``), ``first_epoch_energy_j``, ``energy_to_target_j``,
+``time_to_target_s``, ``epochs_to_target``, ``reached_target``, ``final_accuracy``, ``best_accuracy``,
+``duration_s``, ``lost_energy_j``, ``train_status``, ``energy_sources``, ``accel_energy_ratio``, ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from powertrain.errors import PowertrainError
+from powertrain.hardware import describe_hardware
+from powertrain.meters import Sensor
+from powertrain.study._storage import heartbeat, worker_id
+from powertrain.study._sweep_config import OBJECTIVES, SweepConfig
+from powertrain.study.pruners import EnergySuccessiveHalvingPruner, report_energy
+from powertrain.training import EpochRecord, train
+from powertrain.training.progress import ProgressReporter
+
+__all__ = ["hardware_tag", "run_trial"]
+
+log = logging.getLogger(__name__)
+
+
+def hardware_tag(info: dict[str, Any]) -> str:
+    """A short hardware label to group trials by: the GPU models (with counts), else the CPU model."""
+    gpus = [str(g.get("name", "gpu")) for g in info.get("gpus") or []]
+    if gpus:
+        names = sorted(set(gpus))
+        return " + ".join(f"{gpus.count(n)}x {n}" for n in names)
+    cores = info.get("cpu_logical_cores")
+    return f"{info.get('cpu_model', 'unknown CPU')} ({cores} threads)" if cores else str(info.get("cpu_model"))
+
+
+def run_trial(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    config: SweepConfig,
+    *,
+    sensors: Sequence[Sensor] | None = None,
+    reporter: ProgressReporter | None = None,
+    extra: Callable[[optuna.Trial, Any], None] | None = None,
+) -> TrialState:
+    """Train the trial's configuration, record its figures, and tell the study how it ended.
+
+    A retried trial (its ``run_name`` inherited) continues the run directory's checkpoint when this machine has it;
+    a run directory whose summary is already final is read back, not retrained. ``extra(trial, train_result)`` may
+    add user attributes after training (the EAT preset measures inference energy there).
+    """
+    space = config.space.as_grid() if config.sampler == "grid" else config.space
+    params = space.suggest(trial)
+    run_name = str(trial.user_attrs.get("run_name") or f"trial-{trial.number:04d}")
+    run_dir = Path(config.out).resolve() / "runs" / run_name
+    info = describe_hardware()
+    carried_j = float(trial.user_attrs.get("energy_j") or 0.0)
+    attrs = {"run_name": run_name, "run_dir": str(run_dir), "worker": worker_id(), "hardware": hardware_tag(info)}
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    trial.set_user_attr("hardware_info", {k: info[k] for k in ("hostname", "cpu_model", "gpus", "gpu_count")})
+    curve: list[list[float]] = [list(p) for p in trial.user_attrs.get("curve") or []]
+    target = config.train.target_accuracy
+    prune = config.pruner != "none" and len(config.objective) == 1
+    rungs = study.pruner.rungs_j(study) if isinstance(study.pruner, EnergySuccessiveHalvingPruner) else None
+
+    def on_epoch(record: EpochRecord, totals: Any) -> bool:
+        epoch = _epoch_number(record, curve)
+        curve.append([epoch, record.energy_j, record.elapsed_s, record.val_accuracy])
+        trial.set_user_attr("curve", curve)
+        if epoch == 1 and "first_epoch_energy_j" not in trial.user_attrs:
+            trial.set_user_attr("first_epoch_energy_j", record.energy_j)
+        accuracy = record.val_accuracy if math.isfinite(record.val_accuracy) else 0.0
+        report_energy(
+            trial, epoch, accuracy=accuracy, energy_j=record.energy_j, target_accuracy=target, rung_energies_j=rungs
+        )
+        return prune and trial.should_prune()
+
+    with heartbeat(study._storage, trial._trial_id, config.heartbeat_s):
+        try:
+            cfg = config.space.config_for(config.train, params).replace(out=str(run_dir))
+            trial.set_user_attr("config", cfg.to_dict())
+            summary = _existing_summary(run_dir)
+            if summary is not None:
+                result_status, summary = str(summary.get("status")), summary
+            else:
+                resume = run_dir if (run_dir / "config.yaml").exists() else None
+                if resume is None:
+                    carried_j = 0.0  # a fresh run: what an earlier attempt spent elsewhere stays with that attempt
+                trial.set_user_attr("base_energy_j", carried_j)
+                result = train(cfg, resume=resume, sensors=sensors, reporter=reporter, on_epoch=on_epoch)
+                result_status, summary = result.status, result.summary
+                _store_curve(trial, result.history)
+                if extra is not None:
+                    extra(trial, result)
+        except KeyboardInterrupt:
+            _store_failure(study, trial, "interrupted (Ctrl-C); rerun the sweep to continue it", retry=True)
+            raise
+        except PowertrainError as exc:
+            return _store_failure(study, trial, str(exc), retry=False)
+        except Exception as exc:  # a crash inside one trial must not end the study
+            log.exception("trial %d failed", trial.number)
+            return _store_failure(study, trial, f"{type(exc).__name__}: {exc}", retry=False)
+    _store_summary(trial, summary, result_status)
+    if result_status == "pruned":
+        study.tell(trial, state=TrialState.PRUNED)
+        return TrialState.PRUNED
+    values = [_objective_value(name, trial.user_attrs) for name in config.objective]
+    if any(v is None for v in values):
+        trial.set_user_attr("error", f"no value for objective {config.objective} (training status {result_status})")
+        study.tell(trial, state=TrialState.FAIL)
+        return TrialState.FAIL
+    study.tell(trial, values=values)
+    return TrialState.COMPLETE
+
+
+def _objective_value(name: str, attrs: dict[str, Any]) -> float | None:
+    """The trial's value for one objective, or None when the run has none (the trial is then FAIL).
+
+    A run that never reached the target has energy- and time-to-target +inf: it is ranked after every run that
+    reached it, and nothing finite is made up for it.
+    """
+    value = attrs.get(OBJECTIVES[name][1])
+    if name in ("energy_to_target", "time_to_target") and value is None:
+        return math.inf
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return float(value)
+
+
+def _store_summary(trial: optuna.Trial, summary: dict[str, Any], status: str) -> None:
+    energy = summary.get("energy") or {}
+    accel = summary.get("accelerator") or {}
+    attrs = {
+        "train_status": status,
+        "energy_j": energy.get("total_j"),
+        "lost_energy_j": energy.get("lost_j"),
+        "energy_sources": energy.get("sources"),
+        "energy_estimated": energy.get("estimated"),
+        "duration_s": summary.get("duration_s"),
+        "final_accuracy": summary.get("final_accuracy"),
+        "best_accuracy": summary.get("best_accuracy"),
+        "reached_target": bool(summary.get("reached_target")),
+        "energy_to_target_j": summary.get("energy_to_target_j"),
+        "time_to_target_s": summary.get("time_to_target_s"),
+        "epochs_to_target": summary.get("epochs_to_target"),
+        "epochs_completed": summary.get("epochs_completed"),
+        "accel_energy_ratio": accel.get("mean_ratio"),
+    }
+    for key, value in attrs.items():
+        if value is not None or key not in trial.user_attrs:
+            trial.set_user_attr(key, value)
+
+
+def _store_curve(trial: optuna.Trial, history: list[EpochRecord]) -> None:
+    """The whole accuracy-against-energy curve from the run's history (epochs numbered from 1)."""
+    base = 0 if history and history[0].epoch >= 1 else 1
+    curve = [[r.epoch + base, r.energy_j, r.elapsed_s, r.val_accuracy] for r in history]
+    trial.set_user_attr("curve", curve)
+    if curve and "first_epoch_energy_j" not in trial.user_attrs:
+        trial.set_user_attr("first_epoch_energy_j", curve[0][1])
+
+
+def _store_failure(study: optuna.Study, trial: optuna.Trial, message: str, *, retry: bool) -> TrialState:
+    trial.set_user_attr("error", message)
+    study.tell(trial, state=TrialState.FAIL)
+    if retry:
+        import warnings
+
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = RetryHeartbeatStaleTrialCallback()
+        retry(study, study._storage.get_trial(trial._trial_id))
+    return TrialState.FAIL
+
+
+def _existing_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The run's summary when it is final (the run ended before the trial was told); else None."""
+    try:
+        data = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if isinstance(data, dict) and data.get("final") and data.get("status") != "interrupted":
+        return data
+    return None
+
+
+def _epoch_number(record: EpochRecord, curve: list[list[float]]) -> int:
+    """The epoch just finished, numbered from 1 (the record's own numbering may start at 0 or 1)."""
+    return int(curve[-1][0]) + 1 if curve else int(record.epoch) + 1 if record.epoch == 0 else int(record.epoch)
+
