@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -22,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import TrialState
 
 from powertrain.errors import ConfigError
 from powertrain.study._sweep_config import SweepConfig
 
-__all__ = ["claim_trial", "heartbeat", "open_storage", "open_study", "recover_lost_trials", "worker_id"]
+__all__ = ["RetryLost", "claim_trial", "heartbeat", "open_storage", "open_study", "recover_lost_trials", "worker_id"]
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +61,34 @@ def open_storage(
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     elif backend == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with _quiet():
-            retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries) if heartbeat_s else None
-            return RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_s,
-                grace_period=grace_s,
-                heartbeat_stale_trial_callback=retry,
-            )
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        safe = parsed.render_as_string(hide_password=True)
-        raise ConfigError(f"cannot open the study storage {safe}: {first}") from None
+    retry = RetryLost(max_retries) if heartbeat_s else None
+    for attempt in range(6):
+        try:
+            with _quiet():
+                return RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_s,
+                    grace_period=grace_s,
+                    heartbeat_stale_trial_callback=retry,
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
+            # workers starting together on an empty database race to create Optuna's tables: the loser retries
+            if attempt == 5:
+                raise ConfigError(f"cannot open the study storage {_hide(parsed)}: {_first_line(exc)}") from None
+            time.sleep(0.2 + random.random())
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+            raise ConfigError(f"cannot open the study storage {_hide(parsed)}: {_first_line(exc)}") from None
+    raise AssertionError("unreachable")
+
+
+def _hide(url: Any) -> str:
+    return str(url.render_as_string(hide_password=True))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_study(config: SweepConfig, storage: RDBStorage, sampler: Any, pruner: Any) -> optuna.Study:
@@ -136,13 +151,16 @@ def claim_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None
     storage = study._storage
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+            storage.set_trial_user_attr(frozen._trial_id, "worker", worker_id())
             return optuna.Trial(study, frozen._trial_id)
     if config.sampler == "grid":
         return None
     counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
     if len(study.get_trials(deepcopy=False, states=counted)) >= (config.n_trials or 0):
         return None
-    return study.ask()
+    trial = study.ask()
+    trial.set_user_attr("worker", worker_id())
+    return trial
 
 
 def recover_lost_trials(study: optuna.Study, config: SweepConfig) -> list[int]:
@@ -159,13 +177,10 @@ def recover_lost_trials(study: optuna.Study, config: SweepConfig) -> list[int]:
         if name != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
             continue
         try:
+            storage.set_trial_system_attr(trial._trial_id, "powertrain:lost", f"worker process {worker} died")
             if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 failed.append(trial.number)
-                storage.set_trial_system_attr(trial._trial_id, "powertrain:lost", "worker process died")
-                if config.max_retries > len(trial.system_attrs.get("retry_history", [])):
-                    with _quiet():
-                        retry = RetryHeartbeatStaleTrialCallback(max_retry=config.max_retries)
-                    retry(study, storage.get_trial(trial._trial_id))
+                RetryLost(config.max_retries)(study, storage.get_trial(trial._trial_id))
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
@@ -176,6 +191,37 @@ def recover_lost_trials(study: optuna.Study, config: SweepConfig) -> list[int]:
     if failed:
         log.info("trials %s were lost with their worker; retrying them", failed)
     return failed
+
+
+class RetryLost:
+    """Enqueue a WAITING copy of a lost trial: same parameters and figures so far, without its worker's identity.
+
+    Like Optuna's ``RetryHeartbeatStaleTrialCallback`` (the same ``failed_trial`` and ``retry_history`` system
+    attributes), but the copy drops ``worker``, so a copy just claimed is never mistaken for its dead predecessor.
+
+    Args:
+        max_retries: How many times one trial is retried at most.
+    """
+
+    def __init__(self, max_retries: int) -> None:
+        self.max_retries = max_retries
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Enqueue the retry of ``trial`` (a FAIL trial) unless it was retried ``max_retries`` times already."""
+        history = [*trial.system_attrs.get("retry_history", []), trial.number]
+        if len(history) > self.max_retries:
+            log.warning("trial %d was lost %d times; not retrying it again", history[0], len(history))
+            return
+        attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("worker", "error")}
+        study.add_trial(
+            optuna.create_trial(
+                state=TrialState.WAITING,
+                params=trial.params,
+                distributions=trial.distributions,
+                user_attrs=attrs,
+                system_attrs={"failed_trial": history[0], "retry_history": history},
+            )
+        )
 
 
 @contextmanager

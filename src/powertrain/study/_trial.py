@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from powertrain.errors import PowertrainError
 from powertrain.hardware import describe_hardware
 from powertrain.meters import Sensor
-from powertrain.study._storage import heartbeat, worker_id
+from powertrain.study._storage import RetryLost, heartbeat, worker_id
 from powertrain.study._sweep_config import OBJECTIVES, SweepConfig
 from powertrain.study.pruners import EnergySuccessiveHalvingPruner, report_energy
 from powertrain.training import EpochRecord, train
@@ -175,14 +175,7 @@ def _store_failure(study: optuna.Study, trial: optuna.Trial, message: str, *, re
     trial.set_user_attr("error", message)
     study.tell(trial, state=TrialState.FAIL)
     if retry:
-        import warnings
-
-        from optuna.storages import RetryHeartbeatStaleTrialCallback
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry = RetryHeartbeatStaleTrialCallback()
-        retry(study, study._storage.get_trial(trial._trial_id))
+        RetryLost(max_retries=1_000_000)(study, study._storage.get_trial(trial._trial_id))
     return TrialState.FAIL
 
 

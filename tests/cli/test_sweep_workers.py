@@ -1,0 +1,135 @@
+"""Real worker processes: two workers share a PostgreSQL study; a worker killed with SIGKILL mid-trial and started
+again finishes the study, on SQLite and on PostgreSQL, with finished trials intact and nothing counted twice."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import optuna
+import pytest
+
+from powertrain.training import RunDir
+
+CONFIG = """
+train:
+  dataset: synthetic
+  model: mlp
+  epochs: {epochs}
+  batch_size: 16
+  lr: 0.01
+  device: cpu
+  estimate_batch_size: 0
+  image_size: 16
+  channels: 1
+  meter_interval_s: 0.05
+  dataset_options: {{num_classes: 4, train_size: {train_size}, test_size: 64}}
+space:
+  seed: {seeds}
+objective: energy
+study: {study}
+"""
+
+
+def _config(tmp_path, *, epochs, train_size, seeds):
+    study = f"s{uuid.uuid4().hex[:8]}"  # a fresh study per test on the shared PostgreSQL server
+    path = tmp_path / "sweep.yaml"
+    path.write_text(CONFIG.format(epochs=epochs, train_size=train_size, seeds=seeds, study=study))
+    return path, study
+
+
+def _worker(config, out, storage):
+    cmd = [sys.executable, "-m", "powertrain", "sweep", str(config), "--out", str(out), "-q"]
+    if storage:
+        cmd += ["--storage", storage]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc, timeout=180):
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+
+
+def test_two_workers_share_a_postgresql_grid_each_point_exactly_once(tmp_path, postgres_url):
+    config, study_name = _config(tmp_path, epochs=1, train_size=128, seeds=[0, 1, 2, 3, 4, 5])
+    workers = [_worker(config, tmp_path / f"w{i}", postgres_url) for i in range(2)]
+    try:
+        for proc in workers:
+            _finish(proc)
+    finally:
+        for proc in workers:  # a failed assertion must not leave a worker behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    study = optuna.load_study(study_name=study_name, storage=postgres_url)
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.COMPLETE] * 6  # none lost, none failed, none extra
+    assert sorted(t.params["seed"] for t in study.trials) == [0, 1, 2, 3, 4, 5]  # each point exactly once
+    for trial in study.trials:  # each trial's run directory is on the disk of the worker that ran it
+        run_dir = trial.user_attrs["run_dir"]
+        assert run_dir.startswith((str(tmp_path / "w0"), str(tmp_path / "w1")))
+        assert json.loads(RunDir(run_dir).summary_path.read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_worker_killed_mid_trial_restarts_and_finishes_the_study(tmp_path, backend, request):
+    storage = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    config, study_name = _config(tmp_path, epochs=5, train_size=1024, seeds=[0, 1])
+    out = tmp_path / "study"
+    proc = _worker(config, out, storage)
+    deadline = time.monotonic() + 120
+    victim = None
+    try:
+        while time.monotonic() < deadline and victim is None:  # kill once a trial has checkpointed an epoch
+            for run in (out / "runs").glob("*") if (out / "runs").exists() else ():
+                beat = run / "heartbeat.json"
+                if (run / "checkpoint.pt").exists() and beat.exists() and json.loads(beat.read_text())["energy_j"] > 0:
+                    victim = run
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert victim is not None, "no trial checkpointed an epoch in time"
+    url = storage or f"sqlite:///{out / 'study.db'}"
+    killed = optuna.load_study(study_name=study_name, storage=url)
+    finished_before = {t.params["seed"]: dict(t.user_attrs) for t in killed.trials if t.state.is_finished()}
+    assert [t.state.name for t in killed.trials].count("RUNNING") == 1
+    checkpointed = RunDir(victim).load_checkpoint()["epoch"]
+
+    restarted = _worker(config, out, storage)
+    try:
+        _finish(restarted)
+    finally:
+        if restarted.poll() is None:
+            restarted.kill()
+            restarted.wait()
+
+    study = optuna.load_study(study_name=study_name, storage=url)
+    by_state = {}
+    for t in study.trials:
+        by_state.setdefault(t.state.name, []).append(t)
+    assert len(by_state["COMPLETE"]) == 2 and len(by_state["FAIL"]) == 1  # the killed attempt: FAIL, never COMPLETE
+    assert sorted(t.params["seed"] for t in by_state["COMPLETE"]) == [0, 1]
+    lost, retry = by_state["FAIL"][0], next(t for t in by_state["COMPLETE"] if t.user_attrs["run_dir"] == str(victim))
+    assert retry.system_attrs["failed_trial"] == lost.number
+    for seed, attrs in finished_before.items():  # trials finished before the kill are untouched
+        again = next(t for t in by_state["COMPLETE"] if t.params["seed"] == seed)
+        assert again.user_attrs == attrs
+    summary = json.loads(RunDir(victim).summary_path.read_text())
+    metrics = RunDir(victim).read_metrics()
+    assert summary["status"] == "completed" and [int(r["epoch"]) for r in metrics] == list(
+        range(int(metrics[0]["epoch"]), int(metrics[0]["epoch"]) + 5)
+    )  # every epoch once: the retry continued the checkpoint (epoch > checkpointed were redone, not repeated)
+    assert checkpointed >= 1 and summary["energy"]["lost_j"] > 0  # the killed epoch's energy is counted as lost
+    assert [p[0] for p in retry.user_attrs["curve"]] == [1, 2, 3, 4, 5]
+    # the study's energy counts each joule once: the failed attempt's reported energy plus what the retry added
+    spent = lost.user_attrs.get("energy_j", 0.0) + (retry.user_attrs["energy_j"] - retry.user_attrs["base_energy_j"])
+    assert retry.user_attrs["base_energy_j"] == lost.user_attrs.get("energy_j", 0.0)
+    assert spent == pytest.approx(retry.user_attrs["energy_j"])
+    results = json.loads((out / "results.json").read_text())
+    other = next(t for t in by_state["COMPLETE"] if t is not retry)
+    assert results["energy"]["total_j"] == pytest.approx(retry.user_attrs["energy_j"] + other.user_attrs["energy_j"])
