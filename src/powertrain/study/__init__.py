@@ -15,7 +15,8 @@ by many workers.
 :class:`EnergyAwarePruner` and :class:`EnergySuccessiveHalvingPruner` are ordinary Optuna pruners,
 usable in your own Optuna code through :func:`report_energy`. docs/studies.md has the YAML keys and the recipes.
 
-The EAT experiment: :func:`run_eat_study` (CLI: ``powertrain eat-study CONFIG.yaml``), see docs/eat-study.md.
+The EAT experiment: :func:`run_eat_study` (CLI: ``powertrain eat-study CONFIG.yaml``), a preset of the engine (one
+explicit trial per model and setting, :func:`eat_sweep_config`) with a Table-1 report; see docs/eat-study.md.
 
 Errors: :class:`~powertrain.errors.ConfigError` for a bad config, an unknown field in a space, an empty grid, a
 malformed or unreachable storage, or a study name that exists with another space (one line, nothing stored is changed);
@@ -35,7 +36,7 @@ from powertrain.study._inference import InferenceEnergy, measure_inference_energ
 from powertrain.study._space import Param, SearchSpace, TrialSpec
 from powertrain.study._sweep_config import OBJECTIVES, SweepConfig, load_sweep_config, sweep_config_from_dict
 from powertrain.study._sweep_results import SweepResult, TrialRecord, load_sweep
-from powertrain.study.eat import EatStudyResult, run_eat_study
+from powertrain.study.eat import EatStudyResult, eat_sweep_config, run_eat_study
 from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "SweepResult",
     "TrialRecord",
     "TrialSpec",
+    "eat_sweep_config",
     "load_eat_study_config",
     "load_sweep",
     "load_sweep_config",

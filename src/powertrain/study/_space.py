@@ -253,4 +253,6 @@ def _fmt(value: Any) -> str:
 
 
 def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", name).strip("-") or "trial"
+    """A file-safe run name; ``/`` makes nested folders (``model/setting``), never ``..`` or an absolute path."""
+    parts = [re.sub(r"[^A-Za-z0-9._=+-]+", "-", part).strip("-") for part in name.split("/")]
+    return "/".join(p for p in parts if p and p not in (".", "..")) or "trial"

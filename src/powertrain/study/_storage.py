@@ -10,6 +10,7 @@ and continues from its run directory's checkpoint.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -93,7 +94,8 @@ def _first_line(exc: BaseException) -> str:
 
 def open_study(config: SweepConfig, storage: RDBStorage, sampler: Any, pruner: Any) -> optuna.Study:
     """Create the study (and plan its grid) or load it; a study of that name with another space is refused."""
-    fingerprint = config.space.fingerprint(config.train) + f"|objective={config.objective}"
+    identity = json.dumps(config.identity, sort_keys=True, default=str)
+    fingerprint = config.space.fingerprint(config.train) + f"|objective={config.objective}|{identity}"
     try:
         study = optuna.create_study(
             storage=storage,

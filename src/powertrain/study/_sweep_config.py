@@ -58,6 +58,8 @@ class SweepConfig:
         heartbeat_s: How often a running trial tells the storage it is alive (seconds).
         grace_s: A trial silent for this long is taken as lost and retried (seconds).
         max_retries: How often a lost trial is retried.
+        identity: More facts that make two studies different (a preset's own settings): part of the check that an
+            existing study of the same name is the same study.
     """
 
     train: TrainConfig
@@ -74,6 +76,7 @@ class SweepConfig:
     heartbeat_s: int = 10
     grace_s: int = 30
     max_retries: int = 3
+    identity: dict[str, Any] = field(default_factory=dict)
 
     @property
     def directions(self) -> list[str]:

@@ -1,9 +1,9 @@
 """The reproducible EAT experiment: standard training against EAT settings, one table per model (like EAT's Table 1).
 
-:func:`run_eat_study` trains every (model, setting) in its own run directory, reads back the accuracy and the
-accelerator energy ratio, measures the real inference energy of every trained model, and writes ``results.json`` and
-``results.md`` in the study folder. It is safe to kill and rerun: finished runs are reused, unfinished ones resumed, and
-the results file is rewritten (atomically) after every run and every measurement.
+An EAT study is a grid sweep on the study engine (:func:`~powertrain.study.sweep`): one explicit trial per (model,
+setting), standard training included, each recording the accuracy, the accelerator energy ratio and the measured
+inference energy. :func:`run_eat_study` runs that sweep and builds the Table-1 report over its trials
+(``results.json`` and ``results.md``, rewritten atomically after every trial). Kill and rerun: the sweep continues.
 """
 
 from __future__ import annotations
@@ -24,14 +24,16 @@ from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Sensor, discover_sensors
 from powertrain.study._eat_config import EatStudyConfig
 from powertrain.study._eat_report import render_markdown
-from powertrain.study._eat_runs import ensure_run
 from powertrain.study._eat_table import EAT_CIFAR10_TABLE1, ModelTable, RunRecord, build_table
 from powertrain.study._inference import InferenceEnergy, measure_inference_energy
+from powertrain.study._space import SearchSpace, TrialSpec
+from powertrain.study._sweep_config import SweepConfig
+from powertrain.study._sweep_results import SweepResult, TrialRecord
 from powertrain.training import TrainConfig, load_run_model
 from powertrain.training.loop import resolve_device
 from powertrain.training.progress import ProgressReporter
 
-__all__ = ["EatStudyResult", "run_eat_study"]
+__all__ = ["EatStudyResult", "eat_sweep_config", "run_eat_study"]
 
 log = logging.getLogger(__name__)
 
@@ -76,49 +78,160 @@ def run_eat_study(
     reporter: ProgressReporter | None = None,
     notify: Notify | None = None,
 ) -> EatStudyResult:
-    """Run (or continue) an EAT study.
+    """Run (or continue) an EAT study: a grid sweep on the study engine, then the Table-1 report over it.
 
-    For each model and each setting (standard training first) a run in ``OUT/runs/<model>/<setting>/``: a run whose
-    summary is final and not interrupted is reused, one with a config but unfinished is resumed, a missing one is
-    trained. Then the inference energy of every trained model is measured (``config.inference_energy``).
+    Every (model, setting) is one explicit trial of a sweep (:func:`~powertrain.study.sweep`) named
+    ``<model>/<setting>``, with its run in ``OUT/runs/<model>/<setting>/`` and its figures in ``OUT/study.db``: the
+    accuracy, the accelerator energy ratio and, measured right after training on the same machine, the inference
+    energy. Killing and rerunning continues the sweep (a lost run resumes from its checkpoint); a finished study is
+    only reported again. The tables are rebuilt from the sweep's trials.
 
     Args:
         config: The study (validated again here).
         sensors: Energy sensors for the training runs and the inference measurements; default: discovered per run.
             Sensors you pass stay yours to close.
         reporter: Live display of each training run.
-        notify: Called with one line per step (which run is trained, reused, measured), for a CLI.
+        notify: Called with one line per step (which run is trained, measured), for a CLI.
 
     Returns:
         The :class:`EatStudyResult`.
 
     Raises:
-        ConfigError: A bad config, or an existing run in ``OUT`` trained with a different fixed field.
+        ConfigError: A bad config, or a study in ``OUT`` made with other settings, epochs or inference settings.
         UnknownNameError: An unknown dataset or model.
         DataNotFoundError: The dataset is not on disk.
     """
+    from powertrain.study._engine import sweep
+
     config.validate()
     say = notify or (lambda message: log.info("%s", message))
     study = _Study(config, Path(config.out), describe_hardware())
     study.out.mkdir(parents=True, exist_ok=True)
     write_atomic(study.out / "study.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    previous = _previous_inference(study.out / "results.json", config)
-    total = len(config.models) * len(config.all_settings)
+    sweep_config = eat_sweep_config(config)
+    total = len(sweep_config.space.trials)
+    ran: set[int] = set()
+
+    def started(_study: Any, trial: Any) -> None:
+        ran.add(trial.number)
+        say(f"[{len(ran)}/{total}] {trial.user_attrs.get('run_name')}")
+
+    def finished(result: SweepResult, number: int, state: str) -> None:
+        record = next(t for t in result.trials if t.number == number)
+        say(f"  {state}: {record.get('train_status')}, accuracy {_num(record.get('final_accuracy'))}, "
+            f"energy ratio {_num(record.get('accel_energy_ratio'))}")  # fmt: skip
+        study.records = _records(config, result, ran)
+        study.write()
+
+    result = sweep(
+        sweep_config,
+        sensors=sensors,
+        reporter=reporter,
+        on_start=started,
+        on_trial=finished,
+        extra=_InferenceHook(config, sensors, say) if config.inference_energy.enabled else None,
+    )
+    study.records = _records(config, result, ran)
+    study.complete = len(study.records) == total
+    return study.write()
+
+
+def eat_sweep_config(config: EatStudyConfig) -> SweepConfig:
+    """The EAT study as a sweep: one explicit trial per (model, setting), standard training included."""
+    base = config.run_config(config.models[0], config.all_settings[0]).replace(out=None)
+    base.out = None
+    trials = []
     for model in config.models:
         for setting in config.all_settings:
-            say(f"[{len(study.records) + 1}/{total}] {model} / {setting.name}")
-            record = ensure_run(config, model, setting, sensors=sensors, reporter=reporter)
-            if record.action == "reused":  # the same weights as last time: keep their measurements
-                earlier = previous.get((model, setting.name, record.version), [])
-                record.inference = earlier[: config.inference_energy.rounds]
-            say(f"  {record.action}: {record.status}, accuracy {_num(record.final_accuracy)}, "
-                f"energy ratio {_num(record.energy_ratio)} (batch {record.ratio_batch_size})")  # fmt: skip
-            study.records.append(record)
-            study.write()
-    if config.inference_energy.enabled:
-        _measure_all(study, sensors, say)
-    study.complete = True
-    return study.write()
+            run = config.run_config(model, setting)
+            overrides = {"model": model, "eat_lambda": setting.lam, "eat_sigma": setting.sigma}
+            overrides.update(
+                {k: v for k, v in run.to_dict().items() if k != "out" and v != getattr(base, k) and k not in overrides}
+            )
+            trials.append(TrialSpec(f"{model}/{setting.name}", overrides))
+    return SweepConfig(
+        train=base,
+        space=SearchSpace((), tuple(trials)),
+        sampler="grid",
+        objective=["energy_ratio"] if config.estimate_batch_size > 0 else ["accuracy"],
+        study="eat",
+        out=config.out,
+        identity={"inference_energy": _inference_key(config) if config.inference_energy.enabled else None,
+                  "rounds": config.inference_energy.rounds},  # fmt: skip
+    )
+
+
+def _records(config: EatStudyConfig, result: SweepResult, ran: set[int]) -> list[RunRecord]:
+    """One :class:`RunRecord` per finished (model, setting), from the sweep's latest trial of that run."""
+    latest: dict[str, TrialRecord] = {}
+    for trial in result.trials:
+        latest[str(trial.get("run_name"))] = trial  # later attempts (retries) replace earlier ones
+    records = []
+    for model in config.models:
+        for setting in config.all_settings:
+            name = f"{model}/{setting.name}"
+            trial = latest.get(name)
+            if trial is None or trial.state not in ("complete", "fail") or not trial.get("train_status"):
+                continue  # not run yet, running, or lost with its worker (its retry is waiting)
+            attrs = trial.attrs
+            records.append(
+                RunRecord(
+                    model=model,
+                    setting=setting,
+                    run_dir=str(attrs.get("run_dir")),
+                    action="trained" if trial.number in ran else "reused",
+                    status=str(attrs.get("train_status")),
+                    epochs_completed=int(attrs.get("epochs_completed") or 0),
+                    final_accuracy=attrs.get("final_accuracy"),
+                    best_accuracy=attrs.get("best_accuracy"),
+                    energy_ratio=attrs.get("accel_energy_ratio"),
+                    ratio_batch_size=config.estimate_batch_size if attrs.get("accel_energy_ratio") else None,
+                    train_energy_j=attrs.get("energy_j"),
+                    train_energy_sources=list(attrs.get("energy_sources") or []),
+                    version=str(trial.number),
+                    inference=[InferenceEnergy.from_dict(r) for r in attrs.get("inference") or []],
+                )
+            )
+    return records
+
+
+class _InferenceHook:
+    """After each run: measure the trained model's real inference energy (``rounds`` windows), stored on the trial."""
+
+    def __init__(self, config: EatStudyConfig, sensors: Sequence[Sensor] | None, say: Notify) -> None:
+        self.config, self.sensors, self.say = config, sensors, say
+
+    def __call__(self, trial: Any, result: Any) -> None:
+        config, inference = self.config, self.config.inference_energy
+        if result.status == "diverged" or not (Path(result.run_dir) / "model.pt").exists():
+            return
+        device = resolve_device(config.train.device)
+        net, cfg, bundle = load_run_model(result.run_dir, device=str(device), data_dir=config.train.data_dir)
+        batches = _test_batches(bundle, cfg, inference.batch_size, device)
+        owned = self.sensors is None
+        sensors = list(self.sensors) if self.sensors is not None else discover_sensors(gpu_indices=cfg.gpu_indices)
+        rounds = []
+        try:
+            meter = EnergyMeter(sensors, sample_period_s=cfg.meter_interval_s, sync_cuda=device.type == "cuda")
+            with meter:
+                for index in range(inference.rounds):
+                    measured = measure_inference_energy(
+                        net, batches, meter=meter, device=device, amp=cfg.amp, min_seconds=inference.min_seconds,
+                        repeats=inference.repeats, warmup_passes=inference.warmup_passes,
+                        name=f"inference:{trial.number}:{index}",
+                    )  # fmt: skip
+                    rounds.append(measured.to_dict())
+                    self.say(
+                        f"  inference: {measured.j_per_1k_images:.3f} J per 1000 images, {measured.avg_power_w:.1f} W"
+                        f" ({measured.source}, {measured.component})"
+                    )
+        finally:
+            if owned:
+                for sensor in sensors:
+                    sensor.close()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        trial.set_user_attr("inference", rounds)
 
 
 @dataclass
@@ -167,63 +280,6 @@ class _Study:
         return result
 
 
-def _measure_all(study: _Study, sensors: Sequence[Sensor] | None, say: Notify) -> None:
-    """Measure the inference energy of every trained model that still lacks rounds, in one meter."""
-    config = study.config
-    if not any(len(r.inference) < config.inference_energy.rounds and _has_weights(r) for r in study.records):
-        return
-    device = resolve_device(config.train.device)
-    owned = sensors is None
-    meter_sensors = list(sensors) if sensors is not None else discover_sensors(gpu_indices=config.train.gpu_indices)
-    try:
-        meter = EnergyMeter(
-            meter_sensors, sample_period_s=config.train.meter_interval_s, sync_cuda=device.type == "cuda"
-        )
-        with meter:
-            for model in config.models:
-                _measure_model(study, model, meter, device, say)
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-    finally:
-        if owned:
-            for sensor in meter_sensors:
-                sensor.close()
-
-
-def _measure_model(study: _Study, model: str, meter: EnergyMeter, device: torch.device, say: Notify) -> None:
-    """The rounds of one model's settings, interleaved (and in alternating order) so that drift hits all alike."""
-    config, inference = study.config, study.config.inference_energy
-    group = [r for r in study.records if r.model == model and _has_weights(r)]
-    nets: dict[str, torch.nn.Module] = {}
-    batches: list[torch.Tensor] = []
-    for round_index in range(inference.rounds):
-        for record in group if round_index % 2 == 0 else group[::-1]:
-            if len(record.inference) > round_index:
-                continue
-            if record.run_dir not in nets:
-                net, cfg, bundle = load_run_model(record.run_dir, device=str(device), data_dir=config.train.data_dir)
-                nets[record.run_dir] = net
-                batches = batches or _test_batches(bundle, cfg, inference.batch_size, device)
-            say(f"inference energy: {model} / {record.setting.name}, round {round_index + 1} of {inference.rounds}")
-            measured = measure_inference_energy(
-                nets[record.run_dir],
-                batches,
-                meter=meter,
-                device=device,
-                amp=config.train.amp,
-                min_seconds=inference.min_seconds,
-                repeats=inference.repeats,
-                warmup_passes=inference.warmup_passes,
-                name=f"inference:{model}:{record.setting.name}:{round_index}",
-            )
-            record.inference.append(measured)
-            say(
-                f"  {measured.j_per_1k_images:.3f} J per 1000 images, {measured.avg_power_w:.1f} W, "
-                f"{measured.images_per_s:,.0f} images/s ({measured.source}, {measured.component})"
-            )
-            study.write()
-
-
 def _test_batches(bundle: Any, cfg: TrainConfig, batch_size: int, device: torch.device) -> list[torch.Tensor]:
     _, test = bundle.loaders(
         batch_size=batch_size,
@@ -235,28 +291,6 @@ def _test_batches(bundle: Any, cfg: TrainConfig, batch_size: int, device: torch.
         augment=False,
     )
     return [x for x, _ in test]
-
-
-def _has_weights(record: RunRecord) -> bool:
-    return record.status != "diverged" and (Path(record.run_dir) / "model.pt").exists()
-
-
-def _previous_inference(path: Path, config: EatStudyConfig) -> dict[tuple[str, str, str], list[InferenceEnergy]]:
-    """Inference rounds of an earlier invocation, by (model, setting, run version), when measured the same way."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    if not isinstance(data, dict) or data.get("inference_config") != _inference_key(config):
-        return {}
-    found: dict[tuple[str, str, str], list[InferenceEnergy]] = {}
-    for run in data.get("runs") or []:
-        try:
-            key = (run["model"], run["setting"]["name"], run["version"])
-            found[key] = [InferenceEnergy.from_dict(r) for r in run.get("inference") or []]
-        except (KeyError, TypeError, ValueError):
-            continue
-    return found
 
 
 def _inference_key(config: EatStudyConfig) -> dict[str, Any]:

@@ -1,14 +1,16 @@
-"""Tiny real studies on synthetic data: runs, table, reuse, resume, crash safety, inference energy."""
+"""Tiny real EAT studies on synthetic data, run as sweeps on the study engine: runs, table, inference energy, rerun,
+a changed study refused, and an interrupted study continued."""
 
 import json
 import shutil
 import time
 
+import optuna
 import pytest
 
 from powertrain.errors import ConfigError
 from powertrain.meters.testing import ScriptedCounterSensor
-from powertrain.study import EatStudyConfig, _eat_runs, eat, run_eat_study
+from powertrain.study import EatStudyConfig, _trial, run_eat_study
 
 POWER_W = 50.0
 
@@ -48,23 +50,23 @@ def summaries(out):
     return {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "runs" / "mlp").glob("*/summary.json"))}
 
 
-def copy_of(study, tmp_path):
-    target = tmp_path / "copy"
-    shutil.copytree(study.out, target)
-    return target
-
-
-def test_one_run_per_setting_plus_standard(study):
+def test_one_trial_of_the_sweep_per_setting_plus_standard(study):
     assert [r.setting.name for r in study.records] == ["standard", "sigma1e-4_lambda1", "sigma1e-3_lambda4"]
     assert [r.action for r in study.records] == ["trained"] * 3
     runs = summaries(study.out)
     assert set(runs) == {"standard", "sigma1e-4_lambda1", "sigma1e-3_lambda4"}
-    assert [runs[name]["config"]["eat_lambda"] for name in ("standard", "sigma1e-4_lambda1", "sigma1e-3_lambda4")] == [
-        0.0,
-        1.0,
-        4.0,
-    ]
+    assert [runs[n]["config"]["eat_lambda"] for n in ("standard", "sigma1e-4_lambda1", "sigma1e-3_lambda4")] == [
+        0.0, 1.0, 4.0,
+    ]  # fmt: skip
     assert all(s["status"] == "completed" and s["final"] for s in runs.values())
+    sweep = optuna.load_study(study_name="eat", storage=f"sqlite:///{study.out / 'study.db'}")
+    assert sorted(t.user_attrs["run_name"] for t in sweep.trials) == [
+        "mlp/sigma1e-3_lambda4", "mlp/sigma1e-4_lambda1", "mlp/standard",
+    ]  # fmt: skip
+    for trial in sweep.trials:  # the ratio and the inference energy are recorded on each trial
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert trial.values == [trial.user_attrs["accel_energy_ratio"]]
+        assert len(trial.user_attrs["inference"]) == 2
 
 
 def test_table_rows_come_from_the_runs_ratios_and_accuracies(study):
@@ -99,45 +101,27 @@ def test_inference_energy_rows_are_measured_with_their_source(study):
     assert "| setting | sigma | lambda | accuracy |" in text and "counter (all)" in text
 
 
-def test_rerun_reuses_finished_runs_and_measurements(study, tmp_path, mocker):
-    out = copy_of(study, tmp_path)
+def test_rerun_reports_the_finished_sweep_without_training(study, tmp_path, mocker):
+    out = tmp_path / "copy"
+    shutil.copytree(study.out, out)
     before = {p: p.stat().st_mtime_ns for p in out.glob("runs/mlp/*/checkpoint.pt")}
-    train = mocker.spy(_eat_runs, "train")
-    measure = mocker.spy(eat, "measure_inference_energy")
+    train = mocker.spy(_trial, "train")
     again = run_eat_study(make_config(out), sensors=sensors())
-    assert train.call_count == 0 and measure.call_count == 0
+    assert train.call_count == 0
     assert [r.action for r in again.records] == ["reused"] * 3
     assert {p: p.stat().st_mtime_ns for p in out.glob("runs/mlp/*/checkpoint.pt")} == before
     assert [r.energy_ratio for r in again.tables["mlp"].rows] == [r.energy_ratio for r in study.tables["mlp"].rows]
-    more = run_eat_study(make_config(out, inference_energy={"batch_size": 16, "min_seconds": 0.05, "rounds": 3}))
-    assert measure.call_count == 3 and all(len(r.inference) == 3 for r in more.records)
+    # another study in the same folder (more epochs, other inference rounds) is refused, nothing is changed
+    more_rounds = {"batch_size": 16, "min_seconds": 0.05, "rounds": 3}
+    changes = ({"epochs": 2}, {"lr": 0.01}, {"inference_energy": more_rounds})
+    for changed in (make_config(out, **c) for c in changes):
+        with pytest.raises(ConfigError, match="already exists"):
+            run_eat_study(changed, sensors=sensors())
+    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/mlp/*/checkpoint.pt")} == before
 
 
-def test_unfinished_run_is_resumed_and_shorter_runs_extended(study, tmp_path, mocker):
-    out = copy_of(study, tmp_path)
-    killed = out / "runs" / "mlp" / "sigma1e-4_lambda1"
-    summary = json.loads((killed / "summary.json").read_text())
-    summary.update(status="running", final=False, accelerator=None)  # as a kill after the epoch's checkpoint leaves it
-    (killed / "summary.json").write_text(json.dumps(summary))
-    train = mocker.spy(_eat_runs, "train")
-    again = run_eat_study(make_config(out), sensors=sensors())
-    assert [r.action for r in again.records] == ["reused", "resumed", "reused"]
-    assert train.call_args.kwargs["resume"] == killed
-    assert len((killed / "metrics.csv").read_text().splitlines()) == 2  # header + the one epoch, not counted twice
-    assert again.records[1].status == "completed" and again.records[1].energy_ratio is not None
-    longer = run_eat_study(make_config(out, epochs=2), sensors=sensors())
-    assert [r.action for r in longer.records] == ["resumed"] * 3
-    assert all(r.epochs_completed == 2 for r in longer.records)
-
-
-def test_a_run_trained_differently_is_not_reused(study, tmp_path):
-    out = copy_of(study, tmp_path)
-    with pytest.raises(ConfigError, match="holds a run with different lr"):
-        run_eat_study(make_config(out, lr=0.01), sensors=sensors())
-
-
-def test_results_survive_a_kill_between_runs(tmp_path, mocker):
-    real_train = _eat_runs.train
+def test_an_interrupted_study_is_continued_by_the_same_call(tmp_path, mocker):
+    real_train = _trial.train
     calls = []
 
     def dies_on_third_run(*args, **kwargs):
@@ -146,7 +130,7 @@ def test_results_survive_a_kill_between_runs(tmp_path, mocker):
             raise KeyboardInterrupt
         return real_train(*args, **kwargs)
 
-    mocker.patch.object(_eat_runs, "train", side_effect=dies_on_third_run)
+    mocker.patch.object(_trial, "train", side_effect=dies_on_third_run)
     config = make_config(tmp_path / "s", inference_energy={"enabled": False})
     with pytest.raises(KeyboardInterrupt):
         run_eat_study(config, sensors=sensors())
@@ -155,8 +139,9 @@ def test_results_survive_a_kill_between_runs(tmp_path, mocker):
     assert [r["setting"]["name"] for r in saved["runs"]] == ["standard", "sigma1e-4_lambda1"]
     assert "Partial results" in (tmp_path / "s" / "results.md").read_text()
     mocker.stopall()
-    train = mocker.spy(_eat_runs, "train")
+    train = mocker.spy(_trial, "train")
     done = run_eat_study(config, sensors=sensors())
     assert [r.action for r in done.records] == ["reused", "reused", "trained"]
-    assert train.call_count == 1
+    assert train.call_count == 1 and done.results_json.exists()
+    assert json.loads(done.results_json.read_text())["complete"] is True
     assert all(r.inference == [] for r in done.records)  # inference_energy disabled
