@@ -1,4 +1,8 @@
-"""``powertrain sweep CONFIG.yaml`` runs (or joins) a sweep; ``powertrain sweep show STUDY_DIR_OR_URL`` prints one."""
+"""``powertrain sweep``: run or join a sweep, show one, merge sweeps run apart.
+
+``powertrain sweep CONFIG.yaml`` runs (or joins, or continues) a sweep; ``sweep show STUDY_DIR_OR_URL`` prints one;
+``sweep merge DEST SRC...`` merges sweeps run apart (e.g. on different machines) into one study.
+"""
 
 from __future__ import annotations
 
@@ -18,31 +22,48 @@ Opt = typer.Option
 
 @app.command("sweep")
 def sweep_command(
-    config: Annotated[str, typer.Argument(help="Sweep YAML (examples/sweeps/), or `show`.", metavar="CONFIG|show")],
-    target: Annotated[str | None, typer.Argument(help="With show: the study folder or storage URL.")] = None,
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="CONFIG.yaml | show STUDY_DIR_OR_URL | merge DEST SRC... (a URL source may name its study: URL#STUDY)",
+            metavar="CONFIG | show TARGET | merge DEST SRC...",
+        ),
+    ],
     storage: Annotated[str | None, Opt(help="SQLAlchemy URL shared by workers (default: OUT/study.db).")] = None,
     study: Annotated[str | None, Opt(help="Study name (default: the config file's stem).")] = None,
     out: Annotated[str | None, Opt("--out", "-o", help="Study folder (runs, SQLite file, exports).")] = None,
     trials: Annotated[int | None, Opt("--trials", "-n", help="Total trials of a sampled sweep.")] = None,
     csv: Annotated[Path | None, Opt(help="With show: also write the per-trial CSV here.")] = None,
     json: Annotated[Path | None, Opt(help="With show: also write the JSON export here.")] = None,
+    compare: Annotated[str | None, Opt(help="With show: compare with this study (e.g. the unpruned grid).")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No live display; only the final table.")] = False,
 ) -> int:
     """Sweep training hyperparameters for the fewest joules to a target accuracy (Optuna; many workers can share)."""
     from powertrain.study import load_sweep, load_sweep_config, sweep
-    from powertrain.study._sweep_view import SweepDisplay, print_result
+    from powertrain.study._sweep_view import SweepDisplay, compare_lines, print_result
 
     console = Console()
+    config, rest = args[0], args[1:]
     if config == "show":
-        if target is None:
-            raise ConfigError("usage: powertrain sweep show STUDY_DIR_OR_URL [--study NAME]")
-        result = load_sweep(target, study=study)
+        if len(rest) != 1:
+            raise ConfigError("usage: powertrain sweep show STUDY_DIR_OR_URL [--study NAME] [--csv F] [--json F]")
+        result = load_sweep(rest[0], study=study)
         print_result(result, console)
+        if compare is not None:
+            for line in compare_lines(result, load_sweep(compare)):
+                console.print(line, markup=False, highlight=False)
         if csv is not None or json is not None:
             _export(result, csv, json)
         return 0
-    if target is not None:
-        raise ConfigError(f"unexpected argument {target!r}; did you mean `powertrain sweep show {target}`?")
+    if config == "merge":
+        from powertrain.study._merge import merge_sweeps
+
+        if len(rest) < 2:
+            raise ConfigError("usage: powertrain sweep merge DEST SRC [SRC...] [--study NAME]")
+        print_result(merge_sweeps(rest[0], rest[1:], study=study), console)
+        return 0
+    if rest:
+        raise ConfigError(f"unexpected argument {rest[0]!r}; did you mean `powertrain sweep show {rest[0]}`?")
     cfg = load_sweep_config(config, storage=storage, study=study, out=out)
     if out is None and study is not None:
         cfg = cfg.replace(out=str(Path("studies") / study))

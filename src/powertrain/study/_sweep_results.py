@@ -169,6 +169,41 @@ class SweepResult:
             out["lost_j"] += float(t.get("lost_energy_j") or 0.0) if t.state != "fail" else 0.0
         return out
 
+    @property
+    def pruning(self) -> dict[str, Any]:
+        """What pruning cut: the pruned trials' energy, and an estimate of what running them on would have cost.
+
+        ``not_spent_upper_j`` extrapolates each pruned trial's measured joules per epoch over the epochs it had left
+        (an upper bound: a trial that would have reached the target would have stopped earlier).
+        """
+        pruned = self.by_state("pruned")
+        not_spent = 0.0
+        for t in pruned:
+            done = len(t.get("curve") or [])
+            planned = int((t.get("config") or {}).get("epochs") or done)
+            if done and t.get("energy_j") is not None:
+                not_spent += float(t.get("energy_j")) / done * max(0, planned - done)
+        return {
+            "pruned_trials": len(pruned),
+            "pruned_spent_j": sum(t.spent_j for t in pruned),
+            "not_spent_upper_j": not_spent,
+            "provenance": "measured joules per epoch of each pruned trial x its epochs left",
+        }
+
+    def compare(self, other: SweepResult) -> dict[str, Any]:
+        """This sweep against ``other`` (e.g. the same grid without pruning): energy of both, and the same best?"""
+        mine, theirs = self.best, other.best
+        return {
+            "energy_j": self.energy["total_j"],
+            "other_energy_j": other.energy["total_j"],
+            "energy_ratio": self.energy["total_j"] / other.energy["total_j"] if other.energy["total_j"] else None,
+            "best": mine.get("run_name") if mine else None,
+            "other_best": theirs.get("run_name") if theirs else None,
+            "same_best": mine is not None and theirs is not None and mine.params == theirs.params,
+            "best_energy_to_target_j": mine.get("energy_to_target_j") if mine else None,
+            "other_best_energy_to_target_j": theirs.get("energy_to_target_j") if theirs else None,
+        }
+
     def by_hardware(self) -> dict[str, list[TrialRecord]]:
         """Trials grouped by their hardware tag (for studies spanning several machines)."""
         groups: dict[str, list[TrialRecord]] = {}
@@ -201,6 +236,7 @@ class SweepResult:
             "best": best.to_dict() if best else None,
             "best_energy_to_target_j": best.get("energy_to_target_j") if best else None,
             "spread": self.spread,
+            "pruning": self.pruning,
             "pareto": [t.number for t in self.pareto] if len(self.objective) > 1 else None,
             "by_hardware": per_hw,
             **self.extra,

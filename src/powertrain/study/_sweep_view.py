@@ -12,7 +12,7 @@ from rich.text import Text
 
 from powertrain.study._sweep_results import SweepResult, TrialRecord
 
-__all__ = ["SweepDisplay", "print_result", "trial_table"]
+__all__ = ["SweepDisplay", "compare_lines", "print_result", "trial_table"]
 
 
 def _j(value: Any) -> str:
@@ -76,12 +76,29 @@ def summary_lines(result: SweepResult) -> list[str]:
             f"spread of energy to target over {spread['trials']} trials that reached it: worst/best = "
             f"{spread['ratio']:.2f}x ({_j(spread['worst_j'])} / {_j(spread['best_j'])})"
         )
+    pruning = result.pruning
+    if pruning["pruned_trials"]:
+        lines.append(
+            f"pruning stopped {pruning['pruned_trials']} trials after {_j(pruning['pruned_spent_j'])}; running them to "
+            f"their last epoch would have cost up to {_j(pruning['not_spent_upper_j'])} more"
+        )
     energy = result.energy
     lines.append(
         f"the search itself spent {_j(energy['total_j'])} ({counts}; finished {_j(energy['complete_j'])}, "
         f"pruned {_j(energy['pruned_j'])}, failed/lost {_j(energy['fail_j'])})"
     )
     return lines
+
+
+def compare_lines(result: SweepResult, other: SweepResult) -> list[str]:
+    """This sweep against another of the same space (pruned against full grid)."""
+    c = result.compare(other)
+    ratio = "-" if c["energy_ratio"] is None else f"{c['energy_ratio']:.2f}x"
+    return [
+        f"{result.study}: {_j(c['energy_j'])} in all, {other.study}: {_j(c['other_energy_j'])} ({ratio})",
+        f"best: {c['best']} ({_j(c['best_energy_to_target_j'])}) vs {c['other_best']} "
+        f"({_j(c['other_best_energy_to_target_j'])}): {'the same setup' if c['same_best'] else 'DIFFERENT setups'}",
+    ]
 
 
 def print_result(result: SweepResult, console: Console) -> None:

@@ -1,0 +1,77 @@
+"""Sweep results read back from a storage: spread, the search's own energy, pruning, comparison, merge by hardware.
+
+The studies here are written with Optuna directly (trials as the engine stores them), so no training runs."""
+
+import math
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+
+from powertrain.cli import main
+from powertrain.study import load_sweep
+from powertrain.study._merge import merge_sweeps
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+LR = CategoricalDistribution([0.01, 0.1, 0.3, 1.0])
+
+
+def _trial(lr, state, *, ett=None, energy=100.0, base=0.0, hardware="cpu A", epochs=4, done=4):
+    attrs = {
+        "run_name": f"lr={lr}", "hardware": hardware, "energy_j": energy, "base_energy_j": base,
+        "energy_to_target_j": ett, "reached_target": ett is not None, "config": {"epochs": epochs},
+        "curve": [[e, energy * e / done, float(e), 0.5] for e in range(1, done + 1)],
+    }  # fmt: skip
+    values = [ett if ett is not None else math.inf] if state == TrialState.COMPLETE else None
+    return optuna.create_trial(state=state, values=values, params={"lr": lr}, distributions={"lr": LR},
+                               user_attrs=attrs)  # fmt: skip
+
+
+def _study(folder, name, trials):
+    folder.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(study_name=name, storage=f"sqlite:///{folder / 'study.db'}", direction="minimize")
+    study.set_user_attr("powertrain:config", {"objective": ["energy_to_target"], "target_accuracy": 0.9})
+    for trial in trials:
+        study.add_trial(trial)
+    return folder
+
+
+def test_spread_energy_and_pruning_count_every_trial_once(tmp_path):
+    folder = _study(tmp_path / "a", "a", [
+        _trial(0.01, TrialState.COMPLETE, ett=500.0, energy=500.0),
+        _trial(0.1, TrialState.COMPLETE, ett=100.0, energy=100.0),
+        _trial(0.3, TrialState.COMPLETE, energy=400.0),  # never reached the target
+        _trial(1.0, TrialState.PRUNED, energy=150.0, done=1),  # stopped after 1 of 4 epochs
+        _trial(0.01, TrialState.FAIL, energy=60.0),  # a lost attempt...
+        _trial(0.01, TrialState.COMPLETE, ett=90.0, energy=160.0, base=60.0),  # ...and its retry
+    ])  # fmt: skip
+    result = load_sweep(folder)
+    assert result.best.get("run_name") == "lr=0.01" and result.best.values == [90.0]
+    assert result.spread["ratio"] == pytest.approx(500.0 / 90.0) and result.spread["trials"] == 3
+    energy = result.energy
+    assert energy["total_j"] == pytest.approx(500 + 100 + 400 + 150 + 60 + 100)  # the retry adds only its own part
+    assert energy["pruned_j"] == 150.0 and energy["fail_j"] == 60.0
+    assert result.pruning["not_spent_upper_j"] == pytest.approx(150.0 * 3)  # 150 J per epoch, 3 epochs left
+    exported = result.to_dict()
+    assert exported["best_energy_to_target_j"] == 90.0 and exported["spread"]["best_trial"] == "lr=0.01"
+    assert [t["spent_j"] for t in exported["trials"]][-1] == pytest.approx(100.0)
+
+
+def test_compare_and_merge_group_by_hardware(tmp_path, capsys):
+    full = _study(tmp_path / "full", "full", [
+        _trial(0.1, TrialState.COMPLETE, ett=100.0, energy=100.0),
+        _trial(0.3, TrialState.COMPLETE, energy=400.0),
+    ])  # fmt: skip
+    pruned = _study(tmp_path / "pruned", "pruned", [
+        _trial(0.1, TrialState.COMPLETE, ett=100.0, energy=100.0, hardware="gpu B"),
+        _trial(0.3, TrialState.PRUNED, energy=120.0, done=1, hardware="gpu B"),
+    ])  # fmt: skip
+    compared = load_sweep(pruned).compare(load_sweep(full))
+    assert compared["same_best"] is True and compared["energy_ratio"] == pytest.approx(220 / 500)
+    merged = merge_sweeps(tmp_path / "merged", [full, pruned], study="both")
+    assert len(merged.trials) == 4 and set(merged.by_hardware()) == {"cpu A", "gpu B"}
+    assert merge_sweeps(tmp_path / "merged", [full, pruned], study="both").counts == {"complete": 3, "pruned": 1}
+    assert main(["sweep", "show", str(tmp_path / "merged"), "--compare", str(full)]) == 0
+    printed = capsys.readouterr().out
+    assert "on cpu A" in printed and "on gpu B" in printed and "the same setup" in printed
