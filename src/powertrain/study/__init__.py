@@ -33,6 +33,7 @@ from powertrain.study._eat_config import (
 from powertrain.study._eat_table import ModelTable, RunRecord, StudyRow
 from powertrain.study._engine import make_pruner, make_sampler, sweep
 from powertrain.study._inference import InferenceEnergy, measure_inference_energy
+from powertrain.study._merge import merge_sweeps
 from powertrain.study._space import Param, SearchSpace, TrialSpec
 from powertrain.study._sweep_config import OBJECTIVES, SweepConfig, load_sweep_config, sweep_config_from_dict
 from powertrain.study._sweep_results import SweepResult, TrialRecord, load_sweep
@@ -65,6 +66,7 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "measure_inference_energy",
+    "merge_sweeps",
     "report_energy",
     "run_eat_study",
     "sweep",

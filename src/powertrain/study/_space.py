@@ -157,10 +157,14 @@ class SearchSpace:
         return apply_overrides(apply_overrides(base, over), changes)
 
     def validate(self, base: TrainConfig) -> None:
-        """Check that every explicit trial and every end of every range makes a valid TrainConfig."""
+        """Check every explicit trial and both ends of every range: a valid TrainConfig, known model and dataset."""
         runs = [{RUN_PARAM: t.name} for t in self.trials] or [{}]
         for run in runs:
-            self.config_for(base, run).validate()
+            _check_names(self.config_for(base, run).validate())
+            for p in self.params:
+                if p.key in ("model", "dataset") and p.choices is not None:
+                    for value in p.choices:
+                        _check_names(self.config_for(base, {**run, p.key: value}))
             for p in self.params:
                 ends = p.choices if p.choices is not None else (p.low, p.high)
                 for value in ends:
@@ -181,6 +185,18 @@ class SearchSpace:
         machine = {"device", "data_dir", "download", "workers", "out", "gpu_indices", "data_on_device"}
         config = {k: v for k, v in base.to_dict().items() if k not in machine}
         return json.dumps({"base": config, **self.to_dict()}, sort_keys=True, default=str)
+
+
+def _check_names(config: TrainConfig) -> None:
+    """Raise UnknownNameError for a model or dataset that is not registered."""
+    from powertrain.data import list_datasets
+    from powertrain.errors import UnknownNameError
+    from powertrain.models import list_models
+
+    if config.model not in list_models():
+        raise UnknownNameError("model", config.model, list_models())
+    if not config.dataset.startswith("imagefolder:") and config.dataset not in list_datasets():
+        raise UnknownNameError("dataset", config.dataset, list_datasets())
 
 
 def check_key(key: str) -> None:

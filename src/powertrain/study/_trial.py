@@ -91,8 +91,10 @@ def run_trial(
             cfg = config.space.config_for(config.train, params).replace(out=str(run_dir))
             trial.set_user_attr("config", cfg.to_dict())
             summary = _existing_summary(run_dir)
-            if summary is not None:
-                result_status, summary = str(summary.get("status")), summary
+            if summary is not None:  # the run ended but its trial was lost before being told: read it back
+                result_status = str(summary.get("status"))
+                trial.set_user_attr("base_energy_j", carried_j)
+                _store_curve_rows(trial, run_dir)
             else:
                 resume = run_dir if (run_dir / "config.yaml").exists() else None
                 if resume is None:
@@ -106,8 +108,9 @@ def run_trial(
         except KeyboardInterrupt:
             _store_failure(study, trial, "interrupted (Ctrl-C); rerun the sweep to continue it", retry=True)
             raise
-        except PowertrainError as exc:
-            return _store_failure(study, trial, str(exc), retry=False)
+        except PowertrainError as exc:  # a user mistake (missing data...): stop here; a rerun retries this point
+            _store_failure(study, trial, str(exc), retry=True)
+            raise
         except Exception as exc:  # a crash inside one trial must not end the study
             log.exception("trial %d failed", trial.number)
             return _store_failure(study, trial, f"{type(exc).__name__}: {exc}", retry=False)
@@ -169,6 +172,23 @@ def _store_curve(trial: optuna.Trial, history: list[EpochRecord]) -> None:
     trial.set_user_attr("curve", curve)
     if curve and "first_epoch_energy_j" not in trial.user_attrs:
         trial.set_user_attr("first_epoch_energy_j", curve[0][1])
+
+
+def _store_curve_rows(trial: optuna.Trial, run_dir: Path) -> None:
+    """The curve from a finished run's metrics.csv (for a run whose trial was lost after it ended)."""
+    import csv
+
+    try:
+        with (run_dir / "metrics.csv").open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError:
+        return
+    base = 0 if rows and int(rows[0]["epoch"]) >= 1 else 1
+    curve = [
+        [int(r["epoch"]) + base, float(r["energy_j"]), float(r["elapsed_s"]), float(r["val_accuracy"] or "nan")]
+        for r in rows
+    ]
+    trial.set_user_attr("curve", curve)
 
 
 def _store_failure(study: optuna.Study, trial: optuna.Trial, message: str, *, retry: bool) -> TrialState:

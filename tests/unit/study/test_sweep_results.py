@@ -10,8 +10,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from powertrain.cli import main
-from powertrain.study import load_sweep
-from powertrain.study._merge import merge_sweeps
+from powertrain.study import load_sweep, merge_sweeps
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 LR = CategoricalDistribution([0.01, 0.1, 0.3, 1.0])

@@ -94,3 +94,10 @@ def test_example_sweeps_are_valid(path):
     config = load_sweep_config(path)
     config.replace(train=config.train.replace(device="cpu")).validate()  # GPU examples validate here too
     assert config.study == path.stem and config.out.endswith(path.stem)
+
+
+def test_unknown_model_in_a_space_names_the_close_match():
+    from powertrain.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="Did you mean 'resnet18'"):
+        sweep_config_from_dict({"train": BASE, "space": {"model": ["mlp", "resnt18"]}}).validate()
