@@ -122,6 +122,8 @@ class SweepDisplay:
         self.result: SweepResult | None = None
         self.current = ""
         self.epoch_line = ""
+        self.live_j = 0.0  # energy of this worker's running trial, not yet in the storage
+        self.trial_number = -1
 
     def begin(self, config: Any) -> None:
         """Start the live view."""
@@ -143,6 +145,8 @@ class SweepDisplay:
         self.result = from_study(study)
         self.current = f"trial {trial.number} {trial.user_attrs.get('run_name') or ''}".strip()
         self.epoch_line = ""
+        self.live_j = 0.0
+        self.trial_number = trial.number
         self._refresh()
 
     def trial_done(self, result: SweepResult, number: int, state: str) -> None:
@@ -150,6 +154,7 @@ class SweepDisplay:
         self.result = result
         self.current = f"trial {number} {state}"
         self.epoch_line = ""
+        self.live_j = 0.0
         self._refresh()
 
     def reporter(self) -> _EpochReporter:
@@ -175,7 +180,10 @@ class SweepDisplay:
             best_txt = "-"
             if best is not None:
                 best_txt = f"{best.get('run_name')}: {best.values[0]:.6g}" if best.values else "-"
-            parts.append(Text(f"best so far: {best_txt}   study energy so far: {_j(r.energy['total_j'])}"))
+            mine = next((t for t in r.trials if t.number == self.trial_number and t.state == "running"), None)
+            stored = float(mine.get("energy_j") or 0.0) if mine is not None else 0.0
+            so_far = r.energy["total_j"] + max(0.0, self.live_j - stored)
+            parts.append(Text(f"best so far: {best_txt}   study energy so far: {_j(so_far)}"))
         return Group(*parts)
 
 
@@ -195,6 +203,7 @@ class _EpochReporter:
 
     def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
         self.display.epoch_line = f"| epoch {self.epoch + 1}/{self.total} loss {loss:.3f} {_j(energy_j)}"
+        self.display.live_j = energy_j
         self.display._refresh()
 
     def end_epoch(self, record: Any) -> None:
