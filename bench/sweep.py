@@ -1,78 +1,51 @@
-"""The sweep engine's own cost per trial (storage calls, bookkeeping) against a trial's training time.
+"""The sweep engine's own cost per trial (storage calls, bookkeeping) against the trials' training time.
 
 Examples:
-    # these 2-core machines: 8 tiny trials on SQLite and on a throwaway PostgreSQL server (Debian's postgresql)
-    python bench/sweep.py --trials 8 --postgres auto --out bench/results/sweep-cpu.json
-    # a realistic trial: LeNet-5 on Fashion-MNIST, one epoch each
-    python bench/sweep.py --dataset fashion-mnist --model lenet5 --image-size 28 --epochs 1 --trials 4
+    # these 2-core machines: 6 small trials per call, SQLite and a throwaway PostgreSQL server (Debian's postgresql)
+    python bench/sweep.py --trials 6 --rounds 3 --postgres auto --out bench/results/sweep-cpu.json
+    # realistic trials: LeNet-5 on Fashion-MNIST, one epoch each
+    python bench/sweep.py --dataset fashion-mnist --model lenet5 --image-size 28 --epochs 1 --trials 3 --rounds 2
 
-Each storage runs the same grid sweep (``sweep()``, ``seed`` as the grid axis so every trial trains the same work)
-with ``powertrain.train`` timed inside it. Overhead per trial = (sweep wall time - time inside ``train``) / trials:
-opening the study, planning the grid, claiming, heartbeats, per-epoch user attributes, telling, and reading the
-results back. Reported: training seconds per trial, overhead seconds per trial, and overhead / training.
+Variants, interleaved by bench/_harness.py (order rotated every round, ratios inside each round, wall and process CPU
+time; --rounds is the number of rounds):
+    plain        the same trials as ``powertrain.train`` calls in a loop, no Optuna
+    sqlite       ``powertrain.study.sweep`` of the same grid (``seed`` as its axis) on a fresh SQLite study
+    postgresql   the same on a fresh study in PostgreSQL (with --postgres)
+
+Engine overhead per trial = (variant - plain) / trials, from the same round: opening the study, planning the grid,
+claiming, heartbeats, per-epoch user attributes, telling, and reading every result back at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import itertools
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from powertrain.hardware import describe_hardware
-from powertrain.study import SearchSpace, SweepConfig, _trial, sweep
-from powertrain.training import TrainConfig
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import compare, pin_threads, print_comparison, write_report  # noqa: E402
+
+from powertrain.study import SearchSpace, SweepConfig, sweep  # noqa: E402
+from powertrain.training import TrainConfig, train  # noqa: E402
+
+_COUNTER = itertools.count()
 
 
-def run(storage: str | None, args: argparse.Namespace, folder: Path, name: str) -> dict[str, Any]:
-    """One sweep of ``args.trials`` trials on ``storage``; returns its timings."""
-    base = TrainConfig(
+def base_config(args: argparse.Namespace) -> TrainConfig:
+    """The training config every trial shares (``seed`` varies)."""
+    synthetic = {"num_classes": 4, "train_size": 512, "test_size": 128} if args.dataset == "synthetic" else {}
+    return TrainConfig(
         dataset=args.dataset, model=args.model, epochs=args.epochs, batch_size=args.batch_size, device=args.device,
         image_size=args.image_size, channels=args.channels, estimate_batch_size=0, target_accuracy=0.99,
-        dataset_options={"num_classes": 4, "train_size": 512, "test_size": 128} if args.dataset == "synthetic" else {},
+        dataset_options=synthetic,
     )  # fmt: skip
-    config = SweepConfig(
-        train=base,
-        space=SearchSpace.parse({"seed": list(range(args.trials))}),
-        objective=["energy"],
-        study=name,
-        out=str(folder / name),
-        storage=storage,
-    )
-    inside: list[float] = []
-    real_train = _trial.train
-
-    def timed_train(*a: Any, **kw: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return real_train(*a, **kw)
-        finally:
-            inside.append(time.perf_counter() - start)
-
-    _trial.train = timed_train  # type: ignore[assignment]
-    try:
-        start = time.perf_counter()
-        result = sweep(config)
-        wall = time.perf_counter() - start
-    finally:
-        _trial.train = real_train  # type: ignore[assignment]
-    assert result.counts == {"complete": args.trials}, result.counts
-    train_s = sum(inside)
-    return {
-        "storage": "postgresql" if storage else "sqlite",
-        "trials": args.trials,
-        "wall_s": wall,
-        "train_s_per_trial": statistics.mean(inside),
-        "overhead_s_per_trial": (wall - train_s) / args.trials,
-        "overhead_ratio": (wall - train_s) / train_s,
-    }
 
 
 def main() -> None:
@@ -84,10 +57,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--trials", type=int, default=6, help="trials per call of each variant")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL, or `auto` for a throwaway local server")
-    parser.add_argument("--out", type=Path, default=None, help="write the JSON here")
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     args = parser.parse_args()
+    threads = pin_threads(args.threads, args.device)
+    base = base_config(args)
 
     server = None
     postgres = args.postgres
@@ -97,29 +74,54 @@ def main() -> None:
 
         server = PostgresServer().start()
         postgres = server.url
-    rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            rows.append(run(None, args, Path(tmp), "bench-sqlite"))
+            root = Path(tmp)
+
+            def plain() -> None:
+                folder = root / f"plain-{next(_COUNTER)}"
+                for seed in range(args.trials):
+                    train(base.replace(seed=seed, out=str(folder / str(seed))))
+
+            def engine(storage: str | None) -> Any:
+                def call() -> None:
+                    name = f"bench-{next(_COUNTER)}"
+                    config = SweepConfig(
+                        train=base, space=SearchSpace.parse({"seed": list(range(args.trials))}),
+                        objective=["energy"], study=name, out=str(root / name), storage=storage,
+                    )  # fmt: skip
+                    result = sweep(config)
+                    if result.counts != {"complete": args.trials}:
+                        raise RuntimeError(f"sweep ended with {result.counts}")
+
+                return call
+
+            variants = {"plain": plain, "sqlite": engine(None)}
             if postgres:
-                rows.append(run(postgres, args, Path(tmp), f"bench-pg-{int(time.time())}"))
+                variants["postgresql"] = engine(postgres)
+            result = compare(variants, rounds=args.rounds, baseline="plain", device=args.device, name="sweep")
     finally:
         if server is not None:
             server.stop()
 
+    console = Console()
     what = f"{args.trials} trials of {args.model} on {args.dataset}, {args.epochs} epochs"
-    table = Table(title=f"sweep engine overhead: {what}")
-    for column in ("storage", "training s/trial", "engine overhead s/trial", "overhead / training"):
+    print_comparison(console, result, title=f"sweep engine against plain train() calls: {what}")
+    table = Table(title="engine overhead per trial (same round: (variant - plain) / trials)", title_justify="left")
+    for column in ("storage", "training s/trial (plain)", "overhead s/trial (min/med/max)", "overhead / training"):
         table.add_column(column, justify="left" if column == "storage" else "right")
-    for row in rows:
-        table.add_row(row["storage"], f"{row['train_s_per_trial']:.2f}", f"{row['overhead_s_per_trial']:.3f}",
-                      f"{100 * row['overhead_ratio']:.1f}%")  # fmt: skip
-    Console().print(table)
-    payload = {"benchmark": "sweep", "args": vars(args) | {"out": str(args.out)}, "hardware": describe_hardware(),
-               "results": rows}  # fmt: skip
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    overhead: dict[str, Any] = {}
+    plain_s = result.seconds("plain", "wall")
+    for variant in result.variants[1:]:
+        per_trial = [(v - p) / args.trials for v, p in zip(result.seconds(variant, "wall"), plain_s, strict=True)]
+        train_s = statistics.median(plain_s) / args.trials
+        med = statistics.median(per_trial)
+        overhead[variant] = {"overhead_s_per_trial": per_trial, "train_s_per_trial": train_s, "ratio": med / train_s}
+        table.add_row(variant, f"{train_s:.2f}", f"{min(per_trial):.3f} / {med:.3f} / {max(per_trial):.3f}",
+                      f"{100 * med / train_s:.1f}%")  # fmt: skip
+    console.print(table)
+    write_report(args.out, bench="sweep", device=args.device, settings=vars(args) | {"threads": threads},
+                 comparisons=[result], overhead=overhead)  # fmt: skip
 
 
 if __name__ == "__main__":
