@@ -31,7 +31,6 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import compare, pin_threads, print_comparison, write_report  # noqa: E402
-
 from powertrain.study import SearchSpace, SweepConfig, sweep  # noqa: E402
 from powertrain.training import TrainConfig, train  # noqa: E402
 
