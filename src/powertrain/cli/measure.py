@@ -14,7 +14,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from powertrain.carbon import carbon_footprint, energy_provenance
 from powertrain.cli._app import app
+from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings, format_carbon
 from powertrain.errors import ConfigError
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Measurement, discover_sensors, sensor_report
@@ -41,6 +43,10 @@ def measure(
         list[int] | None,
         typer.Option("--gpu", help="CUDA index of a GPU to measure; repeat for several (default: all visible)."),
     ] = None,
+    country: Country = None,
+    region: Region = None,
+    pue: Pue = None,
+    intensity: Intensity = None,
 ) -> int:
     """Run COMMAND and measure the energy it uses; exit with COMMAND's exit status.
 
@@ -52,6 +58,7 @@ def measure(
         raise ConfigError(f"--interval must be > 0 seconds, got {interval}")
     if out is not None and out.is_dir():
         raise ConfigError(f"--out {out} is a directory; give a file name such as {out / 'energy.json'}")
+    settings = carbon_settings(country, region, pue, intensity)
     console = Console(stderr=True, markup=False, highlight=False)
     sensors = discover_sensors(gpu_indices=gpu)
     try:
@@ -69,6 +76,16 @@ def measure(
         for sensor in sensors:
             sensor.close()
     _print_summary(console, run)
+    hardware = describe_hardware()
+    m = run.measurement
+    carbon = carbon_footprint(
+        energy_j=m.energy_j,
+        duration_s=m.duration_s,
+        hardware=hardware,
+        settings=settings,
+        energy_provenance=energy_provenance(m.source_by_device.values(), estimated=m.estimated),
+    )
+    console.print(f"CO2e: {format_carbon(carbon)}")
     if out is not None:
         report = {
             "command": list(run.argv),
@@ -77,7 +94,8 @@ def measure(
             "started_at": run.started_at,
             "measurement": run.measurement.to_dict(),
             "meter": described,
-            "hardware": describe_hardware(),
+            "hardware": hardware,
+            "carbon": carbon,
         }
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")

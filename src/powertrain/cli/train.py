@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
+from powertrain.cli._carbon import Country, Intensity, Pue, Region, format_carbon
 from powertrain.training.config import TrainConfig, load_config
 
 if TYPE_CHECKING:
@@ -52,6 +53,10 @@ def train_command(
     eat_layers: Annotated[str | None, Opt(help="EAT penalised layers: activations or all.")] = None,
     eat_warmup_epochs: Annotated[int | None, Opt(help="Epochs of linear lambda warm-up.")] = None,
     estimate_batch_size: Annotated[int | None, Opt(help="Batch of the accelerator estimate; 0 skips it.")] = None,
+    country: Country = None,
+    region: Region = None,
+    pue: Pue = None,
+    intensity: Intensity = None,
     out: Annotated[str | None, Opt("--out", "-o", help="Run directory to create.")] = None,
     resume: Annotated[Path | None, Opt(help="Continue the run in this directory.")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress display.")] = False,
@@ -68,7 +73,8 @@ def train_command(
         "image_size": image_size, "channels": channels, "workers": workers, "target_accuracy": target_accuracy,
         "stop_at_target": stop_at_target, "energy_budget_j": energy_budget, "eat_lambda": eat_lambda,
         "eat_sigma": eat_sigma, "eat_layers": eat_layers, "eat_warmup_epochs": eat_warmup_epochs,
-        "estimate_batch_size": estimate_batch_size, "out": out,
+        "estimate_batch_size": estimate_batch_size, "out": out, "country": country, "region": region, "pue": pue,
+        "intensity_g_per_kwh": intensity,
     }  # fmt: skip
     if resume is not None:
         base = TrainConfig.from_dict(RunDir(resume).read_config())
@@ -109,6 +115,9 @@ def print_result(result: TrainResult, console: Console) -> None:
             else "not reached"
         )
         table.add_row(f"to {_pct(s['target_accuracy'])}", reached)
+    carbon = s.get("carbon")
+    if carbon:
+        table.add_row("CO2e", format_carbon(carbon))
     accel = s.get("accelerator")
     if accel:
         table.add_row("accelerator energy ratio", f"{accel['mean_ratio']:.3f} (batch {accel['batch_size']})")

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from powertrain.carbon import carbon_footprint, energy_provenance
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Measurement
 from powertrain.training.config import TrainConfig
@@ -127,6 +128,7 @@ def make_summary(
     best = max(finished, key=lambda r: r.val_accuracy, default=None)
     target = config.target_accuracy
     hit = next((r for r in finished if target is not None and r.val_accuracy >= target), None)
+    hardware = describe_hardware()
     return {
         "status": status,
         "final": final,
@@ -135,7 +137,7 @@ def make_summary(
         "started_at": started_at,
         "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config.to_dict(),
-        "hardware": describe_hardware(),
+        "hardware": hardware,
         "meter": meter.describe(),
         "epochs_completed": sum(r.complete for r in history),
         "final_accuracy": finished[-1].val_accuracy if finished else None,
@@ -157,6 +159,13 @@ def make_summary(
             "failed_sensors": totals.failed,
         },
         "duration_s": totals.elapsed_s,
+        "carbon": carbon_footprint(
+            energy_j=totals.energy_j,
+            duration_s=totals.elapsed_s,
+            hardware=hardware,
+            settings=config.carbon_settings(),
+            energy_provenance=energy_provenance(totals.sources, estimated=totals.estimated),
+        ),
         "accelerator": None,
     }
 

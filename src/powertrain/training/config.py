@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from powertrain._files import read_yaml
+from powertrain.carbon import CarbonSettings
 from powertrain.errors import ConfigError
 
 __all__ = ["Amp", "LrSchedule", "Optimizer", "TrainConfig", "load_config"]
@@ -43,6 +44,11 @@ class TrainConfig:
         target_accuracy: Validation accuracy in [0, 1] whose first crossing defines energy- and time-to-target.
         stop_at_target: End the run at the epoch that reaches ``target_accuracy``.
         energy_budget_j: End the run once this many joules are spent (checked at every step window).
+        country: Where the electricity came from, for the run's carbon figures: an ISO 3166-1 alpha-3 code or a
+            country name (default: the world average); see docs/carbon.md.
+        region: A cloud region instead of ``country`` (``europe-west1``, ``aws/us-east-1``).
+        pue: Data-centre PUE (>= 1); default: the region's provider fleet PUE, else 1.56 (industry average).
+        intensity_g_per_kwh: A grid carbon intensity in gCO2e/kWh that overrides the tables.
         eat_lambda: Weight of EAT's l0 activation penalty; 0 is standard training.
         estimate_batch_size: Batch size of the accelerator energy estimate made after training (EAT: 512);
             0 disables it.
@@ -81,6 +87,11 @@ class TrainConfig:
     target_accuracy: float | None = None
     stop_at_target: bool = False
     energy_budget_j: float | None = None
+
+    country: str | None = None
+    region: str | None = None
+    pue: float | None = None
+    intensity_g_per_kwh: float | None = None
 
     eat_lambda: float = 0.0
     eat_sigma: float = 1e-4
@@ -134,9 +145,16 @@ class TrainConfig:
             raise ConfigError(f"meter_interval_s must be positive, not {self.meter_interval_s!r}")
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
             raise ConfigError("nesterov SGD needs momentum > 0 (set --momentum or --no-nesterov)")
+        self.carbon_settings()
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
         return self
+
+    def carbon_settings(self) -> CarbonSettings:
+        """The validated :class:`~powertrain.carbon.CarbonSettings` of the run (country or region, PUE, intensity)."""
+        return CarbonSettings(
+            country=self.country, region=self.region, pue=self.pue, intensity_g_per_kwh=self.intensity_g_per_kwh
+        ).validate()
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict, YAML- and JSON-safe."""

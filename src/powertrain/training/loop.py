@@ -59,6 +59,10 @@ RESUMABLE_FIELDS = frozenset(
         "meter_interval_s",
         "gpu_indices",
         "out",
+        "country",
+        "region",
+        "pue",
+        "intensity_g_per_kwh",
     }
 )
 _REFRESH_S = 0.5  # how often the display, the heartbeat, the budget and the NaN check (one host sync) run
