@@ -9,6 +9,7 @@ full-page screenshot.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -60,6 +61,13 @@ class _Pipe:
         self.buffer = b""
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
+        self.log: Any = None
+
+    def log_tail(self) -> str:
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return ": " + self.log.read().decode(errors="replace")[-2000:]
 
     def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
              timeout_s: float = 30.0) -> dict[str, Any]:  # fmt: skip
@@ -67,7 +75,10 @@ class _Pipe:
         message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        os.write(self.write_fd, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self.write_fd, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise RuntimeError(f"Chromium exited (status {self.proc.poll()}){self.log_tail()}") from None
         deadline = time.monotonic() + timeout_s
         while True:
             reply = self._read(deadline)
@@ -94,7 +105,7 @@ class _Pipe:
                 raise TimeoutError("Chromium did not answer in time")
             chunk = os.read(self.read_fd, 1 << 20)
             if not chunk:
-                raise RuntimeError(f"Chromium closed the pipe (exit status {self.proc.poll()})")
+                raise RuntimeError(f"Chromium closed the pipe (exit status {self.proc.poll()}){self.log_tail()}")
             self.buffer += chunk
         message, _, self.buffer = self.buffer.partition(b"\0")
         return dict(json.loads(message))
@@ -110,18 +121,22 @@ def inspect_page(path: Path, screenshot: Path, *, width: int = 1280) -> PageRepo
     profile = tempfile.mkdtemp(prefix="powertrain-chromium-")
 
     def child_fds() -> None:  # Chromium reads commands on fd 3 and writes replies on fd 4
-        commands, replies = os.dup(to_chrome_r), os.dup(from_chrome_w)  # out of the way of 3 and 4 first
+        # copies above 10 first, so that neither end is already 3 or 4 (dup2 onto itself would keep close-on-exec)
+        commands = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD_CLOEXEC, 10)
+        replies = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD_CLOEXEC, 10)
         os.dup2(commands, 3)  # dup2 copies are inheritable; every other descriptor closes on exec
         os.dup2(replies, 4)
 
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
         close_fds=False, preexec_fn=child_fds,
     )  # fmt: skip
     os.close(to_chrome_r)
     os.close(from_chrome_w)
     pipe = _Pipe(proc, to_chrome_w, from_chrome_r)
+    pipe.log = log
     try:
         target = pipe.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -167,3 +182,4 @@ def inspect_page(path: Path, screenshot: Path, *, width: int = 1280) -> PageRepo
         os.close(to_chrome_w)
         os.close(from_chrome_r)
         shutil.rmtree(profile, ignore_errors=True)
+        log.close()

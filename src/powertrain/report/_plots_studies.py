@@ -59,6 +59,8 @@ def pareto_front(study: StudyData) -> Plot | None:
         front = pareto_trials([t for t in done if t.status in ("complete", "completed", "reached_target")])
         ax.plot([(t.energy_j or 0) / scale for t in front], [100 * (t.final_accuracy or 0) for t in front],
                 color="#111827", linewidth=1.2, drawstyle="steps-post", zorder=2, label="Pareto front")  # fmt: skip
+        ax.scatter([(t.energy_j or 0) / scale for t in front], [100 * (t.final_accuracy or 0) for t in front], s=70,
+                   facecolors="none", edgecolors="#111827", linewidths=1.2, zorder=4)
         for t in front:
             ax.annotate(t.name, ((t.energy_j or 0) / scale, 100 * (t.final_accuracy or 0)), xytext=(4, -10),
                         textcoords="offset points", fontsize=7.5, color="#374151")  # fmt: skip
@@ -101,7 +103,7 @@ def energy_heatmap(study: StudyData) -> Plot | None:
     for (lr, bs), t in cells.items():
         if t.energy_to_target_j is not None:
             grid[lrs.index(lr), sizes.index(bs)] = t.energy_to_target_j
-    with new_figure(6.4, 1.6 + 0.55 * len(lrs)) as fig:
+    with new_figure(9.1, max(2.6, 1.5 + 0.5 * len(lrs))) as fig:
         ax = fig.axes[0]
         scale, unit = _energy_scale([v for v in grid.flat if np.isfinite(v)] or [0.0])
         ax.set_facecolor("#e5e7eb")
