@@ -175,12 +175,39 @@ def sweep_from_dict(data: dict[str, Any], path: Path) -> StudyData:
                 curve=curve or (run.curve if run else []),
                 run=run,
                 extra={"number": t.get("number"), "train_status": t.get("train_status"),
-                       "accel_energy_ratio": _float(t.get("accel_energy_ratio"))},  # fmt: skip
+                       **_eat_extra(name, run, _float(t.get("accel_energy_ratio")))},  # fmt: skip
             )
         )
+    _mark_eat(trials)
     facts = {k: data.get(k) for k in ("objective", "directions", "counts", "energy", "spread", "pareto", "best")}
     return StudyData(kind="sweep", name=str(data.get("study") or path.name), path=path, trials=trials,
                      target_accuracy=_float(data.get("target_accuracy")), facts=facts)  # fmt: skip
+
+
+def _eat_extra(name: str, run: RunData | None, ratio: float | None) -> dict[str, Any]:
+    """What the EAT view needs from a sweep trial: model, setting, whether it is standard training, ratio, layers."""
+    if run is None or ratio is None:
+        return {}
+    accel = run.summary.get("accelerator") or {}
+    return {
+        "model": run.config.get("model"),
+        "setting": name,
+        "standard": float(run.config.get("eat_lambda") or 0.0) == 0.0,
+        "energy_ratio": ratio,
+        "ratio_batch_size": accel.get("batch_size"),
+        "layers": accel.get("layers") or [],
+    }
+
+
+def _mark_eat(trials: list[Trial]) -> None:
+    """In a study that compares standard training with EAT, the decrease of each ratio against standard's."""
+    for trial in trials:
+        if trial.extra.get("energy_ratio") is None or trial.extra.get("standard"):
+            continue
+        standard = next((t for t in trials if t.extra.get("standard") and t.extra.get("model") == trial.extra["model"]
+                         and t.extra.get("energy_ratio")), None)  # fmt: skip
+        if standard is not None:
+            trial.extra["decrease_pct"] = 100 * (1 - trial.extra["energy_ratio"] / standard.extra["energy_ratio"])
 
 
 def _local(base: Path, recorded: Any, *fallback: Any) -> Path | None:

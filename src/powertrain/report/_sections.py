@@ -86,11 +86,12 @@ def headline(report: ReportInput, carbon: CarbonView) -> list[Card]:
         if study.kind == "sweep" and len(reached) >= 2:
             cards.append(Card("worst / best energy to target", f"{reached[-1] / reached[0]:.2f}x",
                               f"{len(reached)} of {len(study.trials)} trials reached the target ({study.name})"))
-        if study.kind == "eat":
-            picked = [t for t in study.trials if t.extra.get("selected") and not t.extra.get("standard")]
+        eat = [t for t in study.trials if t.extra.get("decrease_pct") is not None and not t.extra.get("standard")]
+        if eat:
+            picked = [t for t in eat if t.extra.get("selected")] if study.kind == "eat" else eat
             for t in picked[:2]:
                 cards.append(Card(f"EAT accelerator energy, {t.extra['model']}",
-                                  f"-{t.extra['decrease_pct']:.1f}%" if t.extra.get("decrease_pct") else "-",
+                                  f"{-t.extra['decrease_pct']:+.1f}%",
                                   f"ratio {_num(t.extra.get('energy_ratio'))} vs standard, setting "
                                   f"{t.extra['setting']}"))  # fmt: skip
     return cards
@@ -130,7 +131,10 @@ def _study_section(index: int, study: StudyData, entries: list[tuple[Trial, dict
     plots: list[Plot | None] = []
     tables: list[Table] = []
     key = f"study{index}"
-    if study.kind == "eat":
+    compares_eat = any(t.extra.get("standard") for t in study.trials) and any(
+        t.extra.get("energy_ratio") is not None and not t.extra.get("standard") for t in study.trials
+    )
+    if study.kind == "eat" or compares_eat:
         plots += [ps.eat_ratios(study), ps.eat_firing_rates(study)]
         shown = [t.run for t in study.trials if t.run and (t.extra.get("standard") or t.extra.get("selected"))][:4]
         rows = [[t.name, t.status, _pct(t.final_accuracy), _num(t.extra.get("energy_ratio")),

@@ -85,3 +85,29 @@ def test_an_unwritable_output_folder_is_one_line_exit_2(report_inputs, tmp_path,
         build_report([report_inputs["runs"][0].run_dir], out=blocker / "rep")
     assert main(["report", str(report_inputs["runs"][0].run_dir), "--out", str(blocker / "rep")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_merged_machines_get_a_hardware_comparison_and_new_study_kinds_plug_in(report_inputs, tmp_path, monkeypatch):
+    import json
+
+    from powertrain.report import StudyData, _load, register_loader
+
+    other = tmp_path / "h100-run"
+    shutil.copytree(report_inputs["runs"][0].run_dir, other)
+    summary = json.loads((other / "summary.json").read_text())
+    summary["hardware"]["gpus"] = [{"name": "NVIDIA H100 80GB HBM3"}]
+    (other / "summary.json").write_text(json.dumps(summary))
+    transfer = tmp_path / "transfer"
+    transfer.mkdir()
+    (transfer / "transfer.json").write_text("{}")
+    monkeypatch.setattr(_load, "LOADERS", list(_load.LOADERS))
+    facts = {"pretrain_energy_j": 300.0, "scratch_energy_to_target_j": 100.0, "finetune_energy_to_target_j": 40.0}
+    register_loader("transfer", lambda p: (p / "transfer.json").is_file(),
+                    lambda p: StudyData("transfer", p.name, p, [], facts=facts))  # fmt: skip
+    result = build_report([report_inputs["runs"][0].run_dir, other, transfer], out=tmp_path / "rep")
+    titles = [p.title for s in result.sections for p in s.plots]
+    assert "Hardware comparison" in titles and "Transfer break-even" in titles
+    md = result.markdown.read_text()
+    assert "1x NVIDIA H100 80GB HBM3" in md
+    # the H100 row of the embodied table (it holds its host share: no host server for that run)
+    assert "NVIDIA H100 GPU (1/8 share of an 8-GPU server)" in md
