@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -31,6 +32,7 @@ class ReportResult:
     markdown: Path
     sections: list[Section]
     cards: list[Card]
+    carbon: dict[str, Any]
 
     @property
     def plot_count(self) -> int:
@@ -125,7 +127,7 @@ def build_report(
         write_atomic(markdown, env.get_template("report.md.j2").render(context))
     except OSError as exc:
         raise ConfigError(f"cannot write the report into {folder}: {exc.strerror or exc}") from None
-    return ReportResult(html=html, markdown=markdown, sections=sections, cards=cards)
+    return ReportResult(html=html, markdown=markdown, sections=sections, cards=cards, carbon=carbon.overall())
 
 
 def _hardware_line(report: object) -> str:
