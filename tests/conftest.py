@@ -70,3 +70,19 @@ def postgres_url():
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def report_inputs(tmp_path_factory):
+    """Two tiny runs, a sweep export and an EAT study around them (tests/support/report_inputs.py)."""
+    from tests.support.report_inputs import make_report_inputs
+
+    return make_report_inputs(tmp_path_factory.mktemp("report-inputs"))
+
+
+@pytest.fixture(scope="session")
+def full_report(report_inputs):
+    """The report of that sweep, EAT study and run, built once per session."""
+    from tests.support.report_inputs import make_full_report
+
+    return make_full_report(report_inputs)

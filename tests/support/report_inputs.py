@@ -1,5 +1,8 @@
 """Report inputs made by the real code: two tiny training runs, plus a sweep and an EAT study pointing at them.
 
+The fixtures ``report_inputs`` and ``full_report`` (tests/conftest.py) call :func:`make_report_inputs` and
+:func:`make_full_report` once per session.
+
 The study files follow the formats their writers produce (``SweepResult.to_dict()``, the EAT study's
 ``results.json``); only their trials' figures are chosen here, so the plots have something to show.
 """
@@ -7,8 +10,6 @@ The study files follow the formats their writers produce (``SweepResult.to_dict(
 from __future__ import annotations
 
 import json
-
-import pytest
 
 from powertrain.training import TrainConfig, train
 
@@ -35,9 +36,8 @@ def _trial(number, run, *, lr, batch_size, state="complete", to_target=None, spe
     }  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def report_inputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report-inputs")
+def make_report_inputs(root):
+    """Train two tiny runs under ``root`` and write a sweep export and an EAT study's results.json around them."""
     standard = _run(root / "eat" / "runs" / "mlp", "standard")
     eat = _run(root / "eat" / "runs" / "mlp", "sigma1e-4_lambda2", eat_lambda=2.0)
     sweep = root / "sweep"
@@ -74,8 +74,7 @@ def report_inputs(tmp_path_factory):
     return {"root": root, "runs": [standard, eat], "sweep": sweep, "eat": root / "eat", "trials": trials}
 
 
-@pytest.fixture(scope="session")
-def full_report(report_inputs):
+def make_full_report(report_inputs):
     """One report of the sweep, the EAT study and a run (built once: the browser test opens the same file)."""
     from powertrain.report import build_report
 
