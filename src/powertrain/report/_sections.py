@@ -7,6 +7,7 @@ and Markdown templates render; nothing here knows about HTML.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,8 @@ from powertrain.report._figure import Plot
 from powertrain.report._model import ReportInput, RunData, StudyData, Trial
 from powertrain.report._plots_runs import format_energy, format_mass
 
-__all__ = ["Card", "Section", "Table", "build_sections", "headline"]
+__all__ = ["SECTION_BUILDERS", "Card", "Section", "SectionBuilder", "Table", "build_sections", "headline",
+           "register_section"]  # fmt: skip
 
 
 @dataclass
@@ -48,6 +50,27 @@ class Card:
     label: str
     value: str
     detail: str = ""
+
+
+#: ``build(study, entries) -> [Plot | Table, ...]``: what a kind of study adds to its section; ``entries`` pairs each
+#: trial with its carbon footprint (``operational_kg_co2e``, ``embodied_kg_co2e``...). None entries are skipped.
+SectionBuilder = Callable[[StudyData, list[tuple[Trial, dict[str, Any]]]], Sequence["Plot | Table | None"]]
+SECTION_BUILDERS: dict[str, SectionBuilder] = {}
+
+
+def register_section(kind: str, build: SectionBuilder) -> None:
+    """Add plots and tables to the section of every study of ``kind`` (after the generic ones; one builder per kind).
+
+    Example (a plug-in kind, with its loader registered by :func:`~powertrain.report.register_loader`)::
+
+        def transfer_section(study, entries):
+            with new_figure() as fig:
+                fig.axes[0].bar(...)
+                return [to_plot(fig, "gain", "Fine-tuning gain", "what it shows"), Table("Tasks", cols, rows)]
+
+        register_section("transfer", transfer_section)
+    """
+    SECTION_BUILDERS[kind] = build
 
 
 def _pct(value: float | None) -> str:
@@ -156,6 +179,13 @@ def _study_section(index: int, study: StudyData, entries: list[tuple[Trial, dict
                  format_mass(fp["embodied_kg_co2e"])] for t, fp in entries]  # fmt: skip
         tables.append(Table("Trials", ["trial", "status", "parameters", "final accuracy", "energy to target",
                                        "energy spent", "time (s)", "operational CO2e", "embodied CO2e"], rows))
+    plugin = SECTION_BUILDERS.get(study.kind)
+    if plugin is not None:
+        for item in plugin(study, entries):
+            if isinstance(item, Table):
+                tables.append(item)
+            elif item is not None:
+                plots.append(item)
     plots += [ps.pareto_front(study)]
     best = min((t for t in study.trials if t.energy_to_target_j is not None),
                key=lambda t: t.energy_to_target_j or math.inf, default=None)  # fmt: skip

@@ -90,7 +90,16 @@ def test_an_unwritable_output_folder_is_one_line_exit_2(report_inputs, tmp_path,
 def test_merged_machines_get_a_hardware_comparison_and_new_study_kinds_plug_in(report_inputs, tmp_path, monkeypatch):
     import json
 
-    from powertrain.report import StudyData, _load, register_loader
+    from powertrain.report import (
+        StudyData,
+        Table,
+        _load,
+        _sections,
+        new_figure,
+        register_loader,
+        register_section,
+        to_plot,
+    )
 
     other = tmp_path / "h100-run"
     shutil.copytree(report_inputs["runs"][0].run_dir, other)
@@ -101,12 +110,23 @@ def test_merged_machines_get_a_hardware_comparison_and_new_study_kinds_plug_in(r
     transfer.mkdir()
     (transfer / "transfer.json").write_text("{}")
     monkeypatch.setattr(_load, "LOADERS", list(_load.LOADERS))
+    monkeypatch.setattr(_sections, "SECTION_BUILDERS", {})
     facts = {"pretrain_energy_j": 300.0, "scratch_energy_to_target_j": 100.0, "finetune_energy_to_target_j": 40.0}
     register_loader("transfer", lambda p: (p / "transfer.json").is_file(),
                     lambda p: StudyData("transfer", p.name, p, [], facts=facts))  # fmt: skip
+
+    def transfer_section(study, entries):
+        with new_figure() as fig:
+            fig.axes[0].bar(["scratch", "fine-tune"], [study.facts["scratch_energy_to_target_j"], 40.0])
+            plot = to_plot(fig, "tasks", "Energy per downstream task", "scratch against fine-tuning, joules")
+        return [plot, None, Table("Downstream <tasks>", ["task", "J"], [["cifar10", "40.0"]])]
+
+    register_section("transfer", transfer_section)
     result = build_report([report_inputs["runs"][0].run_dir, other, transfer], out=tmp_path / "rep")
     titles = [p.title for s in result.sections for p in s.plots]
     assert "Hardware comparison" in titles and "Transfer break-even" in titles
+    assert "Energy per downstream task" in titles  # the plug-in's own plot and table, escaped like the rest
+    assert "Downstream &lt;tasks&gt;" in result.html.read_text()
     md = result.markdown.read_text()
     assert "1x NVIDIA H100 80GB HBM3" in md
     # the H100 row of the embodied table (it holds its host share: no host server for that run)
