@@ -23,6 +23,7 @@ from powertrain.carbon.footprint import (
     J_PER_KWH,
     carbon_footprint,
     energy_provenance,
+    format_kg,
     operational_emissions,
     sum_footprints,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "carbon_footprint",
     "embodied_emissions",
     "energy_provenance",
+    "format_kg",
     "operational_emissions",
     "resolve_intensity",
     "resolve_pue",

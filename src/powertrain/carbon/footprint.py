@@ -14,7 +14,14 @@ from typing import Any
 from powertrain.carbon.embodied import embodied_emissions
 from powertrain.carbon.location import CarbonSettings, resolve_intensity, resolve_pue
 
-__all__ = ["J_PER_KWH", "carbon_footprint", "energy_provenance", "operational_emissions", "sum_footprints"]
+__all__ = [
+    "J_PER_KWH",
+    "carbon_footprint",
+    "energy_provenance",
+    "format_kg",
+    "operational_emissions",
+    "sum_footprints",
+]
 
 J_PER_KWH = 3.6e6
 
@@ -100,3 +107,12 @@ def sum_footprints(footprints: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         total["duration_s"] += float(fp["embodied"]["duration_s"])
         total["count"] += 1
     return total
+
+
+def format_kg(kg: float) -> str:
+    """A mass of CO2e with a readable unit (kg, g or mg)."""
+    if kg >= 1:
+        return f"{kg:.2f} kg"
+    if kg >= 1e-3:
+        return f"{kg * 1e3:.2f} g"
+    return f"{kg * 1e6:.2f} mg"

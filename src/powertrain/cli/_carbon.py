@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from powertrain.carbon import CarbonSettings
+from powertrain.carbon import CarbonSettings, format_kg
 
 __all__ = ["Country", "Intensity", "Pue", "Region", "carbon_settings", "format_carbon", "format_kg"]
 
@@ -37,15 +37,6 @@ def carbon_settings(
 ) -> CarbonSettings:
     """The validated settings of the four options (a bad value is a one-line error, exit 2)."""
     return CarbonSettings(country=country, region=region, pue=pue, intensity_g_per_kwh=intensity).validate()
-
-
-def format_kg(kg: float) -> str:
-    """A mass of CO2e with a readable unit (kg, g or mg)."""
-    if kg >= 1:
-        return f"{kg:.2f} kg"
-    if kg >= 1e-3:
-        return f"{kg * 1e3:.2f} g"
-    return f"{kg * 1e6:.2f} mg"
 
 
 def format_carbon(carbon: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from powertrain.cli._app import app
+from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings
 from powertrain.errors import ConfigError
 
 __all__ = ["sweep_command"]
@@ -37,6 +38,10 @@ def sweep_command(
     json: Annotated[Path | None, Opt(help="With show: also write the JSON export here.")] = None,
     compare: Annotated[str | None, Opt(help="With show: compare with this study (e.g. the unpruned grid).")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No live display; only the final table.")] = False,
+    country: Country = None,
+    region: Region = None,
+    pue: Pue = None,
+    intensity: Intensity = None,
 ) -> int:
     """Sweep training hyperparameters for the fewest joules to a target accuracy (Optuna; many workers can share)."""
     from powertrain.study import load_sweep, load_sweep_config, sweep
@@ -44,10 +49,13 @@ def sweep_command(
 
     console = Console()
     config, rest = args[0], args[1:]
+    given = {"country": country, "region": region, "pue": pue, "intensity_g_per_kwh": intensity}
+    settings = carbon_settings(country, region, pue, intensity) if any(v is not None for v in given.values()) else None
     if config == "show":
         if len(rest) != 1:
             raise ConfigError("usage: powertrain sweep show STUDY_DIR_OR_URL [--study NAME] [--csv F] [--json F]")
         result = load_sweep(rest[0], study=study)
+        result.carbon_settings = settings  # None: each trial's own run settings
         print_result(result, console)
         if compare is not None:
             for line in compare_lines(result, load_sweep(compare)):
@@ -60,13 +68,17 @@ def sweep_command(
 
         if len(rest) < 2:
             raise ConfigError("usage: powertrain sweep merge DEST SRC [SRC...] [--study NAME]")
-        print_result(merge_sweeps(rest[0], rest[1:], study=study), console)
+        merged = merge_sweeps(rest[0], rest[1:], study=study)
+        merged.carbon_settings = settings
+        print_result(merged, console)
         return 0
     if rest:
         raise ConfigError(f"unexpected argument {rest[0]!r}; did you mean `powertrain sweep show {rest[0]}`?")
     cfg = load_sweep_config(config, storage=storage, study=study, out=out)
     if out is None and study is not None:
         cfg = cfg.replace(out=str(Path("studies") / study))
+    if settings is not None:  # where this worker draws its power; per machine, not part of the study's identity
+        cfg = cfg.replace(train=cfg.train.replace(**{k: v for k, v in given.items() if v is not None}))
     display = None if quiet else SweepDisplay(Console(stderr=True))
     try:
         if display is not None:

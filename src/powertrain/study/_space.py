@@ -26,6 +26,7 @@ __all__ = ["Param", "Point", "SearchSpace", "TrialSpec", "apply_overrides", "che
 
 _OPTION_GROUPS = ("dataset_options", "model_options")
 _FIELDS = {f.name for f in fields(TrainConfig)}
+_CARBON_FIELDS = ("country", "region", "pue", "intensity_g_per_kwh")  # where a worker draws its power
 RUN_PARAM = "run"  #: the Optuna parameter naming an explicit trial
 
 
@@ -182,7 +183,7 @@ class SearchSpace:
 
     def fingerprint(self, base: TrainConfig) -> str:
         """A canonical string of the base config (minus per-machine fields) and the space."""
-        machine = {"device", "data_dir", "download", "workers", "out", "gpu_indices", "data_on_device"}
+        machine = {"device", "data_dir", "download", "workers", "out", "gpu_indices", "data_on_device", *_CARBON_FIELDS}
         config = {k: v for k, v in base.to_dict().items() if k not in machine}
         return json.dumps({"base": config, **self.to_dict()}, sort_keys=True, default=str)
 

@@ -18,6 +18,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from powertrain._files import json_safe, write_atomic
+from powertrain.carbon import CarbonSettings, carbon_footprint, energy_provenance, sum_footprints
 from powertrain.errors import ConfigError
 
 __all__ = ["SweepResult", "TrialRecord", "load_sweep", "resolve_storage"]
@@ -25,8 +26,10 @@ __all__ = ["SweepResult", "TrialRecord", "load_sweep", "resolve_storage"]
 CSV_COLUMNS = [
     "number", "run_name", "state", "train_status", "hardware", "energy_to_target_j", "time_to_target_s",
     "epochs_to_target", "final_accuracy", "best_accuracy", "energy_j", "spent_j", "lost_energy_j", "duration_s",
-    "accel_energy_ratio", "params", "curve",
+    "accel_energy_ratio", "operational_kg_co2e", "embodied_kg_co2e", "params", "curve",
 ]  # fmt: skip
+_CARBON_COLUMNS = ("operational_kg_co2e", "embodied_kg_co2e")
+_CARBON_KEYS = ("country", "region", "pue", "intensity_g_per_kwh")
 
 
 _CURVE_KEYS = ("epoch", "energy_j", "elapsed_s", "val_accuracy")
@@ -59,9 +62,32 @@ class TrialRecord:
             return 0.0
         return max(0.0, float(total) - float(self.attrs.get("base_energy_j") or 0.0))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON export of this trial."""
-        keys = [c for c in CSV_COLUMNS if c not in ("number", "state", "params", "spent_j", "curve")]
+    def carbon_settings(self) -> CarbonSettings:
+        """Where this trial's electricity came from: its run config's country, region, PUE and intensity."""
+        config = self.attrs.get("config") or {}
+        return CarbonSettings(**{k: config.get(k) for k in _CARBON_KEYS})
+
+    def carbon(self, settings: CarbonSettings | None = None) -> dict[str, Any] | None:
+        """Operational and embodied CO2e of what this trial spent (:func:`powertrain.carbon.carbon_footprint`).
+
+        Computed from the storage alone: the trial's spent energy, its run time and hardware, and ``settings`` (default:
+        those its run was configured with). None for a trial that spent nothing yet (waiting).
+        """
+        if self.attrs.get("energy_j") is None:
+            return None
+        sources = self.attrs.get("energy_sources") or []
+        return carbon_footprint(
+            energy_j=self.spent_j,
+            duration_s=float(self.attrs.get("duration_s") or 0.0),
+            hardware=self.attrs.get("hardware_info") or {},
+            settings=settings or self.carbon_settings(),
+            energy_provenance=energy_provenance(sources, estimated=bool(self.attrs.get("energy_estimated"))),
+        )
+
+    def to_dict(self, carbon_settings: CarbonSettings | None = None) -> dict[str, Any]:
+        """The JSON export of this trial (``carbon_settings`` overrides the run's own for the CO2e figures)."""
+        keys = [c for c in CSV_COLUMNS if c not in ("number", "state", "params", "spent_j", "curve", *_CARBON_COLUMNS)]
+        carbon = self.carbon(carbon_settings)
         return {
             "number": self.number,
             "state": self.state,
@@ -69,6 +95,9 @@ class TrialRecord:
             "values": self.values,
             **{k: self.attrs.get(k) for k in keys},
             "spent_j": self.spent_j,
+            "operational_kg_co2e": carbon["operational_kg_co2e"] if carbon else None,
+            "embodied_kg_co2e": carbon["embodied_kg_co2e"] if carbon else None,
+            "carbon": carbon,
             "reached_target": self.attrs.get("reached_target"),
             "curve": [dict(zip(_CURVE_KEYS, p, strict=False)) for p in self.get("curve") or []],
             "config": self.attrs.get("config"),
@@ -88,6 +117,8 @@ class SweepResult:
         target_accuracy: The target of energy-to-target.
         trials: Every trial, in order.
         out: The study folder on this machine (None when only a URL was given).
+        carbon_settings: Where the electricity came from, for every trial's CO2e figures; None: each trial's own
+            run config (``country``, ``region``, ``pue``, ``intensity_g_per_kwh``; default the world average).
     """
 
     study: str
@@ -98,6 +129,7 @@ class SweepResult:
     trials: list[TrialRecord]
     out: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    carbon_settings: CarbonSettings | None = None
 
     def by_state(self, state: str) -> list[TrialRecord]:
         """Trials in ``state`` (complete, pruned, fail, running, waiting)."""
@@ -190,6 +222,40 @@ class SweepResult:
             "provenance": "measured joules per epoch of each pruned trial x its epochs left",
         }
 
+    @property
+    def carbon(self) -> dict[str, Any]:
+        """The search's CO2e: operational and embodied totals over every trial's spent energy, never summed together.
+
+        Each trial is counted with its own run's carbon settings unless :attr:`carbon_settings` overrides them; the
+        distinct intensities and PUEs used are listed with their provenance.
+        """
+        footprints = [fp for t in self.trials if (fp := t.carbon(self.carbon_settings)) is not None]
+        total = sum_footprints(footprints)
+        used: dict[str, dict[str, Any]] = {}
+        for fp in footprints:
+            op = fp["operational"]
+            key = json.dumps([fp["settings"], op["intensity_g_per_kwh"], op["pue"]], sort_keys=True, default=str)
+            used.setdefault(
+                key,
+                {
+                    "settings": fp["settings"],
+                    "intensity_g_per_kwh": op["intensity_g_per_kwh"],
+                    "intensity_provenance": op["intensity_provenance"],
+                    "pue": op["pue"],
+                    "pue_provenance": op["pue_provenance"],
+                },
+            )
+        return {
+            "operational_kg_co2e": total["operational_kg_co2e"],
+            "embodied_kg_co2e": total["embodied_kg_co2e"],
+            "energy_j": total["energy_j"],
+            "duration_s": total["duration_s"],
+            "trials": total["count"],
+            "locations": list(used.values()),
+            "method": "sum over trials of powertrain.carbon.carbon_footprint(spent energy, run time, hardware); "
+            "operational and embodied are separate figures, never added together",
+        }
+
     def compare(self, other: SweepResult) -> dict[str, Any]:
         """This sweep against ``other`` (e.g. the same grid without pruning): energy of both, and the same best?"""
         mine, theirs = self.best, other.best
@@ -216,7 +282,10 @@ class SweepResult:
         best = self.best
         per_hw = {}
         for tag, trials in self.by_hardware().items():
-            part = SweepResult(self.study, self.storage, self.objective, self.directions, self.target_accuracy, trials)
+            part = SweepResult(
+                self.study, self.storage, self.objective, self.directions, self.target_accuracy, trials,
+                carbon_settings=self.carbon_settings,
+            )  # fmt: skip
             part_best = part.best
             per_hw[tag] = {
                 "trials": len(trials),
@@ -224,6 +293,7 @@ class SweepResult:
                 "best_energy_to_target_j": part_best.get("energy_to_target_j") if part_best else None,
                 "spread": part.spread,
                 "energy": part.energy,
+                "carbon": {k: part.carbon[k] for k in ("operational_kg_co2e", "embodied_kg_co2e")},
             }
         return {
             "study": self.study,
@@ -233,14 +303,15 @@ class SweepResult:
             "target_accuracy": self.target_accuracy,
             "counts": self.counts,
             "energy": self.energy,
-            "best": best.to_dict() if best else None,
+            "carbon": self.carbon,
+            "best": best.to_dict(self.carbon_settings) if best else None,
             "best_energy_to_target_j": best.get("energy_to_target_j") if best else None,
             "spread": self.spread,
             "pruning": self.pruning,
             "pareto": [t.number for t in self.pareto] if len(self.objective) > 1 else None,
             "by_hardware": per_hw,
             **self.extra,
-            "trials": [t.to_dict() for t in self.trials],
+            "trials": [t.to_dict(self.carbon_settings) for t in self.trials],
         }
 
     def to_csv(self) -> str:
@@ -249,7 +320,7 @@ class SweepResult:
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for t in self.trials:
-            row = t.to_dict()
+            row = t.to_dict(self.carbon_settings)
             row["params"] = json.dumps(t.params, sort_keys=True)
             row["curve"] = json.dumps(t.get("curve") or [])
             writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in CSV_COLUMNS})
@@ -311,4 +382,3 @@ def from_study(study: optuna.Study, *, out: Path | None = None) -> SweepResult:
         trials=[TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)],
         out=out,
     )
-

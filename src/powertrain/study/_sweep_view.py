@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from powertrain.carbon import format_kg
 from powertrain.study._sweep_results import SweepResult, TrialRecord
 
 __all__ = ["SweepDisplay", "compare_lines", "print_result", "trial_table"]
@@ -87,7 +88,21 @@ def summary_lines(result: SweepResult) -> list[str]:
         f"the search itself spent {_j(energy['total_j'])} ({counts}; finished {_j(energy['complete_j'])}, "
         f"pruned {_j(energy['pruned_j'])}, failed/lost {_j(energy['fail_j'])})"
     )
+    carbon = result.carbon
+    if carbon["trials"]:
+        where = "; ".join(
+            f"{loc['intensity_g_per_kwh']:g} gCO2e/kWh ({_origin(loc['intensity_provenance'])}) x PUE {loc['pue']:g}"
+            for loc in carbon["locations"]
+        )
+        lines.append(
+            f"CO2e of the search: operational {format_kg(carbon['operational_kg_co2e'])} ({where}); embodied "
+            f"{format_kg(carbon['embodied_kg_co2e'])} (hardware share, shown beside, not included)"
+        )
     return lines
+
+
+def _origin(provenance: dict[str, Any]) -> str:
+    return str(provenance.get("row") or provenance["kind"])
 
 
 def compare_lines(result: SweepResult, other: SweepResult) -> list[str]:

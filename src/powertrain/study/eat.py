@@ -121,6 +121,7 @@ def run_eat_study(
         say(f"  {state}: {record.get('train_status')}, accuracy {_num(record.get('final_accuracy'))}, "
             f"energy ratio {_num(record.get('accel_energy_ratio'))}")  # fmt: skip
         study.records = _records(config, result, ran)
+        study.carbon = result.carbon
         study.write()
 
     result = sweep(
@@ -132,6 +133,7 @@ def run_eat_study(
         extra=_InferenceHook(config, sensors, say) if config.inference_energy.enabled else None,
     )
     study.records = _records(config, result, ran)
+    study.carbon = result.carbon
     study.complete = len(study.records) == total
     return study.write()
 
@@ -241,6 +243,7 @@ class _Study:
     hardware: dict[str, Any]
     records: list[RunRecord] = field(default_factory=list)
     complete: bool = False
+    carbon: dict[str, Any] | None = None
 
     def write(self) -> EatStudyResult:
         """Rebuild the tables from the records and rewrite results.json and results.md atomically."""
@@ -267,6 +270,7 @@ class _Study:
             "hardware": self.hardware,
             "inference_config": _inference_key(config),
             "runs": [r.to_dict() for r in self.records],
+            "carbon": self.carbon,  # the sweep's CO2e totals (SweepResult.carbon): every trial's spent energy
             "tables": {model: t.to_dict() for model, t in tables.items()},
             "goal": {
                 "decrease_pct": config.goal_decrease_pct,

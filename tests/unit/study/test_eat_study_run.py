@@ -97,6 +97,9 @@ def test_inference_energy_rows_are_measured_with_their_source(study):
     saved = json.loads(study.results_json.read_text())
     assert saved["complete"] is True
     assert saved["tables"]["mlp"]["rows"][1]["inference"]["source"] == "counter"
+    spent = sum(r.train_energy_j for r in study.records)  # one attempt per run: each spent its run's energy
+    assert saved["carbon"]["energy_j"] == pytest.approx(spent)
+    assert saved["carbon"]["operational_kg_co2e"] > 0 and saved["carbon"]["embodied_kg_co2e"] > 0
     text = study.results_md.read_text()
     assert "| setting | sigma | lambda | accuracy |" in text and "counter (all)" in text
 

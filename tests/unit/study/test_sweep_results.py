@@ -74,3 +74,42 @@ def test_compare_and_merge_group_by_hardware(tmp_path, capsys):
     assert main(["sweep", "show", str(tmp_path / "merged"), "--compare", str(full)]) == 0
     printed = capsys.readouterr().out
     assert "on cpu A" in printed and "on gpu B" in printed and "the same setup" in printed
+
+
+def test_sweep_results_carry_operational_and_embodied_co2e_of_what_each_trial_spent(tmp_path, capsys):
+    from powertrain.carbon import CarbonSettings, carbon_footprint
+
+    cpu_host = {"cpu_model": "AMD EPYC", "gpus": []}
+    trials = [
+        _trial(0.1, TrialState.COMPLETE, ett=100.0, energy=3.6e6),
+        _trial(0.3, TrialState.FAIL, energy=7.2e5),  # a lost attempt...
+        _trial(0.3, TrialState.COMPLETE, energy=1.08e6, base=7.2e5),  # ...and its retry: 3.6e5 J of its own
+    ]
+    for trial, country in zip(trials, ["FRA", "DEU", "DEU"], strict=True):
+        config = {"epochs": 4, "country": country, "pue": 1.2}
+        trial.user_attrs.update(hardware_info=cpu_host, duration_s=3600.0, energy_sources=["estimated"],
+                                energy_estimated=True, config=config)  # fmt: skip
+    result = load_sweep(_study(tmp_path / "s", "s", trials))
+    per_j = {
+        c: carbon_footprint(energy_j=1.0, duration_s=0, hardware=cpu_host, settings=CarbonSettings(country=c, pue=1.2))[
+            "operational_kg_co2e"
+        ]
+        for c in ("FRA", "DEU")
+    }
+    exported = result.to_dict()
+    carbon = exported["carbon"]
+    assert carbon["operational_kg_co2e"] == pytest.approx(3.6e6 * per_j["FRA"] + (7.2e5 + 3.6e5) * per_j["DEU"])
+    assert {loc["intensity_provenance"]["row"] for loc in carbon["locations"]} == {"FRA", "DEU"}
+    assert all(loc["pue"] == 1.2 for loc in carbon["locations"])
+    one_hour = exported["trials"][0]["embodied_kg_co2e"]
+    assert one_hour > 0 and carbon["embodied_kg_co2e"] == pytest.approx(3 * one_hour)  # three hours of the host
+    assert exported["trials"][0]["carbon"]["operational"]["energy_provenance"]["kind"] == "estimated"
+    assert "operational_kg_co2e" in result.to_csv().splitlines()[0]
+    # `sweep show` prints the search's CO2e; carbon options recompute it for another place; bad ones are one line
+    assert main(["sweep", "show", str(tmp_path / "s"), "--json", str(tmp_path / "s.json")]) == 0
+    assert "CO2e of the search: operational" in capsys.readouterr().out
+    assert main(["sweep", "show", str(tmp_path / "s"), "--intensity", "1000", "--pue", "1"]) == 0
+    assert "1000 gCO2e/kWh (user) x PUE 1" in capsys.readouterr().out
+    assert main(["sweep", "show", str(tmp_path / "s"), "--country", "Frnace"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "France" in err and len(err.splitlines()) == 1
