@@ -56,12 +56,13 @@ def test_grid_sweep_runs_every_point_once_and_a_rerun_keeps_them(grid, tmp_path,
     assert results["best"]["run_name"] == results["spread"]["best_trial"]
     assert (out / "runs" / "lr=0.2" / "summary.json").exists()
 
-    # the same command again: the study is finished, nothing is rerun or lost
+    # the same command again (with the live display): the study is finished, nothing is rerun or lost
     before = (out / "runs" / "lr=0.2" / "summary.json").read_text()
-    assert main(["sweep", str(grid), "--out", str(out), "-q"]) == 0
+    assert main(["sweep", str(grid), "--out", str(out)]) == 0
     assert (out / "runs" / "lr=0.2" / "summary.json").read_text() == before
     assert json.loads((out / "results.json").read_text())["counts"] == {"complete": 2}
-    capsys.readouterr()
+    live = capsys.readouterr().err
+    assert "trials: 2 done, 0 running, 0 pruned, 0 failed" in live and "study energy so far" in live
 
     csv_path, json_path = tmp_path / "t.csv", tmp_path / "t.json"
     assert main(["sweep", "show", str(out), "--csv", str(csv_path), "--json", str(json_path)]) == 0

@@ -72,6 +72,9 @@ def test_two_workers_share_a_postgresql_grid_each_point_exactly_once(tmp_path, p
         run_dir = trial.user_attrs["run_dir"]
         assert run_dir.startswith((str(tmp_path / "w0"), str(tmp_path / "w1")))
         assert json.loads(RunDir(run_dir).summary_path.read_text())["status"] == "completed"
+    shown = subprocess.run([sys.executable, "-m", "powertrain", "sweep", "show", postgres_url, "--study", study_name],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert shown.returncode == 0 and "6 trials on" in shown.stdout, shown.stderr
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

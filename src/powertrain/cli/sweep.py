@@ -80,6 +80,7 @@ def sweep_command(
     if settings is not None:  # where this worker draws its power; per machine, not part of the study's identity
         cfg = cfg.replace(train=cfg.train.replace(**{k: v for k, v in given.items() if v is not None}))
     display = None if quiet else SweepDisplay(Console(stderr=True))
+    result = None
     try:
         if display is not None:
             display.begin(cfg)
@@ -99,7 +100,7 @@ def sweep_command(
         return 130
     finally:
         if display is not None:
-            display.end()
+            display.end(result)
     print_result(result, console)
     console.print(f"results: {Path(cfg.out) / 'results.json'} and {Path(cfg.out) / 'results.csv'}")
     return 0

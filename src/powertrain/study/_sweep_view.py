@@ -146,8 +146,10 @@ class SweepDisplay:
         self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
         self.live.start()
 
-    def end(self) -> None:
-        """Stop the live view (its last state stays on screen)."""
+    def end(self, result: SweepResult | None = None) -> None:
+        """Stop the live view (its last state stays on screen), showing ``result`` when the sweep returned one."""
+        if result is not None:
+            self.result, self.current, self.epoch_line, self.live_j = result, "study finished", "", 0.0
         if self.live is not None:
             self.live.update(self._render())
             self.live.stop()

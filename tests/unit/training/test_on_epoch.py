@@ -29,8 +29,8 @@ def test_on_epoch_sees_each_checkpointed_epoch_and_true_prunes(small_config):
 
 def test_on_epoch_returning_none_or_false_keeps_training(small_config):
     calls = []
-    result = train(small_config(epochs=3, estimate_batch_size=0), on_epoch=lambda r, t: calls.append(r) or None)
-    assert result.status == "completed" and len(calls) == 3
+    result = train(small_config(epochs=2, estimate_batch_size=0), on_epoch=lambda r, t: calls.append(r) or None)
+    assert result.status == "completed" and len(calls) == 2
 
 
 def test_on_epoch_is_not_called_for_the_epoch_that_ends_the_run(small_config):
