@@ -1,0 +1,389 @@
+"""The steps of the GPU evidence run (scripts/gpu_evidence.py).
+
+Each step has its commands at GPU and dry-run sizes, its limit, and reads its figures and target verdicts from
+what its commands wrote.
+
+Sizes are chosen so that each step should end in about two thirds of its limit on one H100/H200 (estimates: no GPU
+was at hand when they were set; the JSON of each step records its real duration so the next run can retune them).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The issue's targets.
+METER_STEP_MAX, METER_ENERGY_ERROR_MAX = 1.02, 0.01
+TRAIN_RATIO_MIN = 0.95
+EAT_TIME_MAX, EAT_MEMORY_MAX = 1.15, 1.10
+ESTIMATOR_MAX = 1.50
+
+
+@dataclass
+class Context:
+    """What every step needs to know about this run."""
+
+    python: str
+    work: Path
+    dry: bool
+    root: Path
+    has_gpu: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Command:
+    """One program run of a step; ``result`` is the JSON it writes (read even when it fails or times out)."""
+
+    label: str
+    argv: list[str]
+    limit_s: float
+    result: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+Figures = dict[str, Any]  # {"tables": [{title, columns, rows}], "targets": [...], "notes": [...], "markdown": str}
+
+
+@dataclass
+class Step:
+    """A named step: its time limit, its commands, and how its figures are read."""
+
+    name: str
+    title: str
+    limit_s: int
+    commands: Callable[[Context], list[Command]]
+    figures: Callable[[list[dict[str, Any]], Context], Figures]
+    needs_gpu: bool = False
+
+    def skip_reason(self, ctx: Context) -> str:
+        """Why this step cannot run here ('' when it can)."""
+        return "no GPU" if self.needs_gpu and (ctx.dry or not ctx.has_gpu) else ""
+
+
+def target(what: str, value: float | None, limit: float, *, at_most: bool = True, fmt: str = ".3f") -> dict:
+    """One target verdict: ``met`` is None when the figure is missing."""
+    met = None if value is None else (value <= limit if at_most else value >= limit)
+    shown = "-" if value is None else format(value, fmt)
+    return {"what": what, "value": value, "shown": shown, "limit": f"{'<=' if at_most else '>='} {limit}", "met": met}
+
+
+def _median(values: list[float] | None) -> float | None:
+    values = [v for v in values or [] if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec) if isinstance(value, (int, float)) else str(value)
+
+
+def _results(commands: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    return [(c["label"], c.get("result")) for c in commands if c.get("result") is not None]
+
+
+# -- pytest -m gpu --------------------------------------------------------------------------------------------
+def pytest_commands(ctx: Context) -> list[Command]:
+    """The command `pytest -m gpu` over every test folder, with a JUnit report for the figures."""
+    xml = ctx.work / "pytest-gpu.xml"
+    argv = [ctx.python, "-m", "pytest", "-q", "-m", "gpu", "tests", "-p", "no:cacheprovider", "-o", "timeout=45",
+            "--continue-on-collection-errors", f"--junitxml={xml}"]  # fmt: skip
+    return [Command("pytest-gpu", argv, 60, result=None)]
+
+
+def pytest_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
+    """Counts of the JUnit report and every test that did not pass."""
+    import xml.etree.ElementTree as ET  # our own pytest's report, not outside input
+
+    path = ctx.work / "pytest-gpu.xml"
+    if not path.exists():
+        return {"notes": ["pytest wrote no report"]}
+    rows, counts = [], {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for suite in ET.parse(path).getroot().iter("testsuite"):
+        for key in counts:
+            counts[key] += int(suite.get(key, 0))
+        for case in suite.iter("testcase"):
+            for kind in ("failure", "error", "skipped"):
+                node = case.find(kind)
+                if node is not None:
+                    message = (node.get("message") or "").splitlines()[0][:160] if node.get("message") else ""
+                    rows.append([f"{case.get('classname')}::{case.get('name')}", kind, message])
+    passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
+    counts["passed"] = passed
+    table = {"title": "tests not passed", "columns": ["test", "outcome", "message"], "rows": rows}
+    return {"counts": counts, "tables": [table] if rows else [],
+            "notes": [f"{passed} passed, {counts['failures']} failed, {counts['errors']} errors, "
+                      f"{counts['skipped']} skipped"]}  # fmt: skip
+
+
+# -- bench/meter.py -------------------------------------------------------------------------------------------
+METER_CONFIGS = ["baseline", "pt-step", "pt-loop", "zeus-step", "codecarbon-1", "codecarbon-15"]
+
+
+def meter_commands(ctx: Context) -> list[Command]:
+    """bench/meter.py at GPU (ResNet18, batch 256, 300 steps, 2 rounds) or dry-run sizes."""
+    out = ctx.work / "meter.json"
+    if ctx.dry:
+        sizes = ["--device", "cpu", "--steps", "1", "--batch-size", "1", "--warmup", "1", "--repeats", "1"]
+    else:
+        sizes = ["--device", "cuda", "--steps", "300", "--batch-size", "256", "--warmup", "30", "--repeats", "2"]
+    argv = [ctx.python, "bench/meter.py", *sizes, "--configs", *METER_CONFIGS, "--out", str(out)]
+    return [Command("meter", argv, 85, result=out)]
+
+
+def meter_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
+    """Step time and energy against the NVML counter per configuration; the meter targets."""
+    rows, targets, notes = [], [], []
+    for _, result in _results(commands):
+        notes.append(f"one begin/end window pair: {_fmt(result.get('hot_path_us_per_window'), '.2f')} us")
+        for r in result.get("results", []):
+            if r.get("note"):
+                rows.append([r["config"], f"skipped: {r['note']}", "", "", "", ""])
+                continue
+            ratio, step_s = _median(r.get("ratio")), _median(r.get("step_s"))
+            shares = [a / b for a, b in zip(r.get("reported_j") or [], r.get("counter_j") or [], strict=False) if b]
+            share = _median(shares)
+            rows.append([r["config"], _fmt(step_s and step_s * 1e3, ".2f"), _fmt(ratio, ".4f"),
+                         _fmt(_median(r.get("reported_j")), ".1f"), _fmt(_median(r.get("counter_j")), ".1f"),
+                         _fmt(share, ".4f")])  # fmt: skip
+            error = None if share is None else abs(share - 1)
+            if r["config"] == "pt-step":
+                targets.append(target("meter: per-step windows, step time x no meter", ratio, METER_STEP_MAX))
+                targets.append(target("meter: per-step windows, |energy / NVML counter - 1|", error,
+                                      METER_ENERGY_ERROR_MAX, fmt=".4f"))  # fmt: skip
+            if r["config"] == "pt-loop":
+                targets.append(target("meter: one window, |energy / NVML counter - 1|", error, METER_ENERGY_ERROR_MAX,
+                                      fmt=".4f"))  # fmt: skip
+    columns = ["config", "ms/step", "x no meter", "reported J", "counter J", "/ counter"]
+    return {"tables": [{"title": "meter overhead and accuracy (median over repeats)", "columns": columns,
+                        "rows": rows}], "targets": targets, "notes": notes}  # fmt: skip
+
+
+# -- bench/train.py -------------------------------------------------------------------------------------------
+def train_commands(ctx: Context) -> list[Command]:
+    """bench/train.py once per model (ResNet18 and VGG16 on a GPU, LeNet-5 in a dry run)."""
+    if ctx.dry:  # LeNet-5 at its native 28x28x1: the smallest model that exercises the same code
+        sizes = ["--image-size", "28", "--channels", "1", "--batch-size", "32", "--subset", "64", "--device", "cpu",
+                 "--repeats", "1"]  # fmt: skip
+        models = ["lenet5"]
+    else:
+        sizes = ["--image-size", "32", "--channels", "3", "--batch-size", "256", "--subset", "20000",
+                 "--device", "cuda", "--repeats", "3"]  # fmt: skip
+        models = ["resnet18", "vgg16"]
+    commands = []
+    for model in models:
+        out = ctx.work / f"train-{model}.json"
+        argv = [ctx.python, "bench/train.py", "--model", model, "--dataset", "fashion-mnist", *sizes, "--out", str(out)]
+        commands.append(Command(f"train-{model}", argv, 30 if not ctx.dry else 60, result=out))
+    return commands
+
+
+def train_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
+    """Images per second of each model, plain loop against powertrain.train; the throughput target."""
+    rows, targets = [], []
+    for label, r in _results(commands):
+        plain, measured = _median(r.get("plain_images_per_s")), _median(r.get("powertrain_images_per_s"))
+        ratio = r.get("ratio")
+        rows.append([r.get("model", label), r.get("batch_size"), _fmt(plain, ",.0f"), _fmt(measured, ",.0f"),
+                     _fmt(ratio), _fmt(_median(r.get("powertrain_epoch_train_energy_j")), ".1f"),
+                     r.get("energy_sources")])  # fmt: skip
+        targets.append(target(f"train: {r.get('model', label)} images/s x plain loop", ratio, TRAIN_RATIO_MIN,
+                              at_most=False))  # fmt: skip
+    columns = ["model", "batch", "plain img/s", "powertrain img/s", "ratio", "epoch energy J", "energy source"]
+    return {"tables": [{"title": "training throughput (median over repeats)", "columns": columns, "rows": rows}],
+            "targets": targets}  # fmt: skip
+
+
+# -- bench/eat.py ---------------------------------------------------------------------------------------------
+def eat_commands(ctx: Context) -> list[Command]:
+    """bench/eat.py: the penalty and the estimator as two commands on a GPU (one in a dry run)."""
+    if ctx.dry:
+        out = ctx.work / "eat.json"
+        argv = [ctx.python, "bench/eat.py", "--device", "cpu", "--models", "lenet5", "--image-size", "28",
+                "--amp", "fp32", "--variants", "plain,eat", "--batch-size", "8", "--steps", "1", "--warmup", "1",
+                "--repeats", "1", "--estimate-models", "lenet5", "--estimate-batch-size", "64", "--test-subset", "128",
+                "--out", str(out)]  # fmt: skip
+        return [Command("eat", argv, 80, result=out)]
+    steps, estimator = ctx.work / "eat-steps.json", ctx.work / "eat-estimator.json"
+    return [
+        Command("eat-steps", [ctx.python, "bench/eat.py", "--device", "cuda", "--models", "resnet18,vgg16",
+                              "--amp", "fp32,bf16", "--variants", "plain,eat,eat-eager", "--batch-size", "512",
+                              "--steps", "20", "--warmup", "5", "--repeats", "3", "--skip-estimator",
+                              "--out", str(steps)], 55, result=steps),
+        Command("eat-estimator", [ctx.python, "bench/eat.py", "--device", "cuda", "--skip-steps",
+                                  "--estimate-models", "lenet5,resnet18", "--repeats", "3", "--out", str(estimator)],
+                25, result=estimator),
+    ]  # fmt: skip
+
+
+def eat_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
+    """Step time and memory of each penalty variant; estimator cost; their targets."""
+    steps, estimates, targets = [], [], []
+    for _, result in _results(commands):
+        steps += result.get("steps") or []
+        estimates += result.get("estimator") or []
+    step_rows = []
+    for r in steps:
+        step_rows.append([r["model"], r["amp"], r["batch_size"], r["variant"], _fmt(r["step_ms"], ".2f"),
+                          _fmt(r["step_ratio"]), _fmt(r.get("peak_mib"), ".0f"), _fmt(r.get("memory_ratio")),
+                          _fmt(r.get("saved_ratio"))])  # fmt: skip
+        if r["variant"] == "eat":
+            name = f"EAT penalty: {r['model']} {r['amp']}"
+            targets.append(target(f"{name}, step time x plain", r["step_ratio"], EAT_TIME_MAX))
+            targets.append(target(f"{name}, peak memory x plain", r.get("memory_ratio"), EAT_MEMORY_MAX))
+    estimate_rows = []
+    for r in estimates:
+        estimate_rows.append([r["model"], r["backend"], r["per_sample"], r["samples"], _fmt(r["plain_s"]),
+                              _fmt(r["estimate_s"]), _fmt(r["cost_ratio"]), _fmt(r.get("first_call_s"), ".2f"),
+                              _fmt(r.get("mean_ratio"))])  # fmt: skip
+        where = f"estimator: {r['model']} {r['backend']}{' per-sample' if r['per_sample'] else ''}"
+        targets.append(target(f"{where}, time x plain inference", r["cost_ratio"], ESTIMATOR_MAX))
+    tables = [
+        {"title": "EAT penalty: training step against plain (peak memory: CUDA only)",
+         "columns": ["model", "amp", "batch", "variant", "step ms", "time x", "peak MiB", "memory x", "saved x"],
+         "rows": step_rows},
+        {"title": "accelerator estimator against plain inference",
+         "columns": ["model", "backend", "per sample", "samples", "plain s", "estimate s", "cost x", "first call s",
+                     "energy ratio"], "rows": estimate_rows},
+    ]  # fmt: skip
+    notes = [f"estimator data: {estimates[0].get('data')}"] if estimates else []
+    return {"tables": tables, "targets": targets, "notes": notes}
+
+
+# -- the EAT study and its inference energy -------------------------------------------------------------------
+EAT_SETTINGS = [{"sigma": 1.0e-4, "lambda": 1.0}, {"sigma": 1.0e-4, "lambda": 4.0}]
+
+
+def eat_study_config(ctx: Context, *, inference: bool) -> dict[str, Any]:
+    """ResNet18 on Fashion-MNIST 32x32x3, standard against two EAT settings (the GPU experiment, shortened)."""
+    train: dict[str, Any] = {
+        "dataset": "fashion-mnist", "image_size": 32, "channels": 3, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
+        "nesterov": True, "weight_decay": 5.0e-4, "lr_schedule": "exponential", "lr_gamma": 0.71,
+        "eat_layers": "activations",
+    }  # fmt: skip
+    model = "resnet18"
+    if ctx.dry:  # LeNet-5 at 28x28x1 on 64 images: the same code paths in seconds
+        train.update(image_size=28, channels=1, epochs=1, batch_size=32, subset=64, test_subset=64, device="cpu",
+                     amp="off")  # fmt: skip
+        energy = {"enabled": inference, "batch_size": 64, "min_seconds": 0.1, "rounds": 1, "warmup_passes": 0}
+        estimate_batch, model = 32, "lenet5"
+    else:
+        train.update(epochs=3, batch_size=512, device="cuda", amp="bf16")
+        energy = {"enabled": inference, "batch_size": 512, "min_seconds": 3.0, "rounds": 2, "warmup_passes": 1}
+        estimate_batch = 512
+    return {"train": train, "models": [model], "settings": EAT_SETTINGS, "seed": 0,
+            "accuracy_tolerance": 0.01, "estimate_batch_size": estimate_batch, "inference_energy": energy,
+            "out": str(ctx.work / "eat-study")}  # fmt: skip
+
+
+def _study_command(ctx: Context, label: str, *, inference: bool, limit_s: float) -> Command:
+    config = ctx.work / f"{label}.yaml"
+    config.write_text(json.dumps(eat_study_config(ctx, inference=inference), indent=1))  # JSON is YAML
+    argv = [ctx.python, "-m", "powertrain", "eat-study", str(config), "--quiet"]
+    return Command(label, argv, limit_s, result=ctx.work / "eat-study" / "results.json")
+
+
+def study_commands(ctx: Context) -> list[Command]:
+    """The command `powertrain eat-study`, training only (its inference energy is the inference step)."""
+    return [_study_command(ctx, "eat-study", inference=False, limit_s=85)]
+
+
+def inference_commands(ctx: Context) -> list[Command]:
+    """The same study again: its runs are reused, only the inference energy is measured."""
+    return [_study_command(ctx, "inference", inference=True, limit_s=35)]
+
+
+def study_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
+    """Accuracy, modelled energy ratio and training energy of every run, and the study's results.md."""
+    rows = []
+    for _, result in _results(commands):
+        for model, table in (result.get("tables") or {}).items():
+            for r in table.get("rows", []):
+                rows.append([model, r.get("setting"), _fmt(r.get("sigma"), "g"), _fmt(r.get("lambda"), "g"),
+                             r.get("status"), _fmt(r.get("accuracy"), ".4f"), _fmt(r.get("energy_ratio")),
+                             _fmt(r.get("decrease_pct"), ".1f"), _fmt(r.get("train_energy_j"), ".1f"),
+                             r.get("train_energy_source")])  # fmt: skip
+    md = ctx.work / "eat-study" / "results.md"
+    columns = ["model", "setting", "sigma", "lambda", "status", "accuracy", "energy ratio", "decrease %",
+               "training J", "source"]  # fmt: skip
+    return {"tables": [{"title": "EAT study (accelerator energy ratio: modelled)", "columns": columns, "rows": rows}],
+            "markdown": md.read_text() if md.exists() else ""}  # fmt: skip
+
+
+def inference_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
+    """Measured inference energy per model and setting, against standard training."""
+    rows = []
+    for _, result in _results(commands):
+        for model, table in (result.get("tables") or {}).items():
+            for r in table.get("rows", []):
+                inf = r.get("inference") or {}
+                rows.append([model, r.get("setting"), _fmt(r.get("energy_ratio")), _fmt(inf.get("j_per_1k_images")),
+                             _fmt(inf.get("j_per_1k_images_std")), _fmt(r.get("inference_diff_pct"), "+.1f"),
+                             _fmt(inf.get("avg_power_w"), ".1f"), _fmt(inf.get("images_per_s"), ",.0f"),
+                             inf.get("rounds"), f"{inf.get('source', '-')} ({inf.get('component', '-')})"])  # fmt: skip
+    columns = ["model", "setting", "modelled ratio", "J/1k img", "± (rounds)", "vs standard %", "W", "img/s",
+               "rounds", "source"]  # fmt: skip
+    return {"tables": [{"title": "measured inference energy", "columns": columns, "rows": rows}]}
+
+
+# -- the learning-rate x batch-size sweep ---------------------------------------------------------------------
+def sweep_config(ctx: Context) -> dict[str, Any]:
+    """A learning rate x batch size grid ranked by energy to a target (examples/sweeps/ holds the long ones)."""
+    train: dict[str, Any] = {
+        "dataset": "fashion-mnist", "lr_schedule": "constant", "estimate_batch_size": 0, "stop_at_target": True,
+    }  # fmt: skip
+    if ctx.dry:
+        train.update(model="lenet5", image_size=28, channels=1, epochs=1, subset=64, test_subset=64, device="cpu",
+                     target_accuracy=0.1)  # fmt: skip
+        space = {"lr": [0.05], "batch_size": [32, 64]}
+    else:  # 4 trials of at most 3 epochs over 10,000 images: about 2 s an epoch on one H100/H200 (an estimate)
+        train.update(model="resnet18", image_size=32, channels=3, epochs=3, subset=10000, device="cuda", amp="bf16",
+                     data_on_device=True, target_accuracy=0.8)  # fmt: skip
+        space = {"lr": [0.05, 0.2], "batch_size": [256, 512]}
+    return {"train": train, "space": space, "sampler": "grid", "objective": "energy_to_target", "seed": 0,
+            "out": str(ctx.work / "sweep")}  # fmt: skip
+
+
+def sweep_commands(ctx: Context) -> list[Command]:
+    """The command `powertrain sweep` over a generated config."""
+    config = ctx.work / "sweep.yaml"
+    config.write_text(json.dumps(sweep_config(ctx), indent=1))  # JSON is YAML
+    argv = [ctx.python, "-m", "powertrain", "sweep", str(config), "--out", str(ctx.work / "sweep"), "--quiet"]
+    return [Command("sweep", argv, 45, result=ctx.work / "sweep" / "results.json")]
+
+
+def sweep_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
+    """Energy and time to target of every trial, the best one and the spread."""
+    rows, notes = [], []
+    for _, result in _results(commands):
+        for t in result.get("trials") or []:
+            params = t.get("params") or {}
+            rows.append([t.get("number"), params.get("lr"), params.get("batch_size"), t.get("state"),
+                         t.get("reached_target"), _fmt(t.get("energy_to_target_j"), ".1f"),
+                         _fmt(t.get("time_to_target_s"), ".1f"), t.get("epochs_to_target"),
+                         _fmt(t.get("final_accuracy"), ".4f"), _fmt(t.get("energy_j"), ".1f")])  # fmt: skip
+        spread = result.get("spread") or {}
+        best = result.get("best") or {}
+        notes.append(f"target accuracy {result.get('target_accuracy')}; best trial {best.get('number', '-')} "
+                     f"({_fmt(result.get('best_energy_to_target_j'), '.1f')} J to target); worst/best energy to "
+                     f"target {_fmt(spread.get('ratio'), '.2f')} over {spread.get('trials', 0)} trials that reached "
+                     f"it; all trials {_fmt((result.get('energy') or {}).get('total_j'), '.1f')} J")  # fmt: skip
+    columns = ["trial", "lr", "batch", "state", "reached", "J to target", "s to target", "epochs to target",
+               "final accuracy", "energy J"]  # fmt: skip
+    return {"tables": [{"title": "sweep trials", "columns": columns, "rows": rows}], "notes": notes}
+
+
+STEPS = [
+    Step("pytest", "pytest -m gpu", 60, pytest_commands, pytest_figures, needs_gpu=True),
+    Step("meter", "meter against Zeus, CodeCarbon and the NVML counter (bench/meter.py)", 85, meter_commands,
+         meter_figures),
+    Step("train", "training throughput against a plain loop (bench/train.py)", 60, train_commands, train_figures),
+    Step("eat", "EAT penalty and estimator cost (bench/eat.py)", 80, eat_commands, eat_figures),
+    Step("eat-study", "EAT study: ResNet18, Fashion-MNIST 32x32x3", 85, study_commands, study_figures),
+    Step("sweep", "learning rate x batch size, energy to target", 45, sweep_commands, sweep_figures),
+    Step("inference", "measured inference energy of the standard and sparse models", 35, inference_commands,
+         inference_figures),
+]  # fmt: skip

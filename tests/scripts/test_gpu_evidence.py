@@ -1,0 +1,136 @@
+"""scripts/gpu-evidence.sh: the dry run writes the same eight files as the GPU run, with every step's figures;
+the runner records a failed or timed-out step and goes on."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "gpu-evidence.sh"
+STEP_FILES = ["pytest", "meter", "train", "eat", "eat-study", "sweep", "inference"]
+
+
+def _runner():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gpu_evidence
+        import gpu_evidence_steps
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return gpu_evidence, gpu_evidence_steps
+
+
+def _env() -> dict[str, str]:
+    src = str(ROOT / "src")
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": f"{src}{os.pathsep}{path}" if path else src}
+
+
+def test_dry_run_writes_every_step_and_its_figures(tmp_path):
+    out = tmp_path / "evidence"
+    proc = subprocess.run(["bash", str(SCRIPT), "--dry-run", str(out)], env=_env(), capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{s}.json" for s in STEP_FILES), "summary.md"])
+    steps = {name: json.loads((out / f"{name}.json").read_text()) for name in STEP_FILES}
+    assert steps["pytest"]["status"] == "skipped: no GPU"
+    for name in STEP_FILES[1:]:
+        assert steps[name]["status"] == "ok", (name, steps[name].get("error"))
+        assert all(c["status"] == "ok" and c["duration_s"] <= c["limit_s"] for c in steps[name]["commands"])
+
+    meter = {row[0]: row for row in steps["meter"]["figures"]["tables"][0]["rows"]}
+    assert set(meter) == {"baseline", "pt-step", "pt-loop", "zeus-step", "codecarbon-1", "codecarbon-15"}
+    assert float(meter["pt-step"][1]) > 0  # ms per step
+    assert meter["zeus-step"][1].startswith("skipped:")  # Zeus needs a GPU
+    if importlib.util.find_spec("codecarbon") is None:
+        assert meter["codecarbon-1"][1] == "skipped: not installed"
+    targets = {t["what"]: t for name in STEP_FILES for t in steps[name].get("figures", {}).get("targets", [])}
+    step_time = targets["meter: per-step windows, step time x no meter"]
+    assert step_time["value"] > 0 and step_time["met"] == (step_time["value"] <= 1.02)
+    assert targets["meter: per-step windows, |energy / NVML counter - 1|"]["met"] is None  # no counter on a CPU
+    assert targets["train: lenet5 images/s x plain loop"]["value"] > 0
+    assert targets["EAT penalty: lenet5 fp32, peak memory x plain"]["met"] is None  # CUDA only
+    assert any(what.startswith("estimator: lenet5") for what in targets)
+
+    study = steps["eat-study"]["figures"]["tables"][0]["rows"]
+    assert [r[1] for r in study] == ["standard", "sigma1e-4_lambda1", "sigma1e-4_lambda4"]
+    assert all(r[4] == "completed" and 0 <= float(r[5]) <= 1 for r in study)
+    inference = steps["inference"]["figures"]["tables"][0]["rows"]
+    assert len(inference) == 3 and all(float(r[3]) > 0 for r in inference)  # J per 1000 images, measured
+    trials = steps["sweep"]["figures"]["tables"][0]["rows"]
+    assert sorted(r[2] for r in trials) == [32, 64] and all(r[3] == "complete" for r in trials)
+
+    summary = (out / "summary.md").read_text()
+    assert "DRY RUN" in summary and f"scripts/gpu-evidence.sh --dry-run {out}" in summary
+    assert "## Hardware" in summary and "## Targets" in summary and "(dry run)" in summary
+    assert all(f"## {name}:" in summary for name in STEP_FILES)
+    assert "| pytest | pytest -m gpu | skipped: no GPU |" in summary
+    assert "measured inference energy" in summary and "sweep trials" in summary
+
+
+def _fake_steps(steps_module, work_note: Path):
+    Step, Command = steps_module.Step, steps_module.Command
+    py = sys.executable
+    sleeper = f"import os, time; open({str(work_note)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+
+    def commands(argv_list, limit):
+        return lambda ctx: [Command(f"c{i}", argv, limit) for i, argv in enumerate(argv_list)]
+
+    def no_figures(commands, ctx):
+        return {"targets": [steps_module.target("made-up ratio", 1.5, 1.2)]}
+
+    return [
+        Step("fails", "exits 3", 20, commands([[py, "-c", "import sys; print('bad input'); sys.exit(3)"]], 20),
+             no_figures),
+        Step("hangs", "sleeps past its limit", 2, commands([[py, "-c", sleeper]], 30), no_figures),
+        Step("works", "runs after both", 20, commands([[py, "-c", "print('fine')"]], 20), no_figures),
+        Step("gpu-only", "needs a GPU", 20, commands([[py, "-c", "pass"]], 20), no_figures, needs_gpu=True),
+    ]  # fmt: skip
+
+
+def test_a_failed_or_timed_out_step_is_recorded_and_the_next_one_runs(tmp_path, monkeypatch):
+    runner, steps_module = _runner()
+    pid_file = tmp_path / "sleeper.pid"
+    monkeypatch.setattr(runner, "STEPS", _fake_steps(steps_module, pid_file))
+    monkeypatch.setattr(runner, "probe_hardware", lambda ctx: {"gpu_count": 0, "gpus": []})
+    monkeypatch.setattr(runner, "KILL_GRACE_S", 1.0)
+    out = tmp_path / "out"
+    start = time.monotonic()
+    assert runner.main([str(out), "--dry-run", "--work", str(tmp_path / "work")]) == 1
+    assert time.monotonic() - start < 15
+    records = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert records["fails"]["status"] == "failed"
+    assert records["fails"]["error"] == "c0: exit status 3: bad input"
+    assert records["hangs"]["status"] == "timeout" and records["hangs"]["duration_s"] < 5
+    assert records["works"]["status"] == "ok" and "fine" in records["works"]["commands"][0]["output_tail"]
+    assert records["gpu-only"]["status"] == "skipped: no GPU"
+    with pytest.raises(ProcessLookupError):  # the timed-out command's process is gone
+        os.kill(int(pid_file.read_text()), 0)
+    summary = (out / "summary.md").read_text()
+    assert "| fails | exits 3 | failed |" in summary and "| hangs | sleeps past its limit | timeout |" in summary
+    assert "| made-up ratio | 1.500 | <= 1.2 | NOT MET (dry run) |" in summary
+    assert "bad input" in summary  # the end of a failed command's output
+
+
+def test_without_a_gpu_the_real_run_refuses_with_one_line(tmp_path, monkeypatch, capsys):
+    runner, _ = _runner()
+    monkeypatch.setattr(runner, "probe_hardware", lambda ctx: {"gpu_count": 0, "gpus": []})
+    assert runner.main([str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "gpu-evidence: no NVIDIA GPU found here; --dry-run runs the CPU version of every step"
+    )
+    assert runner.main([str(tmp_path / "out"), "--only", "meter,nope"]) == 2
+    assert "unknown step nope" in capsys.readouterr().err
+
+
+def test_the_script_refuses_a_missing_outdir():
+    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "OUTDIR" in proc.stderr
