@@ -134,3 +134,16 @@ def test_without_a_gpu_the_real_run_refuses_with_one_line(tmp_path, monkeypatch,
 def test_the_script_refuses_a_missing_outdir():
     proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "OUTDIR" in proc.stderr
+
+
+def test_pytest_outcomes_are_read_from_the_output_when_pytest_was_stopped(tmp_path):
+    _, steps_module = _runner()
+    ctx = steps_module.Context(python=sys.executable, work=tmp_path, dry=False, root=ROOT)
+    (tmp_path / "pytest-gpu.log").write_text(
+        "tests/gpu/test_a.py::test_one PASSED [ 33%]\n"
+        "tests/gpu/test_a.py::test_two[compile] FAILED [ 66%]\n"
+        "tests/gpu/test_b.py::test_three PASSED [100%]\n"
+    )
+    figures = steps_module.pytest_figures([], ctx)
+    assert figures["counts"] == {"passed": 2, "failed": 1}
+    assert figures["tables"][0]["rows"] == [["tests/gpu/test_a.py::test_two[compile]", "failed", ""]]
