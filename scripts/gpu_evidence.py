@@ -145,6 +145,9 @@ def run_step(step: Any, ctx: Context, deadline: float) -> dict[str, Any]:
         record["figures"] = step.figures(commands, ctx)
     except Exception as exc:  # noqa: BLE001 - a result in an unexpected shape must not end the run
         record["figures"] = {"error": f"could not read the figures: {type(exc).__name__}: {exc}"}
+    missing = record["figures"].get("missing")
+    if missing and record["status"] == "ok":  # a step that reads another's results and found none
+        record.update(status="failed", error=missing)
     return record
 
 

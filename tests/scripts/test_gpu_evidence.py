@@ -66,7 +66,8 @@ def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     inference = steps["inference"]["figures"]["tables"][0]["rows"]
     assert len(inference) == 3 and all(float(r[3]) > 0 for r in inference)  # J per 1000 images, measured
     trials = steps["sweep"]["figures"]["tables"][0]["rows"]
-    assert sorted(r[2] for r in trials) == [32, 64] and all(r[3] == "complete" for r in trials)
+    assert sorted(r[2] for r in trials) == [32, 64]
+    assert all(r[3] == "complete" and r[4] is True and float(r[5]) > 0 for r in trials)  # energy to target, J
 
     summary = (out / "summary.md").read_text()
     assert "DRY RUN" in summary and f"scripts/gpu-evidence.sh --dry-run {out}" in summary
