@@ -10,11 +10,12 @@
 #                     left of the 480 s, so a slow set-up shortens the last step rather than the run growing
 #   pytest     60 s   pytest -m gpu tests
 #   meter      85 s   bench/meter.py: powertrain per-step / one window, Zeus per-step, CodeCarbon 1 s and 15 s, NVML
-#   train      60 s   bench/train.py: ResNet18 and VGG16 against a plain loop
-#   eat        80 s   bench/eat.py: penalty time and peak memory fp32/bf16 (55 s); estimator cost (25 s)
-#   eat-study  85 s   ResNet18 on Fashion-MNIST 32x32x3: standard against two EAT settings, 3 epochs
+#   train      60 s   bench/train.py: ResNet18 and VGG16 against a plain loop (30 s each)
+#   eat        80 s   bench/eat.py: penalty time and peak memory fp32/bf16 (50 s); estimator cost (30 s)
+#   eat-study 120 s   ResNet18 on Fashion-MNIST 32x32x3: standard against two EAT settings, 3 epochs, each run's
+#                     inference energy measured right after it (the study engine does both in one command)
 #   sweep      45 s   learning rate x batch size with energy-to-target
-#   inference  35 s   measured inference energy of the study's standard and sparse models
+#   inference   -     the eat-study's measured inference energy of the standard and sparse models, read back
 #   total     480 s   = 8 minutes, inside the GPU machine's 10-minute command (the steps alone: 450 s)
 #
 # OUTDIR gets exactly 8 files: pytest.json meter.json train.json eat.json eat-study.json sweep.json inference.json

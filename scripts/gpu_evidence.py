@@ -6,8 +6,9 @@ Called by ``scripts/gpu-evidence.sh OUTDIR [--dry-run]`` (which first installs t
     python scripts/gpu_evidence.py OUTDIR              # on a machine with an NVIDIA GPU
     python scripts/gpu_evidence.py OUTDIR --dry-run    # anywhere: CPU, tiny sizes, same steps, same files
 
-Budget: the limits below add up to 450 s, which with the set-up of gpu-evidence.sh (at most 30 s) keeps the whole
-run under 8 minutes of wall time on one H100 or H200 (the GPU machine's command may run 10). A step that reaches
+Budget: the limits below add up to 450 s; the steps get at most what gpu-evidence.sh's set-up (about 10 s) left of
+480 s, so the whole run stays under 8 minutes of wall time on one H100 or H200 (the GPU machine's command may run
+10). A step that reaches
 its limit is stopped (SIGTERM to its process group, SIGKILL 10 s later) and recorded as ``timeout``; one that fails
 is recorded with its exit status and the end of its output; the next step runs either way.
 
@@ -15,15 +16,16 @@ is recorded with its exit status and the end of its output; the next step runs e
 | --------- | ----- | -------------------------------------------------------------------------- |
 | pytest    |  60 s | ``pytest -m gpu tests``                                                    |
 | meter     |  85 s | bench/meter.py: powertrain per-step and whole-loop windows, Zeus, CodeCarbon |
-| train     |  60 s | bench/train.py: ResNet18 and VGG16 against a plain loop                    |
-| eat       |  80 s | bench/eat.py: penalty time and peak memory (fp32, bf16); estimator cost     |
-| eat-study |  85 s | ResNet18, Fashion-MNIST 32x32x3, standard against two EAT settings          |
+| train     |  60 s | bench/train.py: ResNet18 and VGG16 against a plain loop (30 s each)        |
+| eat       |  80 s | bench/eat.py: penalty time and peak memory, fp32 and bf16 (50 s); estimator (30 s) |
+| eat-study | 120 s | ResNet18, Fashion-MNIST 32x32x3, standard against two EAT settings, and the |
+|           |       | inference energy of each trained model, measured right after its run       |
 | sweep     |  45 s | learning rate x batch size with energy-to-target                           |
-| inference |  35 s | measured inference energy of the study's standard and sparse models        |
+| inference |   -   | the study's measured inference energy, read back from its results          |
 
 OUTDIR receives exactly eight files (the GPU machine returns at most eight): one JSON per step, named after it, and
 ``summary.md``, rewritten after every step so that a run killed from outside still leaves its figures behind.
-This file uses the standard library only: importing powertrain here would import torch (seconds) in the runner too.
+This file uses the standard library only, so that it works even where powertrain does not import.
 """
 
 from __future__ import annotations
