@@ -433,3 +433,4 @@ STEPS = [
     Step("inference", "measured inference energy of the standard and sparse models", 0, inference_commands,
          inference_figures),
 ]  # fmt: skip
+STEP_BY_NAME = {step.name: step for step in STEPS}

@@ -148,3 +148,46 @@ def test_pytest_outcomes_are_read_from_the_output_when_pytest_was_stopped(tmp_pa
     figures = steps_module.pytest_figures([], ctx)
     assert figures["counts"] == {"passed": 2, "failed": 1}
     assert figures["tables"][0]["rows"] == [["tests/gpu/test_a.py::test_two[compile]", "failed", ""]]
+
+
+CHECK_GPU_COMMANDS = r"""
+import argparse, json, runpy, sys
+from powertrain.study import load_eat_study_config, load_sweep_config
+
+class Parsed(Exception):
+    pass
+
+original = argparse.ArgumentParser.parse_args
+
+def parse_then_stop(self, args=None, namespace=None):
+    original(self, args, namespace)  # an unknown flag or a bad choice exits with status 2 here
+    raise Parsed
+
+argparse.ArgumentParser.parse_args = parse_then_stop
+commands, study, sweep = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+for argv in commands:
+    sys.argv = argv[1:]
+    try:
+        runpy.run_path(argv[1], run_name="__main__")
+    except Parsed:
+        print("parsed", argv[1])
+load_eat_study_config(study).validate()
+load_sweep_config(sweep)
+print("configs valid")
+"""
+
+
+def test_the_gpu_commands_are_accepted_by_the_benchmarks_and_commands_they_call(tmp_path):
+    # The GPU run cannot be rehearsed here, but its arguments and configs can: each bench's own parser
+    # takes the GPU-size argv (then stops), and the generated study and sweep configs load.
+    _, steps_module = _runner()
+    ctx = steps_module.Context(python=sys.executable, work=tmp_path, dry=False, root=ROOT, has_gpu=True)
+    benches = [c.argv for name in ("meter", "train", "eat") for c in steps_module.STEP_BY_NAME[name].commands(ctx)]
+    assert [a[1] for a in benches] == ["bench/meter.py", "bench/train.py", "bench/train.py", "bench/eat.py",
+                                       "bench/eat.py"]  # fmt: skip
+    study = steps_module.STEP_BY_NAME["eat-study"].commands(ctx)[0].argv[4]
+    sweep = steps_module.STEP_BY_NAME["sweep"].commands(ctx)[0].argv[4]
+    proc = subprocess.run([sys.executable, "-c", CHECK_GPU_COMMANDS, json.dumps(benches), study, sweep], cwd=ROOT,
+                          env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("parsed bench/") == 5 and "configs valid" in proc.stdout
