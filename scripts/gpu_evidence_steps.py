@@ -378,7 +378,7 @@ def _read(path: Path) -> Any:
 def sweep_config(ctx: Context) -> dict[str, Any]:
     """A learning rate x batch size grid ranked by energy to a target (examples/sweeps/ holds the long ones)."""
     train: dict[str, Any] = {
-        "dataset": "fashion-mnist", "lr_schedule": "constant", "estimate_batch_size": 0, "stop_at_target": True,
+        "dataset": "fashion-mnist", "lr_schedule": "cosine", "estimate_batch_size": 0, "stop_at_target": True,
     }  # fmt: skip
     if ctx.dry:
         train.update(model="lenet5", image_size=28, channels=1, epochs=1, subset=64, test_subset=64, device="cpu",
