@@ -11,6 +11,7 @@
 #
 # The requirements are resolved for the target (pip install --dry-run --report, Python 3.12, manylinux x86_64),
 # the machine's packages are left out, and the rest is downloaded with --no-deps, one version each. Then it checks
+# that the set is complete (every requirement met by a bundled wheel or a package the GPU machine has) and
 # that the bundle plus the working tree that travels with it stays within the GPU machine's 64 MiB.
 # PYTHON (default python3) runs pip; it needs network access to a package index (here: PyPI and local mirrors).
 set -euo pipefail
@@ -90,7 +91,11 @@ else
   log "no Fashion-MNIST in $FMNIST (apt-get install dataset-fashion-mnist): the bundle goes without it"
 fi
 
-# 5. Sizes: the bundle and what travels with it (tracked and untracked-not-ignored files), against 64 MiB.
+# 5. Completeness: every requirement of powertrain and of every bundled wheel (markers read for CPython 3.12 on
+#    Linux x86_64) must be met by a bundled wheel or a package the GPU machine has, since it cannot fetch any.
+"$PYTHON" scripts/gpu_bundle_check.py "$BUNDLE"
+
+# 6. Sizes: the bundle and what travels with it (tracked and untracked-not-ignored files), against 64 MiB.
 {
   echo "# $BUNDLE, made $(date -u +%Y-%m-%dT%H:%M:%SZ) by scripts/gpu-bundle.sh for CPython 3.12 manylinux x86_64"
   (cd "$BUNDLE" && find . -type f ! -name MANIFEST.txt -printf '%s\t%P\n' | sort -k2)
