@@ -88,7 +88,7 @@ def render_summary(meta: dict[str, Any], records: list[dict[str, Any]], steps: l
             rows.append([step.name, step.title, "not run", "-", step.limit_s, ""])
             continue
         error = (r.get("error") or "")[:300]
-        rows.append([step.name, step.title, r["status"], r.get("duration_s"), step.limit_s, error])
+        rows.append([step.name, step.title, r["status"], r.get("duration_s"), r.get("limit_s", step.limit_s), error])
     out += md_table(["step", "what", "status", "seconds", "limit s", "error"], rows) + [""]
     targets = [t for r in records for t in (r.get("figures") or {}).get("targets", [])]
     out += ["## Targets", ""]

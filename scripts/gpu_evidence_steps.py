@@ -34,6 +34,7 @@ class Context:
     root: Path
     has_gpu: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    limit_factor: float = 1.0  # every limit times this (the dry run's: room for a busy CPU, see gpu_evidence.py)
 
 
 @dataclass
@@ -360,8 +361,10 @@ def inference_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
                          inf.get("rounds"), f"{inf.get('source', '-')} ({inf.get('component', '-')})"])  # fmt: skip
     columns = ["model", "setting", "modelled ratio", "J/1k img", "± (rounds)", "vs standard %", "W", "img/s",
                "rounds", "source"]  # fmt: skip
-    figures: Figures = {"tables": [{"title": "measured inference energy", "columns": columns, "rows": rows}],
-                        "notes": ["measured by the eat-study step, right after each run (within its limit)"]}
+    figures: Figures = {
+        "tables": [{"title": "measured inference energy", "columns": columns, "rows": rows}],
+        "notes": ["measured by the eat-study step, right after each run (within its limit)"],
+    }
     if not rows:
         figures["missing"] = "the eat-study step measured no inference energy (see eat-study.json)"
     return figures
@@ -380,9 +383,9 @@ def sweep_config(ctx: Context) -> dict[str, Any]:
     train: dict[str, Any] = {
         "dataset": "fashion-mnist", "lr_schedule": "cosine", "estimate_batch_size": 0, "stop_at_target": True,
     }  # fmt: skip
-    if ctx.dry:
+    if ctx.dry:  # 64 images, one epoch: any model reaches 1 %
         train.update(model="lenet5", image_size=28, channels=1, epochs=1, subset=64, test_subset=64, device="cpu",
-                     target_accuracy=0.01)  # fmt: skip  (64 images, one epoch: any model reaches 1 %)
+                     target_accuracy=0.01)  # fmt: skip
         space = {"lr": [0.05], "batch_size": [32, 64]}
     else:  # 4 trials of at most 3 epochs over 10,000 images: about 2 s an epoch on one H100/H200 (an estimate)
         train.update(model="resnet18", image_size=32, channels=3, epochs=3, subset=10000, device="cuda", amp="bf16",

@@ -37,13 +37,15 @@ def _env() -> dict[str, str]:
 def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     out = tmp_path / "evidence"
     proc = subprocess.run(["bash", str(SCRIPT), "--dry-run", str(out)], env=_env(), capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+                          timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{s}.json" for s in STEP_FILES), "summary.md"])
     steps = {name: json.loads((out / f"{name}.json").read_text()) for name in STEP_FILES}
     assert steps["pytest"]["status"] == "skipped: no GPU"
+    gpu_limits = {"meter": 85, "train": 60, "eat": 80, "eat-study": 120, "sweep": 45, "inference": 0}
     for name in STEP_FILES[1:]:
         assert steps[name]["status"] == "ok", (name, steps[name].get("error"))
+        assert steps[name]["limit_s"] == 3 * gpu_limits[name]  # the dry run's room for a busy CPU
         assert all(c["status"] == "ok" and c["duration_s"] <= c["limit_s"] for c in steps[name]["commands"])
 
     meter = {row[0]: row for row in steps["meter"]["figures"]["tables"][0]["rows"]}
@@ -103,6 +105,7 @@ def test_a_failed_or_timed_out_step_is_recorded_and_the_next_one_runs(tmp_path, 
     monkeypatch.setattr(runner, "STEPS", _fake_steps(steps_module, pid_file))
     monkeypatch.setattr(runner, "probe_hardware", lambda ctx: {"gpu_count": 0, "gpus": []})
     monkeypatch.setattr(runner, "KILL_GRACE_S", 1.0)
+    monkeypatch.setattr(runner, "DRY_LIMIT_FACTOR", 1.0)  # the GPU run's limits
     out = tmp_path / "out"
     start = time.monotonic()
     assert runner.main([str(out), "--dry-run", "--work", str(tmp_path / "work")]) == 1
