@@ -13,7 +13,8 @@ raises :class:`~powertrain.errors.ConfigError` with the ``pip install`` line whe
 docs/integrations.md.
 """
 
+from powertrain.integrations._carbon import Carbon, CarbonHook
 from powertrain.integrations.distributed import claim_sensors, host_id, sensor_identity
-from powertrain.integrations.tracker import CarbonHook, EnergyTracker, Segment
+from powertrain.integrations.tracker import EnergyTracker, Segment
 
-__all__ = ["CarbonHook", "EnergyTracker", "Segment", "claim_sensors", "host_id", "sensor_identity"]
+__all__ = ["Carbon", "CarbonHook", "EnergyTracker", "Segment", "claim_sensors", "host_id", "sensor_identity"]

@@ -12,8 +12,8 @@ What is added, and where:
 
 - every training log line (``logging_steps``): ``energy_j`` (the run so far), ``power_w`` (average since the
   previous line), with ``log_steps=True``
-  ``step_energy_j`` (mean joules per optimizer step since the previous line), and with a carbon hook its
-  figures (``co2e_kg``, ...) for the run so far;
+  ``step_energy_j`` (mean joules per optimizer step since the previous line), and the operational CO2e of the
+  run so far (``co2e_kg``);
 - every evaluation's metrics (``trainer.evaluate()``'s dict too): ``eval_energy_j`` (that evaluation) and, once
   the target is reached, ``energy_to_target_j``;
 - the first log line (of any kind) after an epoch ends: ``epoch_energy_j``, ``epoch_duration_s`` and
@@ -35,8 +35,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from powertrain.integrations._carbon import Carbon
 from powertrain.integrations._optional import require
-from powertrain.integrations.tracker import CarbonHook, EnergyTracker
+from powertrain.integrations.tracker import EnergyTracker
 from powertrain.meters.base import Clock, Sensor
 
 _transformers = require("transformers", "huggingface")
@@ -56,7 +57,9 @@ class EnergyCallback(_transformers.TrainerCallback):
         target: The value to reach.
         mode: ``"max"`` (reached at >= target) or ``"min"`` (a loss: at <= target).
         log_steps: Measure each optimizer step and log ``step_energy_j`` (mean per step between log lines).
-        carbon: ``(energy_j, duration_s) -> {"co2e_kg": ...}``; applied to the run so far and to each epoch.
+        carbon: CO2e: True (powertrain.carbon's defaults), a ``CarbonSettings`` (country, cloud region, PUE), a
+            function ``(energy_j, duration_s) -> {"co2e_kg": ...}``, or None/False (none). Applied to the run so far
+            and to each epoch; the summary holds the footprint (operational and embodied).
         summary_path: Where to write the summary (default ``<args.output_dir>/energy_summary.json``).
         sensors: Sensors to read instead of discovering them (tests pass scripted ones; yours to close).
         sample_period_s: The meter's sampling period in seconds.
@@ -74,13 +77,13 @@ class EnergyCallback(_transformers.TrainerCallback):
         target: float | None = None,
         mode: Literal["max", "min"] = "max",
         log_steps: bool = False,
-        carbon: CarbonHook | None = None,
+        carbon: Carbon = None,
         summary_path: Path | str | None = None,
         sensors: Sequence[Sensor] | None = None,
         sample_period_s: float | None = 0.1,
         clock: Clock = time.monotonic,
     ) -> None:
-        EnergyTracker(target_metric=target_metric, target=target, mode=mode)  # validates the options now
+        EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon)  # validates now
         self.target_metric, self.target, self.mode = target_metric, target, mode
         self.log_steps, self.carbon = log_steps, carbon
         self.summary_path = None if summary_path is None else Path(summary_path)
@@ -173,8 +176,7 @@ class EnergyCallback(_transformers.TrainerCallback):
                 steps = tracker.flush_steps()
                 if steps:
                     added["step_energy_j"] = sum(e for _, e, _ in steps) / len(steps)
-            if self.carbon is not None:
-                added.update(self.carbon(tracker.energy_j, tracker.elapsed_s))
+            added.update(tracker.carbon.figures(tracker.energy_j, tracker.elapsed_s))
         added.update(self._epoch_figures)  # the epoch that ended since the previous line
         self._epoch_figures = {}
         if tracker.reached is not None:

@@ -10,7 +10,8 @@ Three lines::
 
 Logged per epoch (``pl_module.log``, so every logger, the progress bar, ``ModelCheckpoint`` and
 ``EarlyStopping`` see them): ``energy/epoch_j``, ``energy/epoch_power_w``, ``energy/total_j``, once reached
-``energy/to_target_j``, and with a carbon hook ``energy/co2e_kg`` (and whatever else the hook returns). With
+``energy/to_target_j``, and the operational CO2e of the epoch and of the run so far (``energy/epoch_co2e_kg``,
+``energy/total_co2e_kg``; every figure a carbon hook returns gets the same two names). With
 ``log_steps=True`` each training step's joules and watts go to the loggers as ``energy/step_j`` and
 ``energy/step_power_w`` (flushed every ``log_every_n_steps``, at the steps they belong to).
 
@@ -28,8 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from powertrain.errors import ConfigError
+from powertrain.integrations._carbon import Carbon
 from powertrain.integrations._optional import require
-from powertrain.integrations.tracker import CarbonHook, EnergyTracker
+from powertrain.integrations.tracker import EnergyTracker
 from powertrain.meters.base import Clock, Sensor
 from powertrain.sparsity import EATPenalty
 
@@ -50,7 +52,9 @@ class EnergyCallback(_pl.Callback):
         target: The value to reach.
         mode: ``"max"`` (accuracy: reached at >= target) or ``"min"`` (loss: at <= target).
         log_steps: Also log every training step's energy and power.
-        carbon: ``(energy_j, duration_s) -> {"co2e_kg": ...}``; logged per epoch and in the summary.
+        carbon: CO2e: True (powertrain.carbon's defaults), a ``CarbonSettings`` (country, cloud region, PUE), a
+            function ``(energy_j, duration_s) -> {"co2e_kg": ...}``, or None/False (none). Logged per epoch; the
+            summary holds the footprint (operational and embodied).
         summary_path: Where rank 0 writes the summary JSON (default ``<trainer.log_dir>/energy_summary.json``).
         prefix: Name prefix of the logged figures.
         sensors: Sensors to read instead of discovering them (tests pass scripted ones; yours to close).
@@ -69,14 +73,14 @@ class EnergyCallback(_pl.Callback):
         target: float | None = None,
         mode: Literal["max", "min"] = "max",
         log_steps: bool = False,
-        carbon: CarbonHook | None = None,
+        carbon: Carbon = None,
         summary_path: Path | str | None = None,
         prefix: str = "energy/",
         sensors: Sequence[Sensor] | None = None,
         sample_period_s: float | None = 0.1,
         clock: Clock = time.monotonic,
     ) -> None:
-        EnergyTracker(target_metric=target_metric, target=target, mode=mode)  # validates the options now
+        EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon)  # validates now
         self.target_metric, self.target, self.mode = target_metric, target, mode
         self.log_steps, self.carbon, self.prefix = log_steps, carbon, prefix
         self.summary_path = None if summary_path is None else Path(summary_path)
@@ -153,17 +157,20 @@ class EnergyCallback(_pl.Callback):
         if self.log_steps:
             self._flush_steps(trainer)
         figures = self.tracker.end_epoch(trainer.callback_metrics)
-        names = {
-            "epoch_energy_j": "epoch_j",
-            "epoch_power_w": "epoch_power_w",
-            "energy_j": "total_j",
-            "energy_to_target_j": "to_target_j",
+        logged = {
+            "epoch_j": figures["epoch_energy_j"],
+            "epoch_power_w": figures["epoch_power_w"],
+            "total_j": figures["energy_j"],
         }
-        for key, value in figures.items():
-            if key in names:
-                pl_module.log(self.prefix + names[key], float(value), on_step=False, on_epoch=True)
-            elif key.startswith("epoch_") and key not in ("epoch_duration_s",) and isinstance(value, (int, float)):
-                pl_module.log(self.prefix + key[len("epoch_") :], float(value), on_step=False, on_epoch=True)
+        if "energy_to_target_j" in figures:
+            logged["to_target_j"] = figures["energy_to_target_j"]
+        carbon = self.tracker.carbon
+        epoch_co2 = carbon.figures(figures["epoch_energy_j"], figures["epoch_duration_s"])
+        logged.update({f"epoch_{k}": v for k, v in epoch_co2.items()})
+        logged.update({f"total_{k}": v for k, v in carbon.figures(figures["energy_j"], figures["duration_s"]).items()})
+        for name, value in logged.items():
+            if isinstance(value, (int, float)):
+                pl_module.log(self.prefix + name, float(value), on_step=False, on_epoch=True)
 
     # -- steps -----------------------------------------------------------------------------------------------
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:

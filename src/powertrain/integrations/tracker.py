@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,15 +24,13 @@ from typing import Any, Literal
 
 from powertrain._files import json_safe, write_atomic
 from powertrain.errors import ConfigError
+from powertrain.integrations._carbon import Carbon, CarbonAccount, CarbonHook
 from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, ranks
 from powertrain.meters import EnergyMeter, Measurement, discover_sensors
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.window import Window
 
-__all__ = ["CarbonHook", "EnergyTracker", "Segment"]
-
-CarbonHook = Callable[[float, float], Mapping[str, Any]]
-"""``(energy_j, duration_s) -> figures`` such as ``{"co2e_kg": ...}``: how a run's energy becomes emissions."""
+__all__ = ["Carbon", "CarbonHook", "EnergyTracker", "Segment"]
 
 _NOTHING_OWNED = "no energy sensor could be read: nothing was measured"
 
@@ -94,7 +92,9 @@ class EnergyTracker:
         target_metric: Name of the metric that defines "reached the target" (e.g. ``"val_accuracy"``).
         target: The value that metric must reach.
         mode: ``"max"``: reached when ``metric >= target``; ``"min"``: when ``metric <= target`` (a loss).
-        carbon: ``(energy_j, duration_s) -> {"co2e_kg": ...}``, applied to the whole run and each epoch.
+        carbon: CO2e: None/False (none), True (powertrain.carbon's defaults), a ``CarbonSettings`` (country, cloud
+            region, PUE) or ``(energy_j, duration_s) -> {"co2e_kg": ...}``. Log figures get ``co2e_kg`` (operational,
+            for the run so far and per epoch); the summary gets the footprint (operational and embodied).
         sample_period_s: The meter's sampling period (None: manual sampling, tests).
         clock: The meter's clock (tests pass a fake one).
         host_id: This machine's identity for sensor ownership (default: the kernel's boot id).
@@ -112,7 +112,7 @@ class EnergyTracker:
         target_metric: str | None = None,
         target: float | None = None,
         mode: Literal["max", "min"] = "max",
-        carbon: CarbonHook | None = None,
+        carbon: Carbon = None,
         sample_period_s: float | None = 0.1,
         clock: Clock = time.monotonic,
         host_id: str | None = None,
@@ -125,7 +125,7 @@ class EnergyTracker:
         if mode not in ("max", "min"):
             raise ConfigError(f"mode must be 'max' or 'min', not {mode!r}")
         self.target_metric, self.target, self.mode = target_metric, target, mode
-        self.carbon, self.framework = carbon, framework
+        self.carbon, self.framework = CarbonAccount(carbon), framework
         self._sensors, self._gpu_indices = sensors, gpu_indices
         self._sample_period_s, self._clock, self._host_id = sample_period_s, clock, host_id
         self.ranks: Ranks = Ranks()
@@ -151,6 +151,7 @@ class EnergyTracker:
         self._warnings: dict[str, None] = {}
         self.reached: dict[str, Any] | None = None
         self.started_at: str | None = None
+        self._hosts: list[dict[str, Any]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     @property
@@ -366,9 +367,7 @@ class EnergyTracker:
         return hit
 
     def _carbon(self, energy_j: float, duration_s: float) -> dict[str, Any]:
-        if self.carbon is None:
-            return {}
-        return {str(k): v for k, v in self.carbon(energy_j, duration_s).items()}
+        return self.carbon.figures(energy_j, duration_s)
 
     # -- resuming --------------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -423,6 +422,11 @@ class EnergyTracker:
         """The run's summary (JSON-ready) up to the last cut."""
         from powertrain.hardware import describe_hardware
 
+        hosts = self._hosts or [describe_hardware()]
+        estimated = any(s == "estimated" for s in self._sources.values())
+        carbon = self.carbon.summary(
+            self.energy_j, self.elapsed_s, hosts=hosts, sources=sorted(set(self._sources.values())), estimated=estimated
+        )
         target = None
         if self.target_metric is not None:
             target = {"metric": self.target_metric, "target": self.target, "mode": self.mode}
@@ -441,14 +445,15 @@ class EnergyTracker:
             "energy_by_component_j": dict(self._by_component),
             "energy_by_device_j": dict(self._by_device),
             "sources": dict(self._sources),
-            "estimated": any(s == "estimated" for s in self._sources.values()),
+            "estimated": estimated,
             "failed_sensors": dict(self._failed),
             "warnings": list(self._warnings),
-            "carbon": self._carbon(self.energy_j, self.elapsed_s) or None,
+            "carbon": carbon,
             "target": target,
             "epochs": list(self.epochs),
             "sensors": self._claim.owners if self._claim else [],
-            "hardware": describe_hardware(),
+            "hardware": hosts[0],
+            "hosts": [hw.get("hostname") for hw in hosts],
         }
 
     def finish(self, *, path: Path | str | None = None, status: str = "completed") -> dict[str, Any]:
@@ -468,6 +473,7 @@ class EnergyTracker:
             raise RuntimeError("EnergyTracker.finish() before start() or called twice")
         if status == "completed":
             self.cut("other")
+            self._hosts = self._gather_hosts()
         else:
             self._scope.__exit__(None, None, None)
             assert self._window is not None  # noqa: S101 - internal invariant
@@ -487,6 +493,22 @@ class EnergyTracker:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, json.dumps(json_safe(summary), indent=2) + "\n")
         return summary
+
+    def _gather_hosts(self) -> list[dict[str, Any]]:
+        """The hardware tag of every distinct host of the job, rank 0's first (collective)."""
+        from powertrain.hardware import describe_hardware
+
+        mine = describe_hardware()
+        if not (self.ranks.active and self.ranks.world_size > 1):
+            return [mine]
+        import torch.distributed as dist
+
+        everyone: list[Any] = [None] * self.ranks.world_size
+        dist.all_gather_object(everyone, mine)
+        by_host: dict[Any, dict[str, Any]] = {}
+        for hardware in everyone:
+            by_host.setdefault(hardware.get("hostname"), hardware)
+        return list(by_host.values())
 
     def _gather_local_only(self, m: Measurement) -> dict[str, Any]:
         active, self.ranks = self.ranks, Ranks(self.ranks.rank, self.ranks.world_size, False)

@@ -121,7 +121,8 @@ def test_energy_callback_logs_epochs_steps_target_and_eat(tmp_path):
     steps = [(int(r["step"]), float(r["energy/step_j"])) for r in rows if r.get("energy/step_j")]
     assert [s for s, _ in steps] == list(range(12))  # 4 batches x 3 epochs, each at its own step
     assert all(j > 0 for _, j in steps) and sum(j for _, j in steps) < summary["energy_by_phase_j"]["train"]
-    assert any(r.get("energy/co2e_kg") for r in rows)
+    co2 = [float(r["energy/total_co2e_kg"]) for r in rows if r.get("energy/total_co2e_kg")]
+    assert co2 == pytest.approx([e["energy_j"] / 3.6e6 * 0.4 for e in epochs])
     assert any(r.get("eat/density_step") for r in rows)
 
     # EAT: the loss Lightning backpropagated is the module's loss plus lambda x E_hat, with E_hat in (0, 1].
