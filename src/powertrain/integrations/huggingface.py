@@ -57,8 +57,9 @@ class EnergyCallback(_transformers.TrainerCallback):
         target: The value to reach.
         mode: ``"max"`` (reached at >= target) or ``"min"`` (a loss: at <= target).
         log_steps: Measure each optimizer step and log ``step_energy_j`` (mean per step between log lines).
-        carbon: CO2e: True (powertrain.carbon's defaults), a ``CarbonSettings`` (country, cloud region, PUE), a
-            function ``(energy_j, duration_s) -> {"co2e_kg": ...}``, or None/False (none). Applied to the run so far
+        carbon: CO2e: True (default: powertrain.carbon's world-average grid intensity and PUE, labelled so), a
+            ``CarbonSettings`` (country, cloud region, PUE), a function ``(energy_j, duration_s) -> {"co2e_kg": ...}``,
+            or None/False (none). Applied to the run so far
             and to each epoch; the summary holds the footprint (operational and embodied).
         summary_path: Where to write the summary (default ``<args.output_dir>/energy_summary.json``).
         sensors: Sensors to read instead of discovering them (tests pass scripted ones; yours to close).
@@ -77,7 +78,7 @@ class EnergyCallback(_transformers.TrainerCallback):
         target: float | None = None,
         mode: Literal["max", "min"] = "max",
         log_steps: bool = False,
-        carbon: Carbon = None,
+        carbon: Carbon = True,
         summary_path: Path | str | None = None,
         sensors: Sequence[Sensor] | None = None,
         sample_period_s: float | None = 0.1,

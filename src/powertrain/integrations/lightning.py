@@ -13,7 +13,7 @@ Logged per epoch (``pl_module.log``, so every logger, the progress bar, ``ModelC
 ``energy/to_target_j``, and the operational CO2e of the epoch and of the run so far (``energy/epoch_co2e_kg``,
 ``energy/total_co2e_kg``; every figure a carbon hook returns gets the same two names). With
 ``log_steps=True`` each training step's joules and watts go to the loggers as ``energy/step_j`` and
-``energy/step_power_w`` (flushed every ``log_every_n_steps``, at the steps they belong to).
+``energy/step_power_w`` (flushed every ``log_every_n_steps``, at the optimizer steps they belong to).
 
 EAT: ``EATCallback(lam=2.0)`` adds ``lambda * E_hat`` (:class:`powertrain.sparsity.EATPenalty`) to the loss that
 ``training_step`` returns; ``EATMixin`` does the same from inside the module (``return self.eat_loss(loss)``).
@@ -52,8 +52,9 @@ class EnergyCallback(_pl.Callback):
         target: The value to reach.
         mode: ``"max"`` (accuracy: reached at >= target) or ``"min"`` (loss: at <= target).
         log_steps: Also log every training step's energy and power.
-        carbon: CO2e: True (powertrain.carbon's defaults), a ``CarbonSettings`` (country, cloud region, PUE), a
-            function ``(energy_j, duration_s) -> {"co2e_kg": ...}``, or None/False (none). Logged per epoch; the
+        carbon: CO2e: True (default: powertrain.carbon's world-average grid intensity and PUE, labelled so), a
+            ``CarbonSettings`` (country, cloud region, PUE), a function ``(energy_j, duration_s) -> {"co2e_kg": ...}``,
+            or None/False (none). Logged per epoch; the
             summary holds the footprint (operational and embodied).
         summary_path: Where rank 0 writes the summary JSON (default ``<trainer.log_dir>/energy_summary.json``).
         prefix: Name prefix of the logged figures.
@@ -73,7 +74,7 @@ class EnergyCallback(_pl.Callback):
         target: float | None = None,
         mode: Literal["max", "min"] = "max",
         log_steps: bool = False,
-        carbon: Carbon = None,
+        carbon: Carbon = True,
         summary_path: Path | str | None = None,
         prefix: str = "energy/",
         sensors: Sequence[Sensor] | None = None,
@@ -176,26 +177,30 @@ class EnergyCallback(_pl.Callback):
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         """Open the step's window (``log_steps`` only; two timestamps)."""
         if self.log_steps and self.tracker is not None and self.tracker.started:
-            self.tracker.step_begin()
+            self.tracker.step_begin(trainer.global_step)  # batches of one optimizer step share its number
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         """Close the step's window; every ``log_every_n_steps`` steps, log the closed ones (collective)."""
         if not (self.log_steps and self.tracker is not None and self.tracker.started):
             return
         self.tracker.step_end()
-        if self.tracker.pending_steps >= max(1, trainer.log_every_n_steps):
+        if self.tracker.pending_steps >= max(1, trainer.log_every_n_steps) * max(1, trainer.accumulate_grad_batches):
             self._flush_steps(trainer)
 
     def _flush_steps(self, trainer: Any) -> None:
         assert self.tracker is not None  # noqa: S101 - internal invariant
-        first = trainer.global_step - self.tracker.pending_steps
-        for offset, (_, energy_j, duration_s) in enumerate(self.tracker.flush_steps()):
+        by_step: dict[int, list[float]] = {}
+        for step, energy_j, duration_s in self.tracker.flush_steps():
+            totals = by_step.setdefault(step, [0.0, 0.0])
+            totals[0] += energy_j
+            totals[1] += duration_s
+        for step, (energy_j, duration_s) in by_step.items():
             metrics = {
                 self.prefix + "step_j": energy_j,
                 self.prefix + "step_power_w": energy_j / duration_s if duration_s > 0 else 0.0,
             }
             for logger in trainer.loggers:  # loggers write on rank 0 only
-                logger.log_metrics(metrics, step=first + offset)
+                logger.log_metrics(metrics, step=step)
 
     # -- checkpoints: a resumed fit continues the totals -----------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -92,9 +92,10 @@ class EnergyTracker:
         target_metric: Name of the metric that defines "reached the target" (e.g. ``"val_accuracy"``).
         target: The value that metric must reach.
         mode: ``"max"``: reached when ``metric >= target``; ``"min"``: when ``metric <= target`` (a loss).
-        carbon: CO2e: None/False (none), True (powertrain.carbon's defaults), a ``CarbonSettings`` (country, cloud
-            region, PUE) or ``(energy_j, duration_s) -> {"co2e_kg": ...}``. Log figures get ``co2e_kg`` (operational,
-            for the run so far and per epoch); the summary gets the footprint (operational and embodied).
+        carbon: CO2e: True (default: powertrain.carbon's world-average grid intensity and industry-average PUE,
+            labelled so), a ``CarbonSettings`` (country, cloud region, PUE, intensity), False/None (none), or
+            ``(energy_j, duration_s) -> {"co2e_kg": ...}``. Log figures get ``co2e_kg`` (operational, for the run
+            so far and per epoch); the summary gets the footprint (operational and embodied, never summed).
         sample_period_s: The meter's sampling period (None: manual sampling, tests).
         clock: The meter's clock (tests pass a fake one).
         host_id: This machine's identity for sensor ownership (default: the kernel's boot id).
@@ -112,7 +113,7 @@ class EnergyTracker:
         target_metric: str | None = None,
         target: float | None = None,
         mode: Literal["max", "min"] = "max",
-        carbon: Carbon = None,
+        carbon: Carbon = True,
         sample_period_s: float | None = 0.1,
         clock: Clock = time.monotonic,
         host_id: str | None = None,
@@ -196,15 +197,20 @@ class EnergyTracker:
         """Measure one training step as a window (``with tracker.step():``); costs two timestamps."""
         return _StepScope(self)
 
-    def step_begin(self) -> None:
-        """Open the current step's window (pair with :meth:`step_end`)."""
+    def step_begin(self, label: int | None = None) -> None:
+        """Open the current step's window (pair with :meth:`step_end`).
+
+        Args:
+            label: The step's number in results (default: steps counted from 1), e.g. the optimizer step a
+                training batch belongs to under gradient accumulation.
+        """
         if self._meter is None:
             raise RuntimeError("EnergyTracker.step_begin() before start()")
         if self._step_scope is not None:
             self.step_end()
         self._step_count += 1
         self._step_scope = self._meter.window("powertrain-step")
-        self._steps.append((self._step_count, self._step_scope.__enter__()))
+        self._steps.append((self._step_count if label is None else label, self._step_scope.__enter__()))
 
     def step_end(self) -> None:
         """Close the current step's window (no sensor is read)."""
@@ -218,7 +224,7 @@ class EnergyTracker:
         return len(self._steps) - (self._step_scope is not None)
 
     def flush_steps(self) -> list[tuple[int, float, float]]:
-        """``(step number, joules over every rank, seconds)`` of every closed step since the last flush.
+        """``(step label, joules over every rank, seconds)`` of every closed step since the last flush.
 
         Collective: the ranks' step energies are summed with one ``all_reduce``. Reads the sensors at most once.
         """

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from powertrain.carbon import CarbonSettings, UnknownLocationError
 from powertrain.errors import ConfigError
 from powertrain.integrations import EnergyTracker
 from powertrain.meters.testing import FakeClock, ScriptedCounterSensor, ScriptedPowerSensor
@@ -72,8 +73,27 @@ def test_resumed_tracker_continues_and_a_failed_run_keeps_its_energy():
     assert [e["epoch"] for e in summary["epochs"]] == [1]
 
 
+def test_co2e_from_powertrain_carbon_settings():
+    clock = FakeClock()
+    settings = CarbonSettings(intensity_g_per_kwh=400.0, pue=1.5)
+    tracker = _tracker(clock, carbon=settings).start()
+    clock.advance(36e6 / 350.0)  # 10 kWh (36 MJ) at 350 W
+    figures = tracker.end_epoch()
+    assert figures["epoch_energy_j"] == pytest.approx(36e6)
+    assert figures["epoch_co2e_kg"] == pytest.approx(10 * 1.5 * 400 / 1000)  # kWh x PUE x g/kWh -> 6 kg
+    carbon = tracker.finish()["carbon"]
+    assert carbon["co2e_kg"] == carbon["operational_kg_co2e"] == pytest.approx(6.0)
+    assert carbon["operational"]["intensity_provenance"]["kind"] == "user"
+    assert carbon["embodied_kg_co2e"] > 0 and carbon["embodied"]["items"]  # shown beside, never added in
+    assert EnergyTracker(carbon=False).carbon.enabled is False
+
+
 def test_bad_options_are_one_line_errors():
     with pytest.raises(ConfigError, match="both target_metric and target"):
         EnergyTracker(target=0.9)
     with pytest.raises(ConfigError, match="mode"):
         EnergyTracker(target_metric="acc", target=0.9, mode="up")
+    with pytest.raises(UnknownLocationError, match="Atlantis"):
+        EnergyTracker(carbon=CarbonSettings(country="Atlantis"))
+    with pytest.raises(ConfigError, match="carbon must be"):
+        EnergyTracker(carbon="DEU")

@@ -140,8 +140,33 @@ def test_eat_mixin_adds_the_penalty_and_detaches(tmp_path):
     assert math.isfinite(float(model.eat_penalty.last_density)) and not model.eat_penalty.attached
 
 
-def test_resumed_fit_continues_the_totals():
-    first = EnergyCallback(sensors=[ScriptedPowerSensor([WATTS])], sample_period_s=None)
-    state = {"energy_j": 500.0, "elapsed_s": 5.0, "epochs": [{"epoch": 1, "energy_j": 500.0}]}
-    first.load_state_dict(state)
-    assert first.state_dict()["energy_j"] == 500.0  # before fit: what was loaded is what gets saved again
+class Broken(Net):
+    def training_step(self, batch, batch_idx):
+        if batch_idx == 2:
+            raise RuntimeError("boom")
+        return super().training_step(batch, batch_idx)
+
+
+def test_a_failing_fit_still_writes_what_it_measured(tmp_path):
+    energy = EnergyCallback(sensors=[ScriptedPowerSensor([WATTS])], sample_period_s=0.02, carbon=False)
+    with pytest.raises(RuntimeError, match="boom"):
+        _trainer(tmp_path, [energy], epochs=1).fit(Broken(), _data())
+    summary = json.loads((tmp_path / "run" / "version_0" / "energy_summary.json").read_text())
+    assert summary["status"] == "failed" and summary["energy_j"] > 0 and summary["carbon"] is None
+    assert not energy.tracker.started  # the meter was stopped
+
+
+def test_resumed_fit_continues_the_totals(tmp_path):
+    def fit(epochs, ckpt_path=None):
+        energy = EnergyCallback(sensors=[ScriptedPowerSensor([WATTS])], sample_period_s=0.02, carbon=False)
+        saver = L.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+        trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, callbacks=[energy, saver],
+                            enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+        trainer.fit(Net(), _data(32), ckpt_path=ckpt_path)
+        return energy.summary
+
+    first = fit(1)
+    resumed = fit(2, ckpt_path=tmp_path / "ckpt" / "last.ckpt")
+    assert [e["epoch"] for e in resumed["epochs"]] == [1, 2]
+    assert resumed["epochs"][0] == first["epochs"][0]  # carried over from the checkpoint, not measured again
+    assert resumed["energy_j"] > first["epochs"][0]["energy_j"] + resumed["epochs"][1]["epoch_energy_j"] - 1e-9
