@@ -17,7 +17,7 @@ import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -25,41 +25,13 @@ from typing import Any, Literal
 from powertrain._files import json_safe, write_atomic
 from powertrain.errors import ConfigError
 from powertrain.integrations._carbon import Carbon, CarbonAccount, CarbonHook
+from powertrain.integrations._segments import Segment, all_gather, all_reduce_sum, local_part, merge_parts
 from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, ranks
 from powertrain.meters import EnergyMeter, Measurement, discover_sensors
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.window import Window
 
 __all__ = ["Carbon", "CarbonHook", "EnergyTracker", "Segment"]
-
-_NOTHING_OWNED = "no energy sensor could be read: nothing was measured"
-
-
-@dataclass
-class Segment:
-    """The energy of one stretch of the run, summed over every rank.
-
-    Attributes:
-        phase: What the loop was doing (``"train"``, ``"eval"``, ``"other"``).
-        energy_j: Joules over every rank's owned sensors.
-        duration_s: Wall-clock seconds (the longest rank's window).
-        energy_by_device_j: Joules per device (labels qualified by host under several processes).
-        energy_by_component_j: Joules per component (``gpu``, ``cpu``, ``dram``).
-        sources: Device -> ``counter``, ``integrated`` or ``estimated``.
-        estimated: Whether any part is estimated.
-        failed_sensors: Device -> why it failed.
-        warnings: Anything that lowers confidence in the figure.
-    """
-
-    phase: str
-    energy_j: float
-    duration_s: float
-    energy_by_device_j: dict[str, float]
-    energy_by_component_j: dict[str, float]
-    sources: dict[str, str]
-    estimated: bool
-    failed_sensors: dict[str, str] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -234,7 +206,7 @@ class EnergyTracker:
         energies = [w.measurement.energy_j for _, w in closed]
         durations = [w.measurement.duration_s for _, w in closed]
         if self.ranks.active and self.ranks.world_size > 1:
-            energies = _all_reduce_sum(energies)
+            energies = all_reduce_sum(energies)
         return [(n, e, d) for (n, _), e, d in zip(closed, energies, durations, strict=True)]
 
     # -- segments --------------------------------------------------------------------------------------------
@@ -253,62 +225,20 @@ class EnergyTracker:
 
     def _gather(self, m: Measurement) -> list[dict[str, Any]]:
         assert self._claim is not None  # noqa: S101 - internal invariant
-        labels = self._claim.labels
-        local = {
-            "energy_j": m.energy_j,
-            "duration_s": m.duration_s,
-            "by_device": {labels.get(d, d): j for d, j in m.energy_by_device_j.items()},
-            "by_component": dict(m.energy_by_component_j),
-            "sources": {labels.get(d, d): s for d, s in m.source_by_device.items()},
-            "estimated": m.estimated,
-            "failed": {labels.get(d, d): why for d, why in m.failed_sensors.items()},
-            "warnings": [w for w in m.warnings if not (w == _NOTHING_OWNED and not self._claim.owned)],
-        }
-        if not (self.ranks.active and self.ranks.world_size > 1):
-            return [local]
-        import torch.distributed as dist
-
-        everyone: list[Any] = [None] * self.ranks.world_size
-        dist.all_gather_object(everyone, local)
-        return everyone
+        return all_gather(local_part(m, self._claim.labels, owns_sensors=bool(self._claim.owned)), self.ranks)
 
     def _account(self, phase: str, parts: list[dict[str, Any]]) -> Segment:
-        by_device: dict[str, float] = {}
-        by_component: dict[str, float] = {}
-        sources: dict[str, str] = {}
-        failed: dict[str, str] = {}
-        warnings: dict[str, None] = {}
-        for part in parts:
-            for key, joules in part["by_device"].items():
-                by_device[key] = by_device.get(key, 0.0) + joules
-            for key, joules in part["by_component"].items():
-                by_component[key] = by_component.get(key, 0.0) + joules
-            sources.update(part["sources"])
-            failed.update(part["failed"])
-            warnings.update(dict.fromkeys(part["warnings"]))
-        if not by_device:
-            warnings[_NOTHING_OWNED] = None
-        segment = Segment(
-            phase=phase,
-            energy_j=sum(p["energy_j"] for p in parts),
-            duration_s=max(p["duration_s"] for p in parts),
-            energy_by_device_j=by_device,
-            energy_by_component_j=by_component,
-            sources=sources,
-            estimated=any(p["estimated"] for p in parts),
-            failed_sensors=failed,
-            warnings=tuple(warnings),
-        )
+        segment = merge_parts(phase, parts)
         self.segments.append(segment)
         self.energy_j += segment.energy_j
         self.elapsed_s += segment.duration_s
         self.phase_energy_j[phase] = self.phase_energy_j.get(phase, 0.0) + segment.energy_j
-        for key, joules in by_device.items():
+        for key, joules in segment.energy_by_device_j.items():
             self._by_device[key] = self._by_device.get(key, 0.0) + joules
-        for key, joules in by_component.items():
+        for key, joules in segment.energy_by_component_j.items():
             self._by_component[key] = self._by_component.get(key, 0.0) + joules
-        self._sources.update(sources)
-        self._failed.update(failed)
+        self._sources.update(segment.sources)
+        self._failed.update(segment.failed_sensors)
         self._warnings.update(dict.fromkeys(segment.warnings))
         return segment
 
@@ -504,13 +434,7 @@ class EnergyTracker:
         """The hardware tag of every distinct host of the job, rank 0's first (collective)."""
         from powertrain.hardware import describe_hardware
 
-        mine = describe_hardware()
-        if not (self.ranks.active and self.ranks.world_size > 1):
-            return [mine]
-        import torch.distributed as dist
-
-        everyone: list[Any] = [None] * self.ranks.world_size
-        dist.all_gather_object(everyone, mine)
+        everyone = all_gather(describe_hardware(), self.ranks)
         by_host: dict[Any, dict[str, Any]] = {}
         for hardware in everyone:
             by_host.setdefault(hardware.get("hostname"), hardware)
@@ -543,15 +467,3 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def _all_reduce_sum(values: list[float]) -> list[float]:
-    import torch
-    import torch.distributed as dist
-
-    device = torch.device("cpu")
-    if dist.get_backend() == "nccl":
-        device = torch.device("cuda", torch.cuda.current_device())
-    tensor = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return [float(v) for v in tensor.cpu().tolist()]
