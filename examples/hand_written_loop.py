@@ -36,13 +36,11 @@ def main(epochs: int = 3, lam: float = 1.0, batch_size: int = 64) -> list[dict[s
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
-            m = window.measurement
-            accuracy = (model(x).argmax(1) == y).float().mean().item()
-            results.append({"epoch": epoch, "energy_j": m.energy_j, "power_w": m.avg_power_w,
-                            "density": float(penalty.last_density), "accuracy": accuracy})
+            m, density = window.measurement, float(penalty.last_density)
+            acc = (model(x).argmax(1) == y).float().mean().item()
+            results.append(dict(epoch=epoch, energy_j=m.energy_j, power_w=m.avg_power_w, density=density, accuracy=acc))
             label = "estimated" if m.estimated else "measured"
-            print(f"epoch {epoch}: {m.energy_j:.1f} J ({label}), {m.avg_power_w:.1f} W, "
-                  f"activation density {penalty.last_density:.3f}, accuracy {accuracy:.3f}")
+            print(f"epoch {epoch}: {m.energy_j:.1f} J ({label}), {m.avg_power_w:.1f} W, density {density:.3f}")
     return results
 
 

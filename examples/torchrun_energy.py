@@ -1,12 +1,13 @@
 """Energy of a DDP job, every device counted once: ``torchrun --nproc-per-node 2 examples/torchrun_energy.py``.
 
 Each rank measures the GPU it trains on (and one rank per node the CPU); the figures are summed across ranks, every
-rank prints the same numbers, and rank 0 writes ``runs/torchrun-energy/energy_summary.json``. Runs on CPUs (gloo)
-too.
+rank prints the same numbers, and rank 0 writes ``runs/torchrun-energy/energy_summary.json`` (``--out`` to change
+it). Runs on CPUs (gloo) too, and runs in the tests that way.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import torch
@@ -17,10 +18,12 @@ from torch.nn import functional as F
 from powertrain.integrations import EnergyTracker
 
 
-def main(epochs: int = 3) -> None:
+def main(epochs: int = 3, out: str = "runs/torchrun-energy/energy_summary.json") -> None:
     """Train a small MLP with DistributedDataParallel and account its energy per epoch across ranks."""
     cuda = torch.cuda.is_available()
-    dist.init_process_group("nccl" if cuda else "gloo")
+    own_group = not dist.is_initialized()  # torchrun: we start it; a caller may have started it already
+    if own_group:
+        dist.init_process_group("nccl" if cuda else "gloo")
     rank, local_rank = dist.get_rank(), int(os.environ.get("LOCAL_RANK", 0))
     device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
     if cuda:
@@ -40,11 +43,16 @@ def main(epochs: int = 3) -> None:
             optimizer.step()
         figures = tracker.end_epoch()  # summed over ranks
         print(f"rank {rank} epoch {epoch}: {figures['epoch_energy_j']:.1f} J, {figures['epoch_power_w']:.1f} W")
-    summary = tracker.finish(path="runs/torchrun-energy/energy_summary.json")
+    summary = tracker.finish(path=out)
     if rank == 0:
         print(f"job: {summary['energy_j']:.1f} J over {summary['world_size']} ranks; sensors: {summary['sensors']}")
-    dist.destroy_process_group()
+    if own_group:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--out", default="runs/torchrun-energy/energy_summary.json", help="summary JSON (rank 0)")
+    args = parser.parse_args()
+    main(args.epochs, args.out)

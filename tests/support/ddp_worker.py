@@ -6,11 +6,13 @@ Every rank sees the same host's CPU package (100 W) and a GPU shared by both ran
 own GPU (rank 0: 200 W, rank 1: 300 W), all labelled alike. The job therefore draws 650 W; a tracker that counted
 per rank would report 100 + 50 more per extra rank. A second tracker pretends the ranks run on two nodes, so each
 node's CPU package counts (750 W). Time is a fake clock every rank advances alike; each rank writes what it saw.
+Then, in the same process group, the ranks run examples/torchrun_energy.py as shipped, with the sensors it discovers.
 """
 
 from __future__ import annotations
 
 import json
+import runpy
 import sys
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from torch import nn
 
 from powertrain.integrations import EnergyTracker
 from powertrain.meters.testing import FakeClock, ScriptedPowerSensor
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "torchrun_energy.py"
 
 
 def sensors(rank: int, clock: FakeClock) -> list[ScriptedPowerSensor]:
@@ -63,6 +67,7 @@ def main() -> None:
     rank = dist.get_rank()
     run(out, rank, "node-a", "one-node")
     run(out, rank, f"node-{rank}", "two-nodes")
+    runpy.run_path(str(EXAMPLE), run_name="example")["main"](epochs=1, out=str(out / "example-summary.json"))
     dist.destroy_process_group()
 
 

@@ -65,7 +65,12 @@ class CarbonAccount:
         return {}
 
     def summary(
-        self, energy_j: float, duration_s: float, *, hosts: Sequence[Mapping[str, Any]], sources: Sequence[str],
+        self,
+        energy_j: float,
+        duration_s: float,
+        *,
+        hosts: Sequence[Mapping[str, Any]],
+        sources: Sequence[str],
         estimated: bool,
     ) -> dict[str, Any] | None:
         """The summary's ``carbon`` block (None when disabled).

@@ -35,10 +35,16 @@ def test_two_ranks_count_each_device_once_and_agree(tmp_path):
             "MASTER_PORT": port,
             "OMP_NUM_THREADS": "1",
         }
-        procs.append(subprocess.Popen([sys.executable, str(WORKER), str(tmp_path)], env=env, stderr=subprocess.PIPE))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(WORKER), str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        )
+    printed = []
     for proc in procs:
-        _, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()[-2000:]
+        printed.append(out.decode().splitlines())
 
     names = ("one-node", "two-nodes")
     seen = {(n, r): json.loads((tmp_path / f"{n}-seen-rank{r}.json").read_text()) for n in names for r in (0, 1)}
@@ -63,6 +69,20 @@ def test_two_ranks_count_each_device_once_and_agree(tmp_path):
         assert not (tmp_path / f"{name}-summary-rank1.json").exists()
         written = json.loads((tmp_path / f"{name}-summary-rank0.json").read_text())
         assert written["energy_j"] == seen[(name, 0)]["summary"]["energy_j"]
+
+    # examples/torchrun_energy.py, with the sensors it finds here (RAPL or the CPU estimate; no GPU): every rank
+    # proposes the same CPU sensors, rank 0 alone reads them, and both ranks print the same job-wide epoch figures.
+    example = json.loads((tmp_path / "example-summary.json").read_text())
+    assert example["status"] == "completed" and example["world_size"] == 2 and example["energy_j"] > 0
+    rows = example["sensors"]
+    assert rows and len({row["identity"] for row in rows}) == len(rows) == len(example["energy_by_device_j"])
+    assert {row["rank"] for row in rows} == {0}  # one host: the lowest rank owns every CPU zone
+    assert set(example["energy_by_component_j"]) <= {"cpu", "dram"}
+    epoch_lines = [
+        [line.split(": ", 1)[1] for line in lines if line.startswith(f"rank {r} epoch 1: ")]
+        for r, lines in enumerate(printed)
+    ]
+    assert len(epoch_lines[0]) == 1 and epoch_lines[0] == epoch_lines[1]
 
 
 def test_identity_of_a_gpu_is_not_its_visible_index():

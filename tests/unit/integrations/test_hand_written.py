@@ -34,8 +34,9 @@ def _tracker(clock, **options):
 
 def test_segments_epochs_steps_and_target_add_up(tmp_path):
     clock = FakeClock()
-    tracker = _tracker(clock, target_metric="loss", target=0.5, mode="min",
-                       carbon=lambda j, s: {"co2e_kg": j / 3.6e6 * 0.3}).start()
+    tracker = _tracker(
+        clock, target_metric="loss", target=0.5, mode="min", carbon=lambda j, s: {"co2e_kg": j / 3.6e6 * 0.3}
+    ).start()
     for epoch, loss in ((1, 0.9), (2, 0.4), (3, 0.3)):
         tracker.begin_epoch()
         for _ in range(3):

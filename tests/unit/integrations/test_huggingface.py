@@ -8,8 +8,8 @@ import os
 import pytest
 import torch
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-transformers = pytest.importorskip("transformers")
+os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: never reach the Hub
+import transformers  # noqa: E402
 
 from powertrain.integrations.huggingface import EnergyCallback  # noqa: E402
 from powertrain.meters.testing import ScriptedPowerSensor  # noqa: E402
@@ -40,8 +40,13 @@ class Recorder(transformers.TrainerCallback):
 
 def test_trainer_logs_energy_metrics_target_and_summary(tmp_path):
     config = transformers.BertConfig(
-        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-        max_position_embeddings=16, num_labels=2,
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=16,
+        num_labels=2,
     )
     model = transformers.BertForSequenceClassification(config)
     evaluations = []
@@ -51,17 +56,33 @@ def test_trainer_logs_energy_metrics_target_and_summary(tmp_path):
         return {"score": float(len(evaluations))}
 
     args = transformers.TrainingArguments(
-        output_dir=str(tmp_path), num_train_epochs=3, per_device_train_batch_size=8, per_device_eval_batch_size=16,
-        logging_steps=2, eval_strategy="epoch", save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True,
+        output_dir=str(tmp_path),
+        num_train_epochs=3,
+        per_device_train_batch_size=8,
+        per_device_eval_batch_size=16,
+        logging_steps=2,
+        eval_strategy="epoch",
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
     )
     sensor = ScriptedPowerSensor([WATTS], device="cpu:package-0", component="cpu")
     energy = EnergyCallback(
-        target_metric="score", target=2, log_steps=True, sensors=[sensor], sample_period_s=0.02,
+        target_metric="score",
+        target=2,
+        log_steps=True,
+        sensors=[sensor],
+        sample_period_s=0.02,
         carbon=lambda energy_j, duration_s: {"co2e_kg": energy_j * 1e-7},
     )
     early = Recorder()  # before ours in the list: attach() moves ours ahead of it
     trainer = transformers.Trainer(
-        model=model, args=args, train_dataset=Tokens(32), eval_dataset=Tokens(16), compute_metrics=score,
+        model=model,
+        args=args,
+        train_dataset=Tokens(32),
+        eval_dataset=Tokens(16),
+        compute_metrics=score,
         callbacks=[early, energy],
     )
     energy.attach(trainer)

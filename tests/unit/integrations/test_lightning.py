@@ -6,16 +6,15 @@ import csv
 import json
 import math
 
+import lightning.pytorch as L
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-L = pytest.importorskip("lightning.pytorch")
-
-from powertrain.integrations.lightning import EATCallback, EATMixin, EnergyCallback  # noqa: E402
-from powertrain.meters.testing import ScriptedPowerSensor  # noqa: E402
+from powertrain.integrations.lightning import EATCallback, EATMixin, EnergyCallback
+from powertrain.meters.testing import ScriptedPowerSensor
 
 WATTS = 100.0
 
@@ -160,8 +159,15 @@ def test_resumed_fit_continues_the_totals(tmp_path):
     def fit(epochs, ckpt_path=None):
         energy = EnergyCallback(sensors=[ScriptedPowerSensor([WATTS])], sample_period_s=0.02, carbon=False)
         saver = L.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
-        trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, callbacks=[energy, saver],
-                            enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            logger=False,
+            callbacks=[energy, saver],
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            default_root_dir=tmp_path,
+        )
         trainer.fit(Net(), _data(32), ckpt_path=ckpt_path)
         return energy.summary
 
