@@ -38,7 +38,8 @@ ACTIVATION_TYPES: tuple[type[nn.Module], ...] = (
     nn.Softsign,
 )
 
-#: Dropout modules: the reference code does not penalise their outputs (they equal their inputs at inference).
+#: Dropout modules: no memory traffic or operations at inference in the accelerator model's ``layerwise`` mode.
+#: The penalty's ``layers="all"`` skips only ``nn.Dropout`` (and its subclasses), as the reference code does.
 DROPOUT_TYPES: tuple[type[nn.Module], ...] = (
     nn.Dropout,
     nn.Dropout1d,
@@ -67,13 +68,14 @@ def select_layers(model: nn.Module, layers: str | LayerSelector) -> list[tuple[s
     Args:
         model: The network.
         layers: ``"activations"`` (leaf modules that are an :data:`ACTIVATION_TYPES`), ``"all"`` (every leaf
-            module except dropout, as EAT's reference code) or a :data:`LayerSelector`.
+            module except ``nn.Dropout``, exactly as EAT's reference code: ``Dropout1d/2d/3d`` and
+            ``AlphaDropout`` are penalised) or a :data:`LayerSelector`.
     """
     leaves = leaf_modules(model)
     if layers == "activations":
         return [(n, m) for n, m in leaves if isinstance(m, ACTIVATION_TYPES)]
     if layers == "all":
-        return [(n, m) for n, m in leaves if not isinstance(m, DROPOUT_TYPES)]
+        return [(n, m) for n, m in leaves if not isinstance(m, nn.Dropout)]
     if callable(layers):
         return [(n, m) for n, m in leaves if layers(n, m)]
     raise ConfigError(f"layers must be 'activations', 'all' or a callable, not {layers!r}")

@@ -29,6 +29,7 @@ class _Entry:
     tensor: Tensor | None  # the penalised output, to notice in-place changes before backward
     version: int
     density: Tensor
+    copied: bool = False  # the density's backward reads a copy: an in-place change of ``tensor`` is harmless
 
 
 class EATPenalty:
@@ -62,7 +63,9 @@ class EATPenalty:
     :meth:`reset` and starts a new accumulation; call it once per forward pass (keeping entries alive also
     keeps their graphs alive). A penalised output that is modified in place later in the forward pass (for
     example by ``nn.ReLU(inplace=True)`` after a BatchNorm with ``layers="all"``, or ``out += shortcut``)
-    gets no gradient in that step, with a warning, and is copied from the next step on.
+    keeps its gradient: the first time a call site carries a gradient its output is copied (one step of extra
+    memory) and watched; sites found modified keep being copied, the others save the output itself. A site
+    modified in place only later gets no gradient in that step, with a warning, and is copied from then on.
 
     Args:
         model: The network; its leaf modules are selected at :meth:`attach` time.
@@ -72,13 +75,19 @@ class EATPenalty:
             ``"all"``: outputs of every leaf module except dropout (the reference code); or a callable
             ``fn(name, module) -> bool`` over leaf modules.
         normalization: ``"numel"`` (mean per-layer density, in [0, 1]) or ``"params"`` (see above).
-        lam_warmup_epochs: Lambda grows linearly from 0 at epoch 0 to ``lam`` at this epoch (0: no warm-up).
+        lam_warmup_epochs: Lambda grows linearly from 0 at the first step to ``lam`` after this many epochs (0: no
+            warm-up), step by step when the number of steps per epoch is known (``steps_per_epoch`` here or in
+            :meth:`set_epoch`), else once per epoch.
         sigma_schedule: ``"constant"``, or ``"exponential"`` (geometric) / ``"linear"`` from ``sigma`` at epoch 0
             to ``sigma_final`` at epoch ``total_epochs - 1``.
         sigma_final: Last sigma of a schedule.
         total_epochs: Epochs of the run, needed by a sigma schedule.
         backend: Density kernels: ``"auto"`` (compiled with ``torch.compile`` on CUDA when Triton is
             installed), ``"eager"`` or ``"compile"``.
+        steps_per_epoch: Training steps (:meth:`value` calls) per epoch, for the per-step lambda ramp.
+        penalize_eval: Also penalise modules that are in eval mode while the model trains (frozen feature
+            extractors, frozen BatchNorm), as the reference code does. Default False: they are skipped, so
+            ``E_hat`` averages over the layers being trained.
 
     Raises:
         ConfigError: A bad option, or a model with no module to penalise.
@@ -97,14 +106,18 @@ class EATPenalty:
         sigma_final: float | None = None,
         total_epochs: int | None = None,
         backend: Backend = "auto",
+        steps_per_epoch: int | None = None,
+        penalize_eval: bool = False,
     ) -> None:
         _check_options(lam, sigma, normalization, lam_warmup_epochs, sigma_schedule, sigma_final, total_epochs)
+        _check_steps(steps_per_epoch)
         use_compiled_kernels(backend, torch.device("cpu"))  # validates the name
         self.model, self.layers, self.backend = model, layers, backend
         self.lam, self.sigma, self.normalization = float(lam), float(sigma), normalization
         self.lam_warmup_epochs, self.sigma_schedule = lam_warmup_epochs, sigma_schedule
         self.sigma_final = None if sigma_final is None else float(sigma_final)
         self.total_epochs = total_epochs
+        self.steps_per_epoch, self.penalize_eval = steps_per_epoch, bool(penalize_eval)
         if not select_layers(model, layers):
             raise ConfigError(
                 f"EATPenalty found no module to penalise with layers={layers!r} in {type(model).__name__}; "
@@ -116,22 +129,30 @@ class EATPenalty:
         self._depth = 0
         self._entries: list[_Entry] = []
         self._calls: dict[int, int] = {}
-        self._copy_sites: set[tuple[int, int]] = set()
+        self._copy_sites: set[tuple[int, int]] = set()  # outputs modified in place: save a copy
+        self._known_sites: set[tuple[int, int]] = set()  # sites that have carried a gradient once
         self._sigma_tensors: dict[tuple[torch.device, torch.dtype], Tensor] = {}
         param = next(model.parameters(), None)
         self.last_density: Tensor = torch.zeros((), device=param.device if param is not None else None)
-        self.epoch = 0
+        self.epoch, self.step = 0, 0
         self.current_lam, self.current_sigma = self.lam, self.sigma
         self.set_epoch(0)
 
     # -- schedules -------------------------------------------------------------------------------------------
-    def set_epoch(self, epoch: int) -> None:
-        """Set lambda (warm-up) and sigma (schedule) for ``epoch`` (0-based); epoch 0 applies until called."""
+    def set_epoch(self, epoch: int, *, steps_per_epoch: int | None = None) -> None:
+        """Set lambda (warm-up) and sigma (schedule) for ``epoch`` (0-based); epoch 0 applies until called.
+
+        Lambda then advances at every :meth:`value` that penalised something (one training step), along the
+        linear ramp ``lam * min(1, (epoch + step / steps_per_epoch) / lam_warmup_epochs)``; without a known
+        ``steps_per_epoch`` it stays at the epoch's value. Sigma changes per epoch only.
+        """
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ConfigError(f"epoch must be an integer >= 0, not {epoch!r}")
-        self.epoch = epoch
-        warm = self.lam_warmup_epochs
-        self.current_lam = self.lam * (min(1.0, epoch / warm) if warm > 0 else 1.0)
+        _check_steps(steps_per_epoch)
+        if steps_per_epoch is not None:
+            self.steps_per_epoch = steps_per_epoch
+        self.epoch, self.step = epoch, 0
+        self._update_lam()
         sigma = self.sigma
         if self.sigma_schedule != "constant":
             assert self.sigma_final is not None and self.total_epochs is not None  # checked in __init__
@@ -143,6 +164,13 @@ class EATPenalty:
         if sigma != self.current_sigma:
             self._sigma_tensors.clear()
         self.current_sigma = sigma
+
+    def _update_lam(self) -> None:
+        warm = self.lam_warmup_epochs
+        progress = float(self.epoch)
+        if self.steps_per_epoch:
+            progress += min(self.step, self.steps_per_epoch) / self.steps_per_epoch
+        self.current_lam = self.lam * (min(1.0, progress / warm) if warm > 0 else 1.0)
 
     # -- attaching -------------------------------------------------------------------------------------------
     @property
@@ -187,7 +215,7 @@ class EATPenalty:
         return t
 
     def _hook(self, module: nn.Module, args: object, output: object) -> None:
-        if not (module.training and torch.is_grad_enabled()):
+        if not torch.is_grad_enabled() or not (module.training or self.penalize_eval):
             return
         if not isinstance(output, Tensor) or not output.is_floating_point() or output.numel() == 0:
             return
@@ -207,9 +235,10 @@ class EATPenalty:
                 density = L0Density.apply(output, self._sigma(output), scale, use_compile, False)
             self._entries.append(_Entry(site, self._names.get(key, ""), None, 0, density))
             return
-        density = L0Density.apply(output, self._sigma(output), scale, use_compile, copy)
+        probe = site not in self._known_sites  # first gradient at this site: copy, and watch for in-place changes
+        density = L0Density.apply(output, self._sigma(output), scale, use_compile, copy or probe)
         watched = None if copy else output
-        self._entries.append(_Entry(site, self._names.get(key, ""), watched, output._version, density))
+        self._entries.append(_Entry(site, self._names.get(key, ""), watched, output._version, density, probe))
 
     def value(self) -> Tensor:
         """``lambda * E_hat`` of the penalised calls since the last call; starts a new accumulation.
@@ -228,12 +257,17 @@ class EATPenalty:
         densities, stale = [], []
         for e in entries:
             d = e.density if e.density.device == device else e.density.to(device)
-            if e.tensor is not None and e.tensor._version != e.version:
-                stale.append(e)
-                d = d.detach()
+            if e.tensor is not None:
+                self._known_sites.add(e.site)
+                if e.tensor._version != e.version:
+                    self._copy_sites.add(e.site)
+                    if not e.copied:
+                        stale.append(e)
+                        d = d.detach()
             densities.append(d)
+        self.step += 1
+        self._update_lam()
         if stale:
-            self._copy_sites.update(e.site for e in stale)
             names = sorted({e.name or "<root>" for e in stale})
             warnings.warn(
                 f"EATPenalty: the outputs of {', '.join(names)} were modified in place after being penalised "
@@ -257,6 +291,13 @@ class EATPenalty:
             f"EATPenalty(lam={self.current_lam:g}/{self.lam:g}, sigma={self.current_sigma:g}, layers={self.layers!r}, "
             f"normalization={self.normalization!r}, attached={self.attached})"
         )
+
+
+def _check_steps(steps_per_epoch: int | None) -> None:
+    if steps_per_epoch is not None and (
+        isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1
+    ):
+        raise ConfigError(f"steps_per_epoch must be a positive integer, not {steps_per_epoch!r}")
 
 
 def _check_options(

@@ -50,6 +50,9 @@ class TrainConfig:
         pue: Data-centre PUE (>= 1); default: the region's provider fleet PUE, else 1.56 (industry average).
         intensity_g_per_kwh: A grid carbon intensity in gCO2e/kWh that overrides the tables.
         eat_lambda: Weight of EAT's l0 activation penalty; 0 is standard training.
+        eat_warmup_epochs: Lambda ramps linearly, step by step, from 0 to ``eat_lambda`` over this many epochs.
+        eat_penalize_eval: Also penalise modules left in eval mode during training (frozen feature extractors),
+            as EAT's reference code does (default: skipped).
         estimate_batch_size: Batch size of the accelerator energy estimate made after training (EAT: 512);
             0 disables it.
         out: Run directory; default ``runs/<dataset>-<model>-<timestamp>``.
@@ -98,6 +101,7 @@ class TrainConfig:
     eat_layers: EatLayers = "activations"
     eat_normalization: EatNormalization = "numel"
     eat_warmup_epochs: int = 0
+    eat_penalize_eval: bool = False
 
     estimate_batch_size: int = 512
     estimate_max_batches: int | None = None

@@ -180,7 +180,7 @@ def train(
             write_summary("running", final=False)
             for epoch in range(start_epoch, config.epochs):
                 if penalty is not None:
-                    penalty.set_epoch(epoch)
+                    penalty.set_epoch(epoch, steps_per_epoch=max(1, len(train_loader)))
                 train_loader.set_epoch(epoch)
                 reporter.start_epoch(epoch, len(train_loader))
                 phase = _train_epoch(
@@ -437,6 +437,7 @@ def _make_penalty(model: nn.Module, config: TrainConfig) -> Any:
         layers=config.eat_layers,
         normalization=config.eat_normalization,
         lam_warmup_epochs=config.eat_warmup_epochs,
+        penalize_eval=config.eat_penalize_eval,
     )
 
 

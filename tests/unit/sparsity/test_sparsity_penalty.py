@@ -172,12 +172,15 @@ def test_bad_options(kwargs):
         EATPenalty(mlp(), **kwargs)
 
 
-def test_output_modified_in_place_warns_then_copies():
+def test_output_modified_in_place_only_later_warns_then_copies():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(inplace=True), nn.Linear(8, 2))
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
     x, y = torch.randn(6, 4), torch.randint(0, 2, (6,))
     p = EATPenalty(model, lam=1.0, sigma=1e-2, layers="all")
     with p:
+        F.cross_entropy(model(x), y).add(p.value()).backward()  # first step: nothing is modified in place
+        model[2].inplace = True  # from now on the BatchNorm output is overwritten
+        model.zero_grad()
         with pytest.warns(RuntimeWarning, match="modified in place"):
             loss = F.cross_entropy(model(x), y) + p.value()
         loss.backward()  # no autograd error: the stale output adds no gradient this step
