@@ -23,9 +23,9 @@ from torch import nn
 
 from powertrain.sparsity._layers import ACTIVATION_TYPES, DROPOUT_TYPES
 
-__all__ = ["Mode", "Rule", "SkipKind", "rule_for"]
+__all__ = ["ACTIVATION_COSTS", "Mode", "Rule", "SkipKind", "rule_for"]
 
-Mode = Literal["reference", "layerwise"]
+Mode = Literal["reference", "layerwise", "ops"]
 SkipKind = Literal["weight_input", "input", "bias", "none", "global"]
 Shapes = Sequence[torch.Size]
 Terms = list[tuple[int, SkipKind]]
@@ -130,6 +130,22 @@ def _lw_pool(dims: int) -> OpsFn:
     return ops
 
 
+#: Operations per element of each activation module (a transcendental function counts as one operation, as a
+#: multiply; the same figures as the ``ops`` mode's ATen table): GELU ``x * 0.5 * (1 + erf(x / sqrt 2))`` 5, SiLU
+#: ``x * sigmoid(x)`` 5, Mish ``x * tanh(log(1 + exp(x)))`` 5. Types not listed cost 1.
+ACTIVATION_COSTS: tuple[tuple[type[nn.Module], int], ...] = (
+    (nn.ReLU6, 2), (nn.LeakyReLU, 2), (nn.PReLU, 2), (nn.RReLU, 2), (nn.ELU, 4), (nn.SELU, 5), (nn.CELU, 5),
+    (nn.GELU, 5), (nn.SiLU, 5), (nn.Mish, 5), (nn.Hardswish, 5), (nn.Hardsigmoid, 4), (nn.Hardtanh, 2),
+    (nn.Hardshrink, 2), (nn.Softshrink, 3), (nn.Tanhshrink, 2), (nn.Sigmoid, 4), (nn.LogSigmoid, 4),
+    (nn.Softplus, 3), (nn.Softsign, 3),
+)  # fmt: skip
+
+
+def _lw_activation(m: nn.Module, ins: Shapes, outs: Shapes) -> Terms:
+    per = next((cost for types, cost in ACTIVATION_COSTS if isinstance(m, types)), 1)
+    return [(per * _numel(ins[0]), "input")] if ins else []
+
+
 def _lw_per_element(per_element: int, skip: SkipKind) -> OpsFn:
     def ops(m: nn.Module, ins: Shapes, outs: Shapes) -> Terms:
         return [(per_element * _numel(ins[0]), skip)] if ins else []
@@ -152,11 +168,12 @@ _LAYERWISE: list[tuple[tuple[type[nn.Module], ...], Rule]] = [
     # Inference BatchNorm: (x - mean) / std * gamma + beta, statistics precomputed (as the reference).
     ((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm), Rule(_lw_per_element(4, "input"))),
     # Normalisations that compute their statistics at inference: 4 as BatchNorm + 2 (sum, sum of squares).
+    # Never skipped: the output for a zero input, -mean / std, depends on this sample's statistics.
     (
         (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d),
-        Rule(_lw_per_element(6, "input")),
+        Rule(_lw_per_element(6, "none")),
     ),
-    (ACTIVATION_TYPES, Rule(_lw_per_element(1, "input"))),
+    (ACTIVATION_TYPES, Rule(_lw_activation)),
     ((nn.Softmax, nn.LogSoftmax, nn.Softmin), Rule(_lw_per_element(3, "none"))),  # exp, sum, divide
     ((nn.Identity, nn.Flatten, nn.Unflatten, *DROPOUT_TYPES), Rule(_no_ops, traffic=False)),
 ]

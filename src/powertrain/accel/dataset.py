@@ -16,9 +16,19 @@ from torch import Tensor, nn
 
 from powertrain._files import json_safe
 from powertrain.accel._counter import BatchCounts, Recorder
-from powertrain.accel._energy import LayerSum, evaluate_batch
+from powertrain.accel._energy import LayerSum
+from powertrain.accel._ops import OpsBatch, OpsRecorder
 from powertrain.accel._rules import Mode
-from powertrain.accel.model import LayerEnergy, as_args, check_mode, inference, layer_rows, to_host
+from powertrain.accel.model import (
+    LayerEnergy,
+    as_args,
+    check_mode,
+    evaluate,
+    inference,
+    layer_rows,
+    make_recorder,
+    to_host,
+)
 from powertrain.accel.spec import AcceleratorSpec
 from powertrain.errors import ConfigError
 from powertrain.sparsity.functional import Backend, use_compiled_kernels
@@ -92,7 +102,7 @@ class EnergyAccumulator:
 
     Args:
         model: The network.
-        mode: ``"reference"`` or ``"layerwise"``.
+        mode: ``"reference"``, ``"layerwise"`` or ``"ops"`` (no per-sample counts in ``"ops"``).
         hardware: Accelerator constants; default :class:`AcceleratorSpec`.
         per_sample: Also count each sample's nonzeros, for the per-sample ratios.
         backend: Counting kernels: ``"auto"`` (``torch.compile``-fused on CUDA), ``"eager"`` or ``"compile"``.
@@ -102,7 +112,7 @@ class EnergyAccumulator:
         self,
         model: nn.Module,
         *,
-        mode: Literal["reference", "layerwise"] = "reference",
+        mode: Literal["reference", "layerwise", "ops"] = "reference",
         hardware: AcceleratorSpec | None = None,
         per_sample: bool = True,
         backend: Backend = "auto",
@@ -117,8 +127,8 @@ class EnergyAccumulator:
 
     def reset(self) -> None:
         """Forget every batch and the weight counts."""
-        self._batches: list[BatchCounts] = list(self._defaults["batches"])
-        self._recorder: Recorder | None = self._defaults["recorder"]
+        self._batches: list[BatchCounts | OpsBatch] = list(self._defaults["batches"])
+        self._recorder: Recorder | OpsRecorder | None = self._defaults["recorder"]
 
     @property
     def num_batches(self) -> int:
@@ -146,7 +156,7 @@ class EnergyAccumulator:
             finally:
                 self._in_session = False
 
-    def _recorder_for(self, args: tuple[Any, ...] | None) -> Recorder:
+    def _recorder_for(self, args: tuple[Any, ...] | None) -> Recorder | OpsRecorder:
         if self._recorder is None:
             first = next((t for t in args or () if isinstance(t, Tensor)), None)
             if first is None:
@@ -154,10 +164,10 @@ class EnergyAccumulator:
                 device = param.device if param is not None else torch.device("cpu")
             else:
                 device = first.device
-            self._recorder = Recorder(
+            self._recorder = make_recorder(
                 self.model,
-                mode=self.mode,
-                hardware=self.hardware,
+                self.mode,
+                self.hardware,
                 per_sample=self.per_sample,
                 use_compile=use_compiled_kernels(self.backend, device),
             )
@@ -182,8 +192,8 @@ class EnergyAccumulator:
         ratios, dense, sparse, sample_ratios = [], 0.0, 0.0, []
         unmodelled: set[str] = set()
         for batch, host in zip(self._batches, counts, strict=True):
-            energy = evaluate_batch(
-                batch, host, weights, recorder.infos, mode=self.mode, hardware=self.hardware, per_sample=self.per_sample
+            energy = evaluate(
+                recorder, batch, host, weights, mode=self.mode, hardware=self.hardware, per_sample=self.per_sample
             )
             ratios.append(energy.sparse_pj / energy.dense_pj if energy.dense_pj > 0 else 1.0)
             dense += energy.dense_pj
@@ -236,7 +246,7 @@ def estimate_dataset(
     model: nn.Module,
     loader: Iterable[Any],
     *,
-    mode: Literal["reference", "layerwise"] = "reference",
+    mode: Literal["reference", "layerwise", "ops"] = "reference",
     hardware: AcceleratorSpec | None = None,
     max_batches: int | None = None,
     per_sample: bool = True,
@@ -253,7 +263,7 @@ def estimate_dataset(
     Args:
         model: The network.
         loader: Yields ``(x, y, ...)`` tuples or tensors, already on the model's device (moved if not).
-        mode: ``"reference"`` or ``"layerwise"``.
+        mode: ``"reference"``, ``"layerwise"`` or ``"ops"`` (no per-sample counts in ``"ops"``).
         hardware: Accelerator constants; default :class:`AcceleratorSpec`.
         max_batches: Stop after this many batches (None: all).
         per_sample: Also compute the per-sample ratios (one extra reduction per tensor, no extra pass).

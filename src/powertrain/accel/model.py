@@ -14,6 +14,8 @@ from torch import Tensor, nn
 
 from powertrain.accel._counter import ModuleInfo, Recorder
 from powertrain.accel._energy import BatchEnergy, LayerSum, evaluate_batch
+from powertrain.accel._ops import OpsModule, OpsRecorder
+from powertrain.accel._ops_energy import evaluate_ops
 from powertrain.accel._rules import Mode
 from powertrain.accel.spec import AcceleratorSpec
 from powertrain.errors import ConfigError
@@ -74,7 +76,7 @@ class EnergyEstimate:
     """Modelled energy of one forward pass of one batch.
 
     Attributes:
-        mode: ``"reference"`` or ``"layerwise"``.
+        mode: ``"reference"``, ``"layerwise"`` or ``"ops"`` (docs/eat.md, section 3).
         hardware: The accelerator spec used.
         batch_size: Samples in the pass. Weights are read once per pass, so ``ratio`` depends on it.
         dense_pj: Energy without zero skipping, pJ.
@@ -115,9 +117,34 @@ class EnergyEstimate:
 
 def check_mode(mode: str) -> Mode:
     """Validate a mode name."""
-    if mode not in ("reference", "layerwise"):
-        raise ConfigError(f"mode must be 'reference' or 'layerwise', not {mode!r}")
+    if mode not in ("reference", "layerwise", "ops"):
+        raise ConfigError(f"mode must be 'reference', 'layerwise' or 'ops', not {mode!r}")
     return mode  # type: ignore[return-value]
+
+
+def make_recorder(
+    model: nn.Module, mode: Mode, hardware: AcceleratorSpec, *, per_sample: bool, use_compile: bool
+) -> Recorder | OpsRecorder:
+    """The counter of ``mode``: module hooks (``reference``, ``layerwise``) or the operator counter (``ops``)."""
+    if mode == "ops":
+        return OpsRecorder(model, threshold=hardware.zero_threshold)
+    return Recorder(model, mode=mode, hardware=hardware, per_sample=per_sample, use_compile=use_compile)
+
+
+def evaluate(
+    recorder: Recorder | OpsRecorder,
+    batch: Any,
+    counts: np.ndarray,
+    weights: np.ndarray,
+    *,
+    mode: Mode,
+    hardware: AcceleratorSpec,
+    per_sample: bool,
+) -> BatchEnergy:
+    """Energy of one recorded pass from its host-side counts (per-sample counts are not made in ``ops`` mode)."""
+    if isinstance(recorder, OpsRecorder):
+        return evaluate_ops(batch, counts, weights, hardware)
+    return evaluate_batch(batch, counts, weights, recorder.infos, mode=mode, hardware=hardware, per_sample=per_sample)
 
 
 @contextlib.contextmanager
@@ -144,7 +171,11 @@ def layer_rows(infos: list[ModuleInfo], sums: dict[int, LayerSum]) -> tuple[Laye
 
 
 def summarize(
-    energy: BatchEnergy, infos: list[ModuleInfo], mode: Mode, hardware: AcceleratorSpec, unmodelled: set[str]
+    energy: BatchEnergy,
+    infos: list[ModuleInfo] | list[OpsModule],
+    mode: Mode,
+    hardware: AcceleratorSpec,
+    unmodelled: set[str],
 ) -> EnergyEstimate:
     """An EnergyEstimate from one evaluated pass."""
     layers = layer_rows(infos, energy.layers)
@@ -181,7 +212,7 @@ def estimate_energy(
     model: nn.Module,
     inputs: Tensor | tuple[Any, ...] | list[Any],
     *,
-    mode: Literal["reference", "layerwise"] = "reference",
+    mode: Literal["reference", "layerwise", "ops"] = "reference",
     hardware: AcceleratorSpec | None = None,
     backend: Backend = "eager",
 ) -> EnergyEstimate:
@@ -195,7 +226,7 @@ def estimate_energy(
     Args:
         model: The network.
         inputs: The input batch (a tensor, or a tuple/list of positional arguments), on the model's device.
-        mode: ``"reference"`` or ``"layerwise"``.
+        mode: ``"reference"``, ``"layerwise"`` or ``"ops"`` (docs/eat.md, section 3).
         hardware: Accelerator constants; default :class:`AcceleratorSpec` (45 nm, 32-bit).
         backend: Counting kernels: ``"eager"`` (default: no compilation delay for a single pass), ``"auto"``
             or ``"compile"`` (``torch.compile``-fused counting).
@@ -217,12 +248,12 @@ def estimate_energy(
     args = as_args(inputs)
     first = next((t for t in args if isinstance(t, Tensor)), None)
     device = first.device if first is not None else torch.device("cpu")
-    recorder = Recorder(
-        model, mode=mode, hardware=spec, per_sample=False, use_compile=use_compiled_kernels(backend, device)
+    recorder = make_recorder(
+        model, mode, spec, per_sample=False, use_compile=use_compiled_kernels(backend, device)
     )
     with inference(model):
         _, batch = recorder.run(args)
     assert recorder.weights is not None
     weights, (counts,) = to_host(recorder.weights, [batch.counts])
-    energy = evaluate_batch(batch, counts, weights, recorder.infos, mode=mode, hardware=spec, per_sample=False)
+    energy = evaluate(recorder, batch, counts, weights, mode=mode, hardware=spec, per_sample=False)
     return summarize(energy, recorder.infos, mode, spec, batch.unmodelled)
