@@ -1,4 +1,4 @@
-"""Models by name: ``mlp``, ``lenet5``, and ``resnet18`` / ``vgg16`` as EAT used them for 32x32 inputs.
+"""Models by name: ``mlp``, ``lenet5``, ``resnet18`` / ``vgg16`` as EAT used them for 32x32 inputs, and ``vit``.
 
 Entry point::
 
@@ -250,3 +250,36 @@ def resnet18(*, num_classes: int, in_channels: int, image_size: int) -> ResNet18
 def vgg16(*, num_classes: int, in_channels: int, image_size: int) -> VGG16:
     """CIFAR-style VGG-16 with batch norm and one linear classifier."""
     return VGG16(in_channels, image_size, num_classes)
+
+
+# -- transformers (powertrain.vit) ------------------------------------------------------------------------------
+@register_model("vit")
+def vit(
+    *,
+    num_classes: int,
+    in_channels: int,
+    image_size: int,
+    patch_size: int | None = None,
+    dim: int = 64,
+    depth: int = 2,
+    heads: int = 4,
+    mlp_dim: int | None = None,
+    activation: str = "relu",
+) -> nn.Module:
+    """A small vision transformer (:mod:`powertrain.vit`), ReLU MLP activations (``activation="gelu"`` for GELU).
+
+    ``patch_size`` defaults to ``image_size // 4`` (16 patches), ``mlp_dim`` to ``2 * dim``.
+    """
+    from powertrain.vit import VisionTransformer
+
+    return VisionTransformer(
+        in_channels=in_channels,
+        image_size=image_size,
+        num_classes=num_classes,
+        patch_size=patch_size if patch_size is not None else max(1, image_size // 4),
+        dim=dim,
+        depth=depth,
+        heads=heads,
+        mlp_dim=mlp_dim if mlp_dim is not None else 2 * dim,
+        activation=activation,  # type: ignore[arg-type]
+    )

@@ -24,6 +24,7 @@ LrSchedule = Literal["constant", "exponential", "cosine", "step", "onecycle"]
 Amp = Literal["off", "bf16", "fp16"]
 EatLayers = Literal["activations", "all"]
 EatNormalization = Literal["numel", "params"]
+EstimateMode = Literal["reference", "layerwise", "ops"]
 
 
 @dataclass
@@ -53,6 +54,8 @@ class TrainConfig:
         eat_warmup_epochs: Lambda ramps linearly, step by step, from 0 to ``eat_lambda`` over this many epochs.
         eat_penalize_eval: Also penalise modules left in eval mode during training (frozen feature extractors),
             as EAT's reference code does (default: skipped).
+        estimate_mode: Accelerator model of the estimate made after training: ``reference`` (EAT's figure),
+            ``layerwise`` or ``ops`` (every executed operation: use it for transformers), see docs/eat.md.
         estimate_batch_size: Batch size of the accelerator energy estimate made after training (EAT: 512);
             0 disables it.
         out: Run directory; default ``runs/<dataset>-<model>-<timestamp>``.
@@ -102,6 +105,7 @@ class TrainConfig:
     eat_normalization: EatNormalization = "numel"
     eat_warmup_epochs: int = 0
     eat_penalize_eval: bool = False
+    estimate_mode: EstimateMode = "reference"
 
     estimate_batch_size: int = 512
     estimate_max_batches: int | None = None

@@ -386,7 +386,12 @@ def _estimate_accelerator(model: nn.Module, bundle: Any, config: TrainConfig, de
     )
     # eager counting: compiling the counting kernels (10-40 s on CUDA) costs more than ~20 batches of estimate
     result = estimate_dataset(
-        model, loader, mode="reference", max_batches=config.estimate_max_batches, per_sample=False, backend="eager"
+        model,
+        loader,
+        mode=config.estimate_mode,
+        max_batches=config.estimate_max_batches,
+        per_sample=False,
+        backend="eager",
     )
     out: dict[str, Any] = result.to_dict()
     return out
