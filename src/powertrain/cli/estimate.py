@@ -19,7 +19,7 @@ __all__ = ["estimate_command"]
 def estimate_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `powertrain train`.")],
     batch_size: Annotated[int, typer.Option(min=1, help="Batch size of the estimate (EAT: 512).")] = 512,
-    mode: Annotated[str, typer.Option(help="reference (Sponge Examples' model) or layerwise.")] = "reference",
+    mode: Annotated[str, typer.Option(help="reference (Sponge Examples' model), layerwise or ops.")] = "reference",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     data_dir: Annotated[str | None, typer.Option(help="Where the run's dataset lives, if moved.")] = None,
     max_batches: Annotated[int | None, typer.Option(min=1, help="Estimate over at most N batches.")] = None,
@@ -29,9 +29,9 @@ def estimate_command(
     from powertrain.errors import ConfigError
     from powertrain.training import estimate_run
 
-    if mode not in ("reference", "layerwise"):
-        raise ConfigError(f"mode must be reference or layerwise, not {mode!r}")
-    chosen: Literal["reference", "layerwise"] = "reference" if mode == "reference" else "layerwise"
+    if mode not in ("reference", "layerwise", "ops"):
+        raise ConfigError(f"mode must be reference, layerwise or ops, not {mode!r}")
+    chosen: Literal["reference", "layerwise", "ops"] = mode  # type: ignore[assignment]
     result = estimate_run(
         run_dir, batch_size=batch_size, mode=chosen, device=device, data_dir=data_dir, max_batches=max_batches
     )

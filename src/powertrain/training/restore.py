@@ -39,7 +39,7 @@ def estimate_run(
     run_dir: str | Path,
     *,
     batch_size: int = 512,
-    mode: Literal["reference", "layerwise"] = "reference",
+    mode: Literal["reference", "layerwise", "ops"] = "reference",
     device: str = "auto",
     data_dir: str | None = None,
     max_batches: int | None = None,
@@ -50,7 +50,7 @@ def estimate_run(
     Args:
         run_dir: The run directory.
         batch_size: Batch size of the estimate (the ratio depends on it; EAT used 512).
-        mode: ``reference`` (Sponge Examples' ASIC model) or ``layerwise``.
+        mode: ``reference`` (Sponge Examples' ASIC model), ``layerwise`` or ``ops`` (docs/eat.md).
         device: Where to run the model.
         data_dir: Where the dataset lives, if moved.
         max_batches: Estimate over at most this many batches.
