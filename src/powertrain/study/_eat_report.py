@@ -44,7 +44,8 @@ def render_markdown(result: EatStudyResult, *, complete: bool = True) -> str:
     lines += [
         "",
         "Columns: accuracy is the final test accuracy; Δ acc is in points against standard training; the energy ratio "
-        "is EAT's modelled zero-skipping accelerator energy over dense (reference mode, mean over test batches of the "
+        "is EAT's modelled zero-skipping accelerator energy over dense "
+        f"({train.estimate_mode} mode, mean over test batches of the "
         "given size), and decrease is relative to standard training's ratio; training energy is measured over the "
         "whole run (source in brackets); inference J/1k img is measured over repeated passes over the test split "
         "(± the spread between rounds), `vs standard` its relative difference. `*` marks the selected setting.",
