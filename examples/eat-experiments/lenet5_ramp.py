@@ -5,6 +5,8 @@ per-step linear ramp over the first epoch(s), then layers="all" against the defa
 and writes them all to the file given (docs/eat-study.md has the table). Run from the repository root::
 
     nice python examples/eat-experiments/lenet5_ramp.py runs/lenet5-ramp.json
+
+Optional row numbers after the file (1-based, in the order of :data:`RUNS`) run only those rows.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ RUNS: list[dict[str, object]] = [
 ]
 
 
-def main(out: str) -> None:
-    """Train every run of :data:`RUNS` and write their rows to ``out``."""
+def main(out: str, only: list[int] | None = None) -> None:
+    """Train every run of :data:`RUNS` (or the 1-based rows ``only``) and write their rows to ``out``."""
     torch.set_num_threads(1)
     rows = []
-    for run in RUNS:
+    for number, run in enumerate(RUNS, start=1):
+        if only and number not in only:
+            continue
         name = "-".join(f"{k}{v}" for k, v in run.items())
         config = TrainConfig(
             dataset="fashion-mnist", model="lenet5", image_size=28, channels=1, batch_size=128, lr=0.05,
@@ -55,4 +59,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "runs/lenet5-ramp.json")
+    main(sys.argv[1] if len(sys.argv) > 1 else "runs/lenet5-ramp.json", [int(a) for a in sys.argv[2:]])

@@ -248,9 +248,7 @@ def estimate_energy(
     args = as_args(inputs)
     first = next((t for t in args if isinstance(t, Tensor)), None)
     device = first.device if first is not None else torch.device("cpu")
-    recorder = make_recorder(
-        model, mode, spec, per_sample=False, use_compile=use_compiled_kernels(backend, device)
-    )
+    recorder = make_recorder(model, mode, spec, per_sample=False, use_compile=use_compiled_kernels(backend, device))
     with inference(model):
         _, batch = recorder.run(args)
     assert recorder.weights is not None

@@ -57,7 +57,7 @@ class EATPenalty:
     Each penalised module gets a forward hook that computes its output's density with
     :class:`~powertrain.sparsity.functional.L0Density` during the forward pass; the gradient is recomputed
     from the output in the backward pass, so nothing is stored besides a 0-d tensor per layer. Hooks do nothing
-    when the module is in eval mode or grad is disabled, so evaluation costs nothing.
+    when grad is disabled or the module is in eval mode (unless ``penalize_eval``), so evaluation costs nothing.
 
     Contract: :meth:`value` returns the penalty of every penalised call since the previous :meth:`value` or
     :meth:`reset` and starts a new accumulation; call it once per forward pass (keeping entries alive also

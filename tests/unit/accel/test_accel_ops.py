@@ -1,12 +1,12 @@
 """The ``ops`` mode: networks counted by hand (attention, a residual block, a gather), agreement with
-``layerwise`` on CNNs, and what it cannot model, by name."""
+``layerwise`` on CNNs, what it cannot model, by name, and no host copies while counting."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from powertrain.accel import estimate_dataset, estimate_energy
+from powertrain.accel import EnergyAccumulator, estimate_dataset, estimate_energy
 from powertrain.models import BasicBlock, create_model
 
 DRAM, OP = 1950.0, 3.7
@@ -121,8 +121,11 @@ def test_agrees_with_layerwise_where_both_see_everything(name):
         )  # fmt: skip
         model[1].running_mean.uniform_(-1, 1)
     else:
-        model = create_model(name, num_classes=10, in_channels=1, image_size=16, hidden_sizes=(32,)) if name == "mlp" \
+        model = (
+            create_model(name, num_classes=10, in_channels=1, image_size=16, hidden_sizes=(32,))
+            if name == "mlp"
             else create_model(name, num_classes=10, in_channels=1, image_size=16)
+        )
     with torch.no_grad():
         for p in model.parameters():
             p.mul_((torch.rand_like(p) > 0.3).float())
@@ -168,3 +171,21 @@ def test_unmodelled_operators_are_listed_by_name_and_dataset_path():
     assert res.batch_ratios == pytest.approx(singles) and res.num_samples == 13
     assert res.unmodelled_types == ("aten.cumsum",)
     assert [layer.calls for layer in res.layers] == [3, 3]  # root and lin, once per batch
+
+
+def test_counts_stay_on_the_device_until_compute(monkeypatch):
+    torch.manual_seed(0)
+    model = create_model("vit", num_classes=10, in_channels=1, image_size=8, patch_size=4, dim=8, depth=1, heads=2)
+    batches = [torch.randn(3, 1, 8, 8), torch.randn(2, 1, 8, 8)]
+    expected = [estimate_energy(model, b, mode="ops").ratio for b in batches]
+    acc = EnergyAccumulator(model, mode="ops")
+
+    def host_copy(*args, **kwargs):
+        raise AssertionError("a count was copied to the host during update()")
+
+    with monkeypatch.context() as patched:
+        for name in ("item", "tolist", "numpy", "__int__", "__float__", "__bool__", "__index__"):
+            patched.setattr(torch.Tensor, name, host_copy)
+        for b in batches:
+            acc.update(b)
+    assert acc.compute().batch_ratios == pytest.approx(expected)

@@ -58,8 +58,10 @@ def test_first_step_keeps_the_gradient_of_outputs_changed_in_place():
             warnings.simplefilter("error")
             loss = F.cross_entropy(model(x), y) + penalty.value()
         got = torch.autograd.grad(loss, params)
+        # float32 sums in another order differ by ~1e-7; dropping bn1's and bn2's penalty moves every
+        # parameter's gradient by at least 9e-3
         for a, b in zip(got, expected, strict=True):
-            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
         if step == 0:
             names = {penalty._names[site[0]] for site in penalty._copy_sites}
             assert names == {"1.bn1", "1.bn2"}  # only the outputs modified in place stay copied
