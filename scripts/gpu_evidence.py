@@ -18,10 +18,10 @@ is recorded with its exit status and the end of its output; the next step runs e
 | meter     |  85 s | bench/meter.py: powertrain per-step and whole-loop windows, Zeus, CodeCarbon |
 | train     |  60 s | bench/train.py: ResNet18 and VGG16 against a plain loop (30 s each)        |
 | eat       |  80 s | bench/eat.py: penalty time and peak memory, fp32 and bf16 (50 s); estimator (30 s) |
-| eat-study | 120 s | ResNet18, Fashion-MNIST 32x32x3, standard against two EAT settings, and the |
+| eat-study | 105 s | ResNet18, Fashion-MNIST 32x32x3, standard against two EAT settings, and the |
 |           |       | inference energy of each trained model, measured right after its run       |
 | sweep     |  45 s | learning rate x batch size with energy-to-target                           |
-| inference |   -   | the study's measured inference energy, read back from its results          |
+| inference |  15 s | the study's measured inference energy, read back; each model's ops-mode ratio |
 
 OUTDIR receives exactly eight files (the GPU machine returns at most eight): one JSON per step, named after it, and
 ``summary.md``, rewritten after every step so that a run killed from outside still leaves its figures behind.
@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -224,15 +225,26 @@ def main(argv: list[str] | None = None) -> int:
         "dry_run": args.dry_run,
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "total_limit_s": budget_s,
-        "hardware": probe_hardware(ctx),
     }
     if args.setup_log is not None and args.setup_log.exists():
         meta["setup"] = args.setup_log.read_text(errors="replace")[-TAIL_CHARS:]
-    smi_rows = (meta["hardware"].get("nvidia_smi") or {}).get("rows")
-    ctx.has_gpu = bool(meta["hardware"].get("gpu_count") or smi_rows)
-    if not ctx.has_gpu and not args.dry_run:
-        print("gpu-evidence: no NVIDIA GPU found here; --dry-run runs the CPU version of every step", file=sys.stderr)
-        return 2
+    # The probe imports PyTorch (seconds of CPU). The GPU run needs its answer before the first step; the dry run,
+    # which runs no step on a GPU, lets it overlap the first step and reads it before the first summary.
+    probe = ThreadPoolExecutor(max_workers=1).submit(probe_hardware, ctx)
+
+    def hardware() -> dict[str, Any]:
+        if "hardware" not in meta:
+            meta["hardware"] = probe.result()
+            smi_rows = (meta["hardware"].get("nvidia_smi") or {}).get("rows")
+            ctx.has_gpu = bool(meta["hardware"].get("gpu_count") or smi_rows)
+        return meta["hardware"]
+
+    if not args.dry_run:
+        hardware()
+        if not ctx.has_gpu:
+            print("gpu-evidence: no NVIDIA GPU found here; --dry-run runs the CPU version of every step",
+                  file=sys.stderr)  # fmt: skip
+            return 2
     records: list[dict[str, Any]] = []
     try:
         for step in STEPS:
@@ -244,11 +256,13 @@ def main(argv: list[str] | None = None) -> int:
             records.append(record)
             write_atomic(args.outdir / f"{step.name}.json", json.dumps(record, indent=1, default=str) + "\n")
             meta["elapsed_s"] = round(time.time() - started, 1)
+            hardware()
             write_atomic(args.outdir / "summary.md", render_summary(meta, records, STEPS))
             print(f"gpu-evidence: {step.name}: {record['status']} in {record['duration_s']} s", file=sys.stderr)
     except (Stopped, KeyboardInterrupt) as exc:
         meta["stopped"] = f"the runner was stopped ({exc or 'SIGINT'}) after {len(records)} step(s)"
         meta["elapsed_s"] = round(time.time() - started, 1)
+        meta.setdefault("hardware", {"error": "stopped before the probe answered"})
         write_atomic(args.outdir / "summary.md", render_summary(meta, records, STEPS))
         return 130
     finally:
