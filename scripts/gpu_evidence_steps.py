@@ -321,12 +321,16 @@ def study_commands(ctx: Context) -> list[Command]:
     config = ctx.work / "eat-study.yaml"
     config.write_text(json.dumps(eat_study_config(ctx), indent=1))  # JSON is YAML
     argv = [ctx.python, "-m", "powertrain", "eat-study", str(config), "--quiet"]
-    return [Command("eat-study", argv, 120, result=ctx.work / "eat-study" / "results.json")]
+    return [Command("eat-study", argv, 105, result=ctx.work / "eat-study" / "results.json")]
 
 
 def inference_commands(ctx: Context) -> list[Command]:
-    """None of its own: the study measures each trained model's inference energy right after training it."""
-    return []
+    """The ops-mode ratio of the study's trained models (the study measures their energy right after each run)."""
+    out = ctx.work / "ops-ratio.json"
+    batch, batches, device = ("32", "2", "cpu") if ctx.dry else ("512", "2", "cuda")
+    argv = [ctx.python, "scripts/gpu_evidence_ops.py", str(ctx.work / "eat-study" / "results.json"), str(out),
+            "--batch-size", batch, "--max-batches", batches, "--device", device]  # fmt: skip
+    return [Command("ops-ratio", argv, 15, result=out)]
 
 
 def study_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
@@ -349,22 +353,30 @@ def study_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
 def inference_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
     """Measured inference energy per model and setting, against standard training (from the study's results)."""
     result = _read(ctx.work / "eat-study" / "results.json")
-    rows = []
+    ops = {(r.get("model"), r.get("setting")): r for r in (_read(ctx.work / "ops-ratio.json") or {}).get("runs", [])}
+    rows, notes = [], []
     for model, table in ((result or {}).get("tables") or {}).items():
         for r in table.get("rows", []):
             inf = r.get("inference") or {}
             if inf.get("j_per_1k_images") is None:
                 continue
-            rows.append([model, r.get("setting"), _fmt(r.get("energy_ratio")), _fmt(inf.get("j_per_1k_images")),
+            op = ops.get((model, r.get("setting"))) or {}
+            if op.get("error"):
+                notes.append(f"ops ratio of {model} {r.get('setting')}: {op['error']}")
+            rows.append([model, r.get("setting"), _fmt(r.get("energy_ratio")), _fmt(op.get("mean_ratio")),
+                         _fmt(inf.get("j_per_1k_images")),
                          _fmt(inf.get("j_per_1k_images_std")), _fmt(r.get("inference_diff_pct"), "+.1f"),
                          _fmt(inf.get("avg_power_w"), ".1f"), _fmt(inf.get("images_per_s"), ",.0f"),
                          inf.get("rounds"), f"{inf.get('source', '-')} ({inf.get('component', '-')})"])  # fmt: skip
-    columns = ["model", "setting", "modelled ratio", "J/1k img", "± (rounds)", "vs standard %", "W", "img/s",
-               "rounds", "source"]  # fmt: skip
+    columns = ["model", "setting", "modelled ratio", "ops ratio", "J/1k img", "± (rounds)", "vs standard %", "W",
+               "img/s", "rounds", "source"]  # fmt: skip
+    ops_batch = next((o.get("batch_size") for o in ops.values() if o.get("batch_size")), None)
     figures: Figures = {
         "tables": [{"title": "measured inference energy", "columns": columns, "rows": rows}],
-        "notes": ["measured by the eat-study step, right after each run (within its limit)"],
-    }
+        "notes": ["measured by the eat-study step, right after each run (within its limit); modelled ratio: the "
+                  "study's (reference mode); ops ratio: every executed ATen operator counted (docs/eat.md), "
+                  f"batch {ops_batch or '-'}, mean over at most 2 test batches", *notes],
+    }  # fmt: skip
     if not rows:
         figures["missing"] = "the eat-study step measured no inference energy (see eat-study.json)"
     return figures
@@ -430,10 +442,10 @@ STEPS = [
          meter_figures),
     Step("train", "training throughput against a plain loop (bench/train.py)", 60, train_commands, train_figures),
     Step("eat", "EAT penalty and estimator cost (bench/eat.py)", 80, eat_commands, eat_figures),
-    Step("eat-study", "EAT study: ResNet18, Fashion-MNIST 32x32x3, and its inference energy", 120, study_commands,
+    Step("eat-study", "EAT study: ResNet18, Fashion-MNIST 32x32x3, and its inference energy", 105, study_commands,
          study_figures),
     Step("sweep", "learning rate x batch size, energy to target", 45, sweep_commands, sweep_figures),
-    Step("inference", "measured inference energy of the standard and sparse models", 0, inference_commands,
-         inference_figures),
+    Step("inference", "measured inference energy of the standard and sparse models; their ops-mode ratio", 15,
+         inference_commands, inference_figures),
 ]  # fmt: skip
 STEP_BY_NAME = {step.name: step for step in STEPS}

@@ -42,7 +42,7 @@ def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{s}.json" for s in STEP_FILES), "summary.md"])
     steps = {name: json.loads((out / f"{name}.json").read_text()) for name in STEP_FILES}
     assert steps["pytest"]["status"] == "skipped: no GPU"
-    gpu_limits = {"meter": 85, "train": 60, "eat": 80, "eat-study": 120, "sweep": 45, "inference": 0}
+    gpu_limits = {"meter": 85, "train": 60, "eat": 80, "eat-study": 105, "sweep": 45, "inference": 15}
     for name in STEP_FILES[1:]:
         assert steps[name]["status"] == "ok", (name, steps[name].get("error"))
         assert steps[name]["limit_s"] == 3 * gpu_limits[name]  # the dry run's room for a busy CPU
@@ -66,7 +66,8 @@ def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     assert [r[1] for r in study] == ["standard", "sigma1e-4_lambda1", "sigma1e-4_lambda4"]
     assert all(r[4] == "completed" and 0 <= float(r[5]) <= 1 for r in study)
     inference = steps["inference"]["figures"]["tables"][0]["rows"]
-    assert len(inference) == 3 and all(float(r[3]) > 0 for r in inference)  # J per 1000 images, measured
+    assert len(inference) == 3 and all(float(r[4]) > 0 for r in inference)  # J per 1000 images, measured
+    assert all(0 < float(r[3]) <= 1 for r in inference)  # the ops-mode ratio of each trained model
     trials = steps["sweep"]["figures"]["tables"][0]["rows"]
     assert sorted(r[2] for r in trials) == [32, 64]
     assert all(r[3] == "complete" and r[4] is True and float(r[5]) > 0 for r in trials)  # energy to target, J
@@ -185,12 +186,14 @@ def test_the_gpu_commands_are_accepted_by_the_benchmarks_and_commands_they_call(
     # takes the GPU-size argv (then stops), and the generated study and sweep configs load.
     _, steps_module = _runner()
     ctx = steps_module.Context(python=sys.executable, work=tmp_path, dry=False, root=ROOT, has_gpu=True)
-    benches = [c.argv for name in ("meter", "train", "eat") for c in steps_module.STEP_BY_NAME[name].commands(ctx)]
+    steps = ("meter", "train", "eat", "inference")
+    benches = [c.argv for name in steps for c in steps_module.STEP_BY_NAME[name].commands(ctx)]
     assert [a[1] for a in benches] == ["bench/meter.py", "bench/train.py", "bench/train.py", "bench/eat.py",
-                                       "bench/eat.py"]  # fmt: skip
+                                       "bench/eat.py", "scripts/gpu_evidence_ops.py"]  # fmt: skip
     study = steps_module.STEP_BY_NAME["eat-study"].commands(ctx)[0].argv[4]
     sweep = steps_module.STEP_BY_NAME["sweep"].commands(ctx)[0].argv[4]
     proc = subprocess.run([sys.executable, "-c", CHECK_GPU_COMMANDS, json.dumps(benches), study, sweep], cwd=ROOT,
                           env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("parsed bench/") == 5 and "configs valid" in proc.stdout
+    assert proc.stdout.count("parsed bench/") == 5 and "parsed scripts/gpu_evidence_ops.py" in proc.stdout
+    assert "configs valid" in proc.stdout
