@@ -21,7 +21,8 @@
 #
 # OUTDIR gets exactly 8 files: pytest.json meter.json train.json eat.json eat-study.json sweep.json inference.json
 # summary.md. A failed or timed-out step is recorded with its error and the next one runs.
-# --dry-run: no set-up, CPU, tiny sizes, 3x the limits, the same steps and files (pytest -m gpu: "skipped: no GPU").
+# --dry-run: no set-up, CPU, tiny sizes, 3x the limits, two steps side by side, the same steps and files (pytest -m
+# gpu: "skipped: no GPU").
 # --setup-only: the set-up alone (to check a bundle installs), no step, no OUTDIR.
 # --only STEP,...: only these steps (e.g. to rerun one that failed while the machine is still warm).
 # PYTHON (default python3) is the interpreter used throughout.

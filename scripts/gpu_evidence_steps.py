@@ -61,6 +61,7 @@ class Step:
     commands: Callable[[Context], list[Command]]
     figures: Callable[[list[dict[str, Any]], Context], Figures]
     needs_gpu: bool = False
+    after: tuple[str, ...] = ()  # steps whose results this one reads: it starts once they have ended
 
     def skip_reason(self, ctx: Context) -> str:
         """Why this step cannot run here ('' when it can)."""
@@ -446,6 +447,6 @@ STEPS = [
          study_figures),
     Step("sweep", "learning rate x batch size, energy to target", 45, sweep_commands, sweep_figures),
     Step("inference", "measured inference energy of the standard and sparse models; their ops-mode ratio", 15,
-         inference_commands, inference_figures),
+         inference_commands, inference_figures, after=("eat-study",)),
 ]  # fmt: skip
 STEP_BY_NAME = {step.name: step for step in STEPS}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -197,3 +198,47 @@ def test_the_gpu_commands_are_accepted_by_the_benchmarks_and_commands_they_call(
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("parsed bench/") == 5 and "parsed scripts/gpu_evidence_ops.py" in proc.stdout
     assert "configs valid" in proc.stdout
+
+
+STOPPED_RUN = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import gpu_evidence as runner, gpu_evidence_steps as s
+
+py, pid_file, out = sys.executable, sys.argv[2], sys.argv[3]
+sleeper = f"import os, time; open({pid_file!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+def commands(argv):
+    return lambda ctx: [s.Command("c0", argv, 200)]
+def figures(commands, ctx):
+    return {"notes": ["read"]}
+runner.STEPS = [
+    s.Step("quick", "ends at once", 200, commands([py, "-c", "print('done')"]), figures),
+    s.Step("long", "runs until stopped", 200, commands([py, "-c", sleeper]), figures, after=("quick",)),
+    s.Step("later", "never starts", 200, commands([py, "-c", "pass"]), figures, after=("long",)),
+]
+runner.probe_hardware = lambda ctx: {"gpu_count": 0, "gpus": []}
+sys.exit(runner.main([out, "--dry-run"]))
+"""
+
+
+def test_a_stopped_runner_stops_its_commands_and_keeps_the_finished_steps(tmp_path):
+    pid_file, out = tmp_path / "sleeper.pid", tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", STOPPED_RUN, str(ROOT / "scripts"), str(pid_file), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        for _ in range(600):  # the sleeping step has started (at most 60 s on a busy machine)
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    with pytest.raises(ProcessLookupError):  # the running command's process group was stopped with the runner
+        os.kill(int(pid_file.read_text()), 0)
+    assert sorted(p.name for p in out.iterdir()) == ["quick.json", "summary.md"]  # the finished step is kept
+    assert json.loads((out / "quick.json").read_text())["status"] == "ok"
+    summary = (out / "summary.md").read_text()
+    assert "the runner was stopped (SIGTERM) after 1 step(s)" in summary
+    assert "| later | never starts | not run |" in summary
