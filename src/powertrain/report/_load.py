@@ -56,6 +56,9 @@ def load_run(path: Path, name: str | None = None) -> RunData:
         with (path / "metrics.csv").open(newline="") as fh:
             for row in csv.DictReader(fh):
                 epochs.append({k: _num(v) for k, v in row.items() if k is not None})
+    if epochs and epochs[0].get("epoch") == 0:  # metrics.csv counts from 0; the report, like the CLI, from 1
+        for e in epochs:
+            e["epoch"] += 1
     return RunData(name=name or path.name, path=path, config=config if isinstance(config, dict) else {},
                    summary=summary, epochs=epochs)  # fmt: skip
 

@@ -16,6 +16,7 @@ from powertrain.report import ReportInputError, build_report, load_inputs
 def test_inputs_are_recognised_by_what_is_on_disk(report_inputs):
     loaded = load_inputs([report_inputs["runs"][0].run_dir, report_inputs["sweep"], report_inputs["eat"]])
     assert [r.name for r in loaded.runs] == ["standard"]
+    assert [e["epoch"] for e in loaded.runs[0].epochs] == [1, 2]  # numbered from 1, as everywhere
     assert [s.kind for s in loaded.studies] == ["sweep", "eat"]
     sweep = loaded.studies[0]
     assert [t.status for t in sweep.trials] == ["complete", "complete", "complete", "pruned"]
