@@ -58,6 +58,27 @@ def _density_grad(x: Tensor, sigma: Tensor, coef: Tensor) -> Tensor:
     return (coef * sigma * xf / (den * den)).to(x.dtype)
 
 
+# Eager kernels: the expressions above written with ONE activation-sized temporary each, updated in place
+# (fused multiply-add for x^2 + sigma, then in-place division and multiplication). Each fresh temporary of a
+# large activation is a new memory mapping that page-faults on every step, which on the CPU cost more than the
+# arithmetic: the penalty went from 1.11-1.20x of a LeNet-5 step to about 1.0x (bench/eat.py, docs/benchmarks.md).
+# The results equal the expressions above to rounding (x / den * x instead of x^2 / den).
+def _density_sum_eager(x: Tensor, sigma: Tensor) -> Tensor:
+    xf = x.to(accumulation_dtype(x.dtype))
+    t = torch.addcmul(sigma, xf, xf)  # x^2 + sigma
+    torch.div(xf, t, out=t)  # x / (x^2 + sigma)
+    return t.mul_(xf).sum()  # x^2 / (x^2 + sigma), summed
+
+
+def _density_grad_eager(x: Tensor, sigma: Tensor, coef: Tensor) -> Tensor:
+    xf = x.to(accumulation_dtype(x.dtype))
+    t = torch.addcmul(sigma, xf, xf)
+    t.square_()
+    torch.div(xf, t, out=t)  # x / (x^2 + sigma)^2
+    t.mul_(coef * sigma)
+    return t if t.dtype == x.dtype else t.to(x.dtype)
+
+
 class FallbackKernel:
     """``fn`` compiled lazily on request, else ``eager`` (default ``fn``); a failed compilation falls back for good."""
 
@@ -83,8 +104,8 @@ class FallbackKernel:
         return self.eager(*args)
 
 
-_SUM = FallbackKernel(_density_sum)
-_GRAD = FallbackKernel(_density_grad)
+_SUM = FallbackKernel(_density_sum, _density_sum_eager)
+_GRAD = FallbackKernel(_density_grad, _density_grad_eager)
 
 
 @functools.cache
