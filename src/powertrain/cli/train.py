@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
-from powertrain.cli._carbon import Country, Intensity, Pue, Region, format_carbon
+from powertrain.cli._carbon import format_carbon
+from powertrain.cli._config_flags import apply_flags, config_flags, with_flags
 from powertrain.training.config import TrainConfig, load_config
 
 if TYPE_CHECKING:
@@ -20,67 +21,63 @@ __all__ = ["train_command"]
 
 Opt = typer.Option
 
+#: Option names kept from before the flags were generated, and short forms.
+_ALIASES = {
+    "out": ("-o",),
+    "energy_budget_j": ("--energy-budget",),
+    "dataset_options": ("--dataset-option",),
+    "model_options": ("--model-option",),
+    "intensity_g_per_kwh": ("--intensity",),
+}
+_HELPS = {
+    "data_dir": "Folder holding the dataset files.",
+    "download": "Download the dataset if missing.",
+    "image_size": "Resize images to this size.",
+    "channels": "1 or 3 input channels.",
+    "subset": "Use only N training samples.",
+    "test_subset": "Use only N test samples.",
+    "augment": "Training augmentation (random crop and flip where the dataset defines them).",
+    "workers": "DataLoader workers for folder datasets.",
+    "data_on_device": "Keep the whole dataset on the training device (default: when it fits).",
+    "eval_batch_size": "Evaluation batch size (default: the training batch size).",
+    "momentum": "SGD momentum.",
+    "nesterov": "Nesterov momentum for SGD.",
+    "weight_decay": "Weight decay.",
+    "lr_gamma": "Decay factor of the exponential and step schedules.",
+    "lr_step_epochs": "Epochs between decays of the step schedule.",
+    "seed": "Random seed.",
+    "eat_sigma": "EAT sigma of x^2/(x^2+sigma).",
+    "eat_layers": "EAT penalised layers.",
+    "eat_normalization": "How each layer's penalty is normalised.",
+    "eat_warmup_epochs": "Epochs of linear lambda warm-up.",
+    "estimate_max_batches": "Most batches of the accelerator estimate.",
+    "meter_interval_s": "Seconds between energy samples.",
+    "gpu_indices": "CUDA GPU indices to measure, comma separated (default: all visible).",
+}
+CONFIG_FLAGS = config_flags(TrainConfig, aliases=_ALIASES, helps=_HELPS)
+
 
 @app.command("train")
+@with_flags(CONFIG_FLAGS)
 def train_command(
     config: Annotated[Path | None, Opt("--config", "-c", help="YAML file with TrainConfig fields.")] = None,
-    dataset: Annotated[str | None, Opt(help="Dataset name, or imagefolder:PATH.")] = None,
-    model: Annotated[str | None, Opt(help="Model name: mlp, lenet5, resnet18, vgg16.")] = None,
-    epochs: Annotated[int | None, Opt(help="Number of epochs.")] = None,
-    batch_size: Annotated[int | None, Opt(help="Training batch size.")] = None,
-    lr: Annotated[float | None, Opt(help="Peak learning rate.")] = None,
-    optimizer: Annotated[str | None, Opt(help="sgd, adam or adamw.")] = None,
-    lr_schedule: Annotated[str | None, Opt(help="constant, exponential, cosine, step or onecycle.")] = None,
-    lr_gamma: Annotated[float | None, Opt(help="Decay factor of the exponential and step schedules.")] = None,
-    momentum: Annotated[float | None, Opt(help="SGD momentum.")] = None,
-    nesterov: Annotated[bool | None, Opt("--nesterov/--no-nesterov", help="Nesterov momentum for SGD.")] = None,
-    weight_decay: Annotated[float | None, Opt(help="Weight decay.")] = None,
-    amp: Annotated[str | None, Opt(help="Mixed precision: off, bf16 or fp16.")] = None,
-    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
-    device: Annotated[str | None, Opt(help="auto, cpu, cuda or cuda:N.")] = None,
-    data_dir: Annotated[str | None, Opt(help="Folder holding the dataset files.")] = None,
-    download: Annotated[bool | None, Opt("--download", help="Download the dataset if missing.")] = None,
-    subset: Annotated[int | None, Opt(help="Use only N training samples.")] = None,
-    test_subset: Annotated[int | None, Opt(help="Use only N test samples.")] = None,
-    image_size: Annotated[int | None, Opt(help="Resize images to this size.")] = None,
-    channels: Annotated[int | None, Opt(help="1 or 3 input channels.")] = None,
-    workers: Annotated[int | None, Opt(help="DataLoader workers for folder datasets.")] = None,
-    target_accuracy: Annotated[float | None, Opt(help="Target validation accuracy in (0, 1].")] = None,
-    stop_at_target: Annotated[bool | None, Opt("--stop-at-target", help="Stop at the first epoch on target.")] = None,
-    energy_budget: Annotated[float | None, Opt("--energy-budget", help="Stop after this many joules.")] = None,
-    eat_lambda: Annotated[float | None, Opt(help="EAT l0 penalty weight (0: standard training).")] = None,
-    eat_sigma: Annotated[float | None, Opt(help="EAT sigma of x^2/(x^2+sigma).")] = None,
-    eat_layers: Annotated[str | None, Opt(help="EAT penalised layers: activations or all.")] = None,
-    eat_warmup_epochs: Annotated[int | None, Opt(help="Epochs of linear lambda warm-up.")] = None,
-    estimate_batch_size: Annotated[int | None, Opt(help="Batch of the accelerator estimate; 0 skips it.")] = None,
-    country: Country = None,
-    region: Region = None,
-    pue: Pue = None,
-    intensity: Intensity = None,
-    out: Annotated[str | None, Opt("--out", "-o", help="Run directory to create.")] = None,
     resume: Annotated[Path | None, Opt(help="Continue the run in this directory.")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress display.")] = False,
+    *,
+    flags: dict[str, Any],
 ) -> int:
-    """Train a model, measuring energy per epoch; writes a run directory."""
+    """Train a model, measuring energy per epoch; writes a run directory.
+
+    Every TrainConfig field has a flag; a flag overrides the config file (-c), which overrides the defaults.
+    """
     from powertrain.training import RunDir, train
     from powertrain.training.progress import make_reporter
 
-    flags: dict[str, Any] = {
-        "dataset": dataset, "model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-        "optimizer": optimizer, "lr_schedule": lr_schedule, "lr_gamma": lr_gamma, "momentum": momentum,
-        "nesterov": nesterov, "weight_decay": weight_decay, "amp": amp, "seed": seed, "device": device,
-        "data_dir": data_dir, "download": download, "subset": subset, "test_subset": test_subset,
-        "image_size": image_size, "channels": channels, "workers": workers, "target_accuracy": target_accuracy,
-        "stop_at_target": stop_at_target, "energy_budget_j": energy_budget, "eat_lambda": eat_lambda,
-        "eat_sigma": eat_sigma, "eat_layers": eat_layers, "eat_warmup_epochs": eat_warmup_epochs,
-        "estimate_batch_size": estimate_batch_size, "out": out, "country": country, "region": region, "pue": pue,
-        "intensity_g_per_kwh": intensity,
-    }  # fmt: skip
     if resume is not None:
         base = TrainConfig.from_dict(RunDir(resume).read_config())
     else:
         base = load_config(config) if config is not None else TrainConfig()
-    cfg = base.replace(**flags)
+    cfg = apply_flags(base, flags)
     try:
         result = train(cfg, resume=resume, reporter=make_reporter(quiet=quiet))
     except KeyboardInterrupt:
