@@ -261,10 +261,62 @@ def hot_path_us(device: torch.device, gpu: int, pairs: int = 20000) -> dict[str,
                 pass
         out["context_manager"] = (time.perf_counter() - t0) / pairs * 1e6
         t0 = time.perf_counter()
+        w = None
+        for _ in range(pairs):
+            with meter.window("w", after=w) as w:
+                pass
+        out["chained_context_manager"] = (time.perf_counter() - t0) / pairs * 1e6
+        t0 = time.perf_counter()
         for _ in range(pairs):
             meter.begin("w")
+            meter.finish("w")
+        out["begin_finish"] = (time.perf_counter() - t0) / pairs * 1e6
+        n = max(1, pairs // 20)  # end() reads the sensors unless the sampler already passed the end
+        t0 = time.perf_counter()
+        for _ in range(n):
+            meter.begin("w")
             meter.end("w")
-        out["begin_end"] = (time.perf_counter() - t0) / pairs * 1e6
+        out["begin_end"] = (time.perf_counter() - t0) / n * 1e6
+    return out
+
+
+def short_windows(device: torch.device, gpu: int, windows: int = 1000, length_s: float = 0.0005) -> dict[str, float]:
+    """Back-to-back windows of ``length_s`` busy-waiting, loose and chained: their sum against one whole window.
+
+    Also the cost of one ``sample()`` after many window edges without the sampler thread (bounded by
+    ``max_pending_edges``).
+    """
+    kwargs = {"gpu_indices": [gpu]} if device.type == "cuda" else {}
+    out: dict[str, float] = {}
+    for chained in (False, True):
+        with EnergyMeter(**kwargs) as meter:
+            whole = meter.begin("whole")
+            parts, w = [], None
+            for _ in range(windows):
+                with meter.window("w", after=w if chained else None) as w:
+                    end = time.perf_counter() + length_s
+                    while time.perf_counter() < end:
+                        pass
+                parts.append(w)
+            meter.finish("whole")
+            total_s = sum(p.measurement.duration_s for p in parts)
+            span_s = parts[-1].end_s - parts[0].start_s
+            key = "chained" if chained else "loose"
+            out[f"{key}_duration_sum_over_span"] = total_s / span_s
+            energy = sum(p.measurement.energy_j for p in parts)
+            parts[-1].measurement  # noqa: B018 - resolves the edges
+            # one window over exactly the same span: cumulative joules at the last end minus at the first start
+            span_j = sum(parts[-1]._end.values_j.values()) - sum(parts[0]._start.values_j.values())
+            out[f"{key}_energy_sum_over_span"] = energy / span_j if span_j else float("nan")
+            out[f"{key}_energy_sum_over_whole"] = energy / whole.measurement.energy_j
+    with EnergyMeter(sample_period_s=None, **kwargs) as meter:
+        w = None
+        for _ in range(200_000):
+            with meter.window("w", after=w) as w:
+                pass
+        t0 = time.perf_counter()
+        meter.sample()
+        out["sample_after_200k_windows_ms"] = (time.perf_counter() - t0) * 1e3
     return out
 
 
@@ -322,11 +374,19 @@ def main() -> None:
         work={c: args.steps for c in runnable}, warmup=False, on_round=report_round,
     )  # fmt: skip
     hot_us = hot_path_us(device, args.gpu)
+    short = short_windows(device, args.gpu)
     print_comparison(console, result, title=f"meter overhead on {device}, {args.steps} steps per call", unit="steps/s")
     print_energy(console, result, notes, hot_us, device)
+    console.print(
+        "short windows (1,000 x 0.5 ms, real clock): sum of durations / span: loose "
+        f"{short['loose_duration_sum_over_span']:.5f}, chained {short['chained_duration_sum_over_span']:.6f}; "
+        f"sum of energies / the same span: loose {short['loose_energy_sum_over_span']:.5f}, chained "
+        f"{short['chained_energy_sum_over_span']:.6f}; one sample() after 200,000 windows without the sampler: "
+        f"{short['sample_after_200k_windows_ms']:.2f} ms"
+    )
     write_report(
         args.out, bench="meter", device=device, settings={**vars(args), "threads": threads}, comparisons=[result],
-        hot_path_us_per_window=hot_us, unavailable={c: n for c, n in notes.items() if n},
+        hot_path_us_per_window=hot_us, short_windows=short, unavailable={c: n for c, n in notes.items() if n},
         targets={"step_time_ratio_max": STEP_TARGET, "energy_error_max": ENERGY_TARGET},
     )  # fmt: skip
     if args.out:
