@@ -8,7 +8,8 @@ Examples:
 
 Part 1, training steps (synthetic 32x32x3 batches, SGD): ``plain`` (cross-entropy only); ``eat`` (EATPenalty,
 backend auto: torch.compile-fused kernels on CUDA); ``eat-eager`` (eager kernels); ``eat-all`` (layers="all":
-every leaf output, as the reference code, to choose the default); ``naive`` (hooks
+every leaf output, as the reference code, to choose the default); ``eat-eager-unfused`` (the eager kernels
+as they were before issue #14, for before/after figures in one run); ``naive`` (hooks
 that keep a copy of every activation and compute the penalty in a second pass, as EAT's reference code).
 Reported, as ratios to ``plain``: step time (wall time on CUDA, this process's CPU time on the CPU), the median
 of per-round ratios with min and max (bench/_harness.py: variants interleaved, order rotated every round;
@@ -27,10 +28,11 @@ Target on the GPU: <= 1.5x plain inference.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +101,7 @@ def make_step(variant: str, model: nn.Module, amp: str, device: torch.device) ->
     penalty: Any = None
     if variant == "eat":
         penalty = EATPenalty(model, lam=2.0, sigma=1e-4, backend="auto").attach()
-    elif variant == "eat-eager":
+    elif variant in ("eat-eager", "eat-eager-unfused"):
         penalty = EATPenalty(model, lam=2.0, sigma=1e-4, backend="eager").attach()
     elif variant == "eat-all":
         penalty = EATPenalty(model, lam=2.0, sigma=1e-4, layers="all", backend="auto").attach()
@@ -116,6 +118,38 @@ def make_step(variant: str, model: nn.Module, amp: str, device: torch.device) ->
         opt.step()
 
     return step, penalty
+
+
+@contextlib.contextmanager
+def legacy_kernels(on: bool) -> Iterator[None]:
+    """With ``on``: the eager penalty and counting kernels as they were before the CPU work of issue #14.
+
+    The penalty's eager kernels were the plain expressions (a fresh tensor per operation; today they are the
+    compiled path's source); the estimator's CPU count was ``(x.abs() > t).sum(dtype=int32)``. For side-by-side
+    before/after figures in one process (variants ``eat-eager-unfused`` and ``eager-unblocked``).
+    """
+    if not on:
+        yield
+        return
+    from powertrain.accel import _counter
+    from powertrain.sparsity import functional
+
+    def rows(x2d: torch.Tensor, threshold: float) -> torch.Tensor:
+        return (x2d.abs() > threshold).sum(dim=1, dtype=torch.int32).long()
+
+    def whole(x1d: torch.Tensor, threshold: float) -> torch.Tensor:
+        return (x1d.abs() > threshold).sum(dtype=torch.int32).long()
+
+    kernels = [(functional._SUM, functional._density_sum), (functional._GRAD, functional._density_grad),
+               (_counter._ROWS, rows), (_counter._ALL, whole)]  # fmt: skip
+    saved = [k.eager for k, _ in kernels]
+    for kernel, fn in kernels:
+        kernel.eager = fn
+    try:
+        yield
+    finally:
+        for (kernel, _), fn in zip(kernels, saved, strict=True):
+            kernel.eager = fn
 
 
 def saved_bytes(step: Callable[..., None], x: torch.Tensor, y: torch.Tensor) -> int:
@@ -171,8 +205,9 @@ def bench_steps(
 
     def run(variant: str) -> None:
         step = steps[variant][0]
-        for _ in range(args.steps):
-            step(x, y)
+        with legacy_kernels(variant.endswith("-unfused")):
+            for _ in range(args.steps):
+                step(x, y)
 
     result = compare(
         {v: (lambda v=v: run(v)) for v in variants}, rounds=args.repeats, baseline="plain", device=device,
@@ -264,11 +299,14 @@ def bench_estimator(
     for backend in backends:
         for per_sample in (False, True):
 
-            def estimate(backend: str = backend, per_sample: bool = per_sample) -> None:
-                key = f"{backend}{'-per-sample' if per_sample else ''}"
-                results[key] = estimate_dataset(model, loader, per_sample=per_sample, backend=backend)  # type: ignore[arg-type]
+            for legacy in (False, True) if backend == "eager" and args.legacy else (False,):
+                key = f"{backend}{'-unblocked' if legacy else ''}{'-per-sample' if per_sample else ''}"
 
-            variants[f"{backend}{'-per-sample' if per_sample else ''}"] = estimate
+                def estimate(backend: str = backend, per_sample: bool = per_sample, key: str = key) -> None:
+                    with legacy_kernels(key.startswith("eager-unblocked")):
+                        results[key] = estimate_dataset(model, loader, per_sample=per_sample, backend=backend)  # type: ignore[arg-type]
+
+                variants[key] = estimate
     first_s = {}
     for name, fn in variants.items():  # warm-up; the first call of a compiled backend compiles, timed apart
         with Stopwatch(device) as sw:
@@ -290,7 +328,7 @@ def bench_estimator(
             {
                 "model": model_name,
                 "data": source,
-                "backend": name.split("-")[0],
+                "backend": name.removesuffix("-per-sample"),
                 "per_sample": per_sample,
                 "batch_size": result.batch_size,
                 "samples": result.num_samples,
@@ -364,6 +402,11 @@ def main() -> None:
     parser.add_argument("--estimate-batch-size", type=int, default=512)
     parser.add_argument("--test-subset", type=int, default=None)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument(
+        "--legacy", action="store_true",
+        help="also time the estimator's CPU count as it was before issue #14 (eager-unblocked); for the penalty "
+        "add the variant eat-eager-unfused to --variants",
+    )  # fmt: skip
     parser.add_argument("--skip-steps", action="store_true")
     parser.add_argument("--skip-estimator", action="store_true")
     parser.add_argument("--tiny", action="store_true", help="small CPU-sized run: batch 16, 16x16, few steps")
