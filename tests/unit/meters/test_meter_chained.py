@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from powertrain.meters import EnergyMeter
@@ -86,8 +84,8 @@ def test_pending_edges_are_bounded_without_the_sampler():
             windows.append(w)
             assert len(track.pending) < 50
         assert gpu.reads - reads == 1001 // 50  # 1,001 edges (chained windows share one): a read per 50
-        start = time.perf_counter()
+        pending = len(track.pending)
         meter.sample()
-        assert time.perf_counter() - start < 0.05
+        assert pending < 50 and not track.pending  # one sample() has at most the bound's edges to pin
     whole = windows[-1].end_s - windows[0].start_s
     assert sum(x.measurement.duration_s for x in windows) == pytest.approx(whole)
