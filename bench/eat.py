@@ -9,7 +9,9 @@ Examples:
 Part 1, training steps (synthetic 32x32x3 batches, SGD): ``plain`` (cross-entropy only); ``eat`` (EATPenalty,
 backend auto: torch.compile-fused kernels on CUDA); ``eat-eager`` (eager kernels); ``eat-all`` (layers="all":
 every leaf output, as the reference code, to choose the default); ``eat-eager-unfused`` (the eager kernels
-as they were before issue #14, for before/after figures in one run); ``naive`` (hooks
+as they were before issue #14, for before/after figures in one run); ``eat-eager-together`` (value and
+derivative computed together in the forward pass, the derivative kept for the backward pass: the design
+issue #14 proposed, timed against the library's recompute-in-backward); ``naive`` (hooks
 that keep a copy of every activation and compute the penalty in a second pass, as EAT's reference code).
 Reported, as ratios to ``plain``: step time (wall time on CUDA, this process's CPU time on the CPU), the median
 of per-round ratios with min and max (bench/_harness.py: variants interleaved, order rotated every round;
@@ -101,7 +103,7 @@ def make_step(variant: str, model: nn.Module, amp: str, device: torch.device) ->
     penalty: Any = None
     if variant == "eat":
         penalty = EATPenalty(model, lam=2.0, sigma=1e-4, backend="auto").attach()
-    elif variant in ("eat-eager", "eat-eager-unfused"):
+    elif variant in ("eat-eager", "eat-eager-unfused", "eat-eager-together"):
         penalty = EATPenalty(model, lam=2.0, sigma=1e-4, backend="eager").attach()
     elif variant == "eat-all":
         penalty = EATPenalty(model, lam=2.0, sigma=1e-4, layers="all", backend="auto").attach()
@@ -152,6 +154,56 @@ def legacy_kernels(on: bool) -> Iterator[None]:
             kernel.eager = fn
 
 
+class DensityWithDerivative(torch.autograd.Function):
+    """The penalty as issue #14 first proposed it: value and derivative computed together in the forward pass.
+
+    One pass forms ``x^2 + sigma``, one ``x / (x^2 + sigma)``, a dot product with ``x`` gives the value, one more
+    division gives the derivative, which is saved for the backward pass (one multiplication there). Fewer passes
+    in all than powertrain's L0Density (which recomputes the derivative from ``x`` in the backward pass), but an
+    activation-sized tensor per penalised layer is kept until the backward pass. Timed as ``eat-eager-together``
+    to choose between the two designs; not used by powertrain.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, sigma: torch.Tensor, scale: float, use_compile: bool, copy: bool) -> Any:
+        xf = x.float().reshape(-1)
+        den = torch.addcmul(sigma, xf, xf)
+        q = torch.div(xf, den)
+        value = torch.dot(q, xf)
+        q.div_(den).mul_(sigma * (2.0 * scale))  # d value / dx, already scaled
+        ctx.save_for_backward(q)
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return value * scale
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, None, None, None, None]:
+        (q,) = ctx.saved_tensors
+        return (q * grad).view(ctx.shape).to(ctx.dtype), None, None, None, None
+
+
+@contextlib.contextmanager
+def derivative_in_forward(on: bool) -> Iterator[None]:
+    """With ``on``: EATPenalty uses :class:`DensityWithDerivative` instead of L0Density."""
+    if not on:
+        yield
+        return
+    from powertrain.sparsity import penalty
+
+    saved = penalty.L0Density
+    penalty.L0Density = DensityWithDerivative  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        penalty.L0Density = saved  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def kernels_of(variant: str) -> Iterator[None]:
+    """The penalty kernels a step variant runs with (the library's, or one of the designs compared with them)."""
+    with legacy_kernels(variant.endswith("-unfused")), derivative_in_forward(variant.endswith("-together")):
+        yield
+
+
 def saved_bytes(step: Callable[..., None], x: torch.Tensor, y: torch.Tensor) -> int:
     """Bytes of the distinct storages autograd keeps for the backward pass of one step (device independent)."""
     storages: dict[int, int] = {}
@@ -187,16 +239,17 @@ def bench_steps(
     facts: dict[str, dict[str, Any]] = {}
     for variant in variants:  # memory, measured with only this variant's model resident
         step, penalty = build(variant)
-        start = time.perf_counter()
-        for _ in range(args.warmup):
-            step(x, y)
-        sync(device)
-        facts[variant] = {"warmup_s": time.perf_counter() - start, "saved_bytes": saved_bytes(step, x, y)}
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            step(x, y)
+        with kernels_of(variant):
+            start = time.perf_counter()
+            for _ in range(args.warmup):
+                step(x, y)
             sync(device)
-            facts[variant]["peak_bytes"] = torch.cuda.max_memory_allocated(device)
+            facts[variant] = {"warmup_s": time.perf_counter() - start, "saved_bytes": saved_bytes(step, x, y)}
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+                step(x, y)
+                sync(device)
+                facts[variant]["peak_bytes"] = torch.cuda.max_memory_allocated(device)
         close(penalty)
         del step, penalty
         if device.type == "cuda":
@@ -205,7 +258,7 @@ def bench_steps(
 
     def run(variant: str) -> None:
         step = steps[variant][0]
-        with legacy_kernels(variant.endswith("-unfused")):
+        with kernels_of(variant):
             for _ in range(args.steps):
                 step(x, y)
 
