@@ -137,8 +137,8 @@ def test_ctrl_c_is_forwarded_to_the_child_and_the_json_is_still_written(tmp_path
     ready, out = tmp_path / "ready", tmp_path / "m.json"
     code = (
         "import pathlib, sys, time\n"
-        f"pathlib.Path({str(ready)!r}).touch()\n"
-        "try:\n"
+        "try:\n"  # ready only once a Ctrl-C would land in the handler (not between touch() and try)
+        f"    pathlib.Path({str(ready)!r}).touch()\n"
         "    time.sleep(120)\n"
         "except KeyboardInterrupt:\n"
         "    sys.exit(5)\n"
