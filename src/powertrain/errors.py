@@ -12,12 +12,16 @@ from collections.abc import Iterable
 
 __all__ = [
     "ConfigError",
+    "DamagedFileError",
     "DataNotFoundError",
+    "OutputError",
     "PowertrainError",
     "SensorError",
     "SensorPermissionError",
     "SensorUnavailable",
+    "Terminated",
     "UnknownNameError",
+    "raise_terminated",
 ]
 
 
@@ -31,6 +35,17 @@ class ConfigError(PowertrainError, ValueError):
 
 class DataNotFoundError(PowertrainError, FileNotFoundError):
     """A dataset is not on disk and cannot be fetched."""
+
+
+class OutputError(PowertrainError, OSError):
+    """A result cannot be written: the path is a folder, the folder is read-only or missing, the disk is full."""
+
+    def __str__(self) -> str:  # OSError would format (errno, message)
+        return str(self.args[0]) if self.args else ""
+
+
+class DamagedFileError(ConfigError):
+    """A file powertrain wrote earlier (checkpoint, weights, run config) is truncated or corrupt."""
 
 
 class SensorError(PowertrainError):
@@ -64,3 +79,16 @@ class UnknownNameError(PowertrainError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (what schedulers such as SLURM and Kubernetes send): handled like Ctrl-C, exit status 143.
+
+    A subclass of :class:`KeyboardInterrupt`, so every ``except KeyboardInterrupt`` that keeps finished work on
+    Ctrl-C does the same on SIGTERM.
+    """
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """A signal handler that raises :class:`Terminated` in the main thread."""
+    raise Terminated(f"terminated by signal {signum}")

@@ -26,7 +26,7 @@ def test_sigkill_then_resume(long_run_config, tmp_path):
         while time.monotonic() < deadline:  # wait until two epochs are checkpointed
             done = len(_rows(run / "metrics.csv")) if (run / "metrics.csv").exists() else 0
             beat = json.loads((run / "heartbeat.json").read_text()) if (run / "heartbeat.json").exists() else {}
-            if done >= 2 and beat.get("epoch", -1) >= done and beat.get("energy_j", 0) > 0:
+            if done >= 2 and beat.get("epoch", -1) > done and beat.get("energy_j", 0) > 0:
                 break  # two epochs checkpointed and energy already spent in the next one
             assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.05)
@@ -41,7 +41,7 @@ def test_sigkill_then_resume(long_run_config, tmp_path):
     assert json.loads((run / "summary.json").read_text())["status"] == "running"
     checkpointed = RunDir(run).load_checkpoint()["epoch"]  # the source of truth; metrics.csv may lag by one
     # the heartbeat belongs to an unfinished epoch unless the kill fell between checkpoint and heartbeat clean-up
-    expected_lost_j = beat["energy_j"] if beat["epoch"] >= checkpointed else 0.0
+    expected_lost_j = beat["energy_j"] if beat["epoch"] > checkpointed else 0.0
     target = checkpointed + 1
     resumed = subprocess.run(
         [sys.executable, "-m", "powertrain", "train", "--resume", str(run), "--epochs", str(target), "-q"],
@@ -49,7 +49,7 @@ def test_sigkill_then_resume(long_run_config, tmp_path):
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     after = _rows(run / "metrics.csv")
-    assert [int(r["epoch"]) for r in after] == list(range(target))
+    assert [int(r["epoch"]) for r in after] == list(range(1, target + 1))
     assert after[: len(before)] == before  # finished epochs carried over untouched
     summary = json.loads((run / "summary.json").read_text())
     energy = summary["energy"]

@@ -6,13 +6,17 @@ Each command parses its arguments, builds a config, calls the public Python API 
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 import typer
 
 from powertrain.cli._app import app
-from powertrain.errors import PowertrainError
+from powertrain.errors import PowertrainError, Terminated, raise_terminated
 
 try:  # typer >= 0.22 vendors click
     from typer._click import exceptions as _click_exc
@@ -31,6 +35,8 @@ from powertrain.cli import report as _report  # noqa: E402,F401  isort: skip
 __all__ = ["app", "main"]
 
 USAGE_ERROR = 2
+TERMINATED = 143  # 128 + SIGTERM, what shells report
+INTERRUPTED = 130  # 128 + SIGINT
 
 
 @app.command()
@@ -42,10 +48,16 @@ def version() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    A user mistake is one line on stderr and status 2; Ctrl-C is status 130 and SIGTERM 143, after the command has
+    kept its finished work.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    _log_warnings_as_lines()
     try:
-        result = app(args=args, prog_name="powertrain", standalone_mode=False)
+        with _sigterm_raises():
+            result = app(args=args, prog_name="powertrain", standalone_mode=False)
     except _click_exc.NoArgsIsHelpError as exc:  # `powertrain` alone prints help
         typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return 0
@@ -54,13 +66,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except typer.Abort:
+    except typer.Abort as exc:  # click turns KeyboardInterrupt (and so Terminated) into Abort
+        if isinstance(exc.__cause__, Terminated):
+            typer.echo("powertrain: terminated (SIGTERM)", err=True)
+            return TERMINATED
         typer.echo("powertrain: aborted", err=True)
-        return 130
+        return INTERRUPTED
+    except Terminated:
+        typer.echo("powertrain: terminated (SIGTERM)", err=True)
+        return TERMINATED
     except PowertrainError as exc:
-        typer.echo(f"powertrain: error: {exc}", err=True)
+        typer.echo(f"powertrain: error: {one_line(exc)}", err=True)
         return USAGE_ERROR
     return int(result) if isinstance(result, int) else 0
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` as one line (an error re-raised from a DataLoader worker carries a traceback)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and "Traceback" in str(exc):
+        last = lines[-1]
+        return last.split(": ", 1)[1] if ": " in last and "Error" in last.split(": ", 1)[0] else last
+    return " ".join(line.strip() for line in lines)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the main thread, so every command keeps its work as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _StderrLines(logging.Handler):
+    """``powertrain: warning: ...`` on whatever ``sys.stderr`` is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"powertrain: {record.levelname.lower()}: {record.getMessage()}\n")
+        except Exception:  # pragma: no cover - a closed stderr must not break the run
+            self.handleError(record)
+
+
+def _log_warnings_as_lines() -> None:
+    """Warnings logged by powertrain reach stderr as one line each."""
+    logger = logging.getLogger("powertrain")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines(logging.WARNING))
 
 
 if __name__ == "__main__":  # pragma: no cover

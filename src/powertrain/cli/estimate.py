@@ -26,11 +26,15 @@ def estimate_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the estimate as JSON.")] = None,
 ) -> int:
     """Estimate the inference energy of a trained model on a zero-skipping accelerator (EAT's energy ratio)."""
+    from powertrain._files import check_writable, json_safe, remove_stale_temps, write_atomic
     from powertrain.errors import ConfigError
     from powertrain.training import estimate_run
 
     if mode not in ("reference", "layerwise", "ops"):
         raise ConfigError(f"mode must be reference, layerwise or ops, not {mode!r}")
+    if out is not None:  # before the work
+        check_writable(out)
+        remove_stale_temps(out.parent, name=out.name)
     chosen: Literal["reference", "layerwise", "ops"] = mode  # type: ignore[assignment]
     result = estimate_run(
         run_dir, batch_size=batch_size, mode=chosen, device=device, data_dir=data_dir, max_batches=max_batches
@@ -51,5 +55,6 @@ def estimate_command(
     if result.unmodelled_types:
         console.print(f"modules without an operation rule (memory traffic only): {', '.join(result.unmodelled_types)}")
     if out is not None:
-        out.write_text(json.dumps({"run_dir": str(run_dir), **result.to_dict()}, indent=2, default=str) + "\n")
+        payload = json_safe({"run_dir": str(run_dir), **result.to_dict()})
+        write_atomic(out, json.dumps(payload, indent=2, default=str) + "\n")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from powertrain._files import check_writable, json_safe, remove_stale_temps, write_atomic
 from powertrain.carbon import carbon_footprint, energy_provenance
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings, format_carbon
@@ -54,17 +56,20 @@ def measure(
     """
     if not command:
         raise ConfigError("missing COMMAND; usage: powertrain measure [OPTIONS] -- COMMAND [ARGS]...")
-    if not interval > 0:
-        raise ConfigError(f"--interval must be > 0 seconds, got {interval}")
-    if out is not None and out.is_dir():
-        raise ConfigError(f"--out {out} is a directory; give a file name such as {out / 'energy.json'}")
+    if not (math.isfinite(interval) and interval > 0):
+        raise ConfigError(f"--interval must be a positive number of seconds, got {interval}")
     settings = carbon_settings(country, region, pue, intensity)
+    if out is not None:  # before any work: a bad path must not cost the measurement
+        check_writable(out)
+        remove_stale_temps(out.parent, name=out.name)
     console = Console(stderr=True, markup=False, highlight=False)
     sensors = discover_sensors(gpu_indices=gpu)
+    report: dict[str, Any] = {"command": list(command), "status": "running", "hardware": describe_hardware()}
     try:
         with EnergyMeter(sensors, sample_period_s=interval) as meter:
+            partial = _PartialWriter(out, report, meter)
             try:
-                run = _run_with_display(command, meter, console)
+                run = _run_with_display(command, meter, console, partial)
             except FileNotFoundError:
                 typer.echo(f"powertrain: error: command not found: {command[0]}", err=True)
                 return COMMAND_NOT_FOUND
@@ -76,7 +81,7 @@ def measure(
         for sensor in sensors:
             sensor.close()
     _print_summary(console, run)
-    hardware = describe_hardware()
+    hardware = report["hardware"]
     m = run.measurement
     carbon = carbon_footprint(
         energy_j=m.energy_j,
@@ -87,29 +92,55 @@ def measure(
     )
     console.print(f"CO2e: {format_carbon(carbon)}")
     if out is not None:
-        report = {
-            "command": list(run.argv),
-            "exit_code": run.exit_code,
-            "interrupted": run.interrupted,
-            "started_at": run.started_at,
-            "measurement": run.measurement.to_dict(),
-            "meter": described,
-            "hardware": hardware,
-            "carbon": carbon,
-        }
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
+        report.update(
+            {
+                "command": list(run.argv),
+                "status": "finished",
+                "exit_code": run.exit_code,
+                "interrupted": run.interrupted,
+                "started_at": run.started_at,
+                "measurement": run.measurement.to_dict(),
+                "meter": described,
+                "carbon": carbon,
+            }
+        )
+        report.pop("so_far", None)
+        write_atomic(out, json.dumps(json_safe(report), indent=2) + "\n")
         console.print(f"wrote {out}")
     return run.exit_code
 
 
-def _run_with_display(command: list[str], meter: EnergyMeter, console: Console) -> CommandRun:
+class _PartialWriter:
+    """Writes the report with the energy so far (``status: running``) about once a second while COMMAND runs.
+
+    A ``measure`` killed with SIGKILL still leaves its energy up to the last second on disk.
+    """
+
+    def __init__(self, out: Path | None, report: dict[str, Any], meter: EnergyMeter, period_s: float = 1.0) -> None:
+        self.out, self.report, self.meter, self.period_s = out, report, meter, period_s
+        self._written = -math.inf
+        self._base_j = meter.energy_j()
+        self._base_by_device = meter.energy_by_device_j()
+
+    def __call__(self, elapsed_s: float, power_w: float, energy_j: float) -> None:
+        if self.out is None or elapsed_s - self._written < self.period_s:
+            return
+        self._written = elapsed_s
+        by_device = {d: j - self._base_by_device.get(d, 0.0) for d, j in self.meter.energy_by_device_j().items()}
+        self.report["so_far"] = {"duration_s": elapsed_s, "energy_j": energy_j, "energy_by_device_j": by_device}
+        write_atomic(self.out, json.dumps(json_safe(self.report), indent=2) + "\n", durable=False)
+
+
+def _run_with_display(
+    command: list[str], meter: EnergyMeter, console: Console, partial: _PartialWriter
+) -> CommandRun:
     if not console.is_terminal:
-        return run_command(command, meter)
+        return run_command(command, meter, on_poll=partial)
     with Live(Text("measuring..."), console=console, transient=True, refresh_per_second=4) as live:
 
         def show(elapsed_s: float, power_w: float, energy_j: float) -> None:
             live.update(Text(f"powertrain: {power_w:7.1f} W  {energy_j:10.1f} J  {elapsed_s:7.1f} s"))
+            partial(elapsed_s, power_w, energy_j)
 
         return run_command(command, meter, on_poll=show)
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from powertrain.cli._app import app
 from powertrain.cli._carbon import format_carbon
 from powertrain.cli._config_flags import apply_flags, config_flags, with_flags
+from powertrain.errors import ConfigError, Terminated
 from powertrain.training.config import TrainConfig, load_config
 
 if TYPE_CHECKING:
@@ -74,17 +75,28 @@ def train_command(
     from powertrain.training.progress import make_reporter
 
     if resume is not None:
+        out = flags.get("out")
+        if config is not None or out is not None:
+            given = " and ".join(f for f, v in (("-c/--config", config), ("--out", out)) if v is not None)
+            raise ConfigError(
+                f"--resume continues {resume} with its own config.yaml and folder; drop {given} "
+                "(flags such as --epochs may still change what is resumable)"
+            )
         base = TrainConfig.from_dict(RunDir(resume).read_config())
     else:
         base = load_config(config) if config is not None else TrainConfig()
     cfg = apply_flags(base, flags)
     try:
         result = train(cfg, resume=resume, reporter=make_reporter(quiet=quiet))
-    except KeyboardInterrupt:
-        typer.echo("powertrain: interrupted; finished epochs are saved, continue with --resume", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        typer.echo(f"powertrain: {how}; finished epochs are saved, continue with --resume", err=True)
+        return 143 if isinstance(exc, Terminated) else 130
     print_result(result, Console())
-    return 1 if result.status == "diverged" else 0
+    if result.status == "diverged":
+        typer.echo(f"powertrain: diverged: {result.summary.get('reason') or 'the loss became NaN'}", err=True)
+        return 1
+    return 0
 
 
 def print_result(result: TrainResult, console: Console) -> None:

@@ -52,7 +52,7 @@ class _Folder(datasets.ImageFolder):
 
     def __init__(self, root: Path, classes: list[str], transform: ImageTransform, allow_empty: bool) -> None:
         self._fixed = classes
-        super().__init__(str(root), transform=transform, allow_empty=allow_empty)
+        super().__init__(str(root), transform=transform, loader=_load_image, allow_empty=allow_empty)
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         present = sorted(e.name for e in Path(directory).iterdir() if e.is_dir())
@@ -60,6 +60,18 @@ class _Folder(datasets.ImageFolder):
         if unknown:
             raise ConfigError(f"{directory} has classes {unknown} that the train folder does not have")
         return self._fixed, {c: i for i, c in enumerate(self._fixed)}
+
+
+def _load_image(path: str) -> Image.Image:
+    """Open an image file; a truncated or non-image file is one ConfigError line naming it."""
+    try:
+        with open(path, "rb") as fh:
+            image = Image.open(fh)
+            image.load()
+            return image
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"image {path} cannot be read ({reason}); replace or remove it") from None
 
 
 @register_dataset("imagefolder")

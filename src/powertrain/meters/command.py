@@ -52,7 +52,8 @@ def run_command(
 
     SIGINT and SIGTERM received meanwhile are passed on to the child, and the measurement is still
     returned once it exits. A Ctrl-C typed in a terminal already reaches the child (same foreground
-    process group), so it is not sent a second time.
+    process group), so it is not sent a second time. On Linux the child gets SIGTERM if this process dies
+    (even by SIGKILL), so it never runs on unmeasured.
 
     Args:
         argv: Program and arguments.
@@ -75,7 +76,7 @@ def run_command(
     energy_at_start_j = meter.energy_j()
     with _forward_signals() as state:
         with meter.window("command") as window:
-            child = subprocess.Popen(list(argv))  # noqa: S603 - an argument list, no shell
+            child = subprocess.Popen(list(argv), preexec_fn=_die_with_parent())  # noqa: S603,PLW1509 - no shell
             state.child = child
             t0_s = time.monotonic()
             while True:
@@ -88,6 +89,31 @@ def run_command(
                         on_poll(elapsed_s, meter.power_w(), meter.energy_j() - energy_at_start_j)
     exit_code = 128 - code if code < 0 else code
     return CommandRun(tuple(argv), exit_code, state.interrupted, window.measurement, started_at)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child receive SIGTERM when this process dies, even by SIGKILL (Linux).
+
+    Without it a ``powertrain measure`` killed with SIGKILL would leave its command running, unmeasured. The
+    function only calls ``prctl`` (resolved here, before the fork), which is safe in the forked child.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 class _SignalState:

@@ -3,6 +3,11 @@
 Power = (busy fraction of all CPUs since the last read) x (physical cores) x (watts per busy core). The
 busy fraction comes from ``psutil.cpu_times`` deltas, machine-wide, so other processes count too. The
 figure is a rough default, not a measurement: every value it produces is labelled ``"estimated"``.
+
+The kernel counts CPU time in ticks (10 ms on most Linux systems), so a read a millisecond after the previous one
+usually sees no tick at all. The busy fraction is therefore taken over a span of at least two ticks per CPU, and
+reads in between repeat the last figure: the estimate is the same at any sampling interval (it used to fall to
+0 W between ticks, which made ``measure --interval 0.001`` report a fifth of the energy).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ __all__ = ["DEFAULT_CORE_POWER_W", "CpuEstimateSensor"]
 # 280 W TDP / 64 cores = 4.4 W) and desktop parts 8-15 W; 5 W sits in between. Override it with your CPU's
 # TDP divided by its core count.
 DEFAULT_CORE_POWER_W = 5.0
+_TICK_S = 0.01  # USER_HZ = 100: the granularity of /proc/stat
+_MIN_TICKS_PER_CPU = 2
 
 
 class CpuEstimateSensor(Sensor):
@@ -54,6 +61,8 @@ class CpuEstimateSensor(Sensor):
         self.per_core_power_w = per_core_power_w
         self._clock = clock
         self._last = self._busy_total()
+        self._min_span_s = _MIN_TICKS_PER_CPU * _TICK_S * (psutil.cpu_count() or 1)
+        self._power_w: float | None = None
 
     @property
     def source(self) -> Source:
@@ -69,9 +78,15 @@ class CpuEstimateSensor(Sensor):
         return total - idle, total
 
     def read(self) -> Reading:
-        """Return the estimated power in watts over the interval since the previous read."""
+        """Return the estimated power in watts over the last span of at least two ticks per CPU.
+
+        Reads that come faster than that repeat the previous figure (the first read uses whatever ticks there are).
+        """
         busy, total = self._busy_total()
         d_busy, d_total = busy - self._last[0], total - self._last[1]
-        self._last = (busy, total)
-        utilisation = min(max(d_busy / d_total, 0.0), 1.0) if d_total > 0 else 0.0
-        return Reading(timestamp_s=self._clock(), power_w=utilisation * self.cores * self.per_core_power_w)
+        if d_total >= self._min_span_s or (self._power_w is None and d_total > 0):
+            utilisation = min(max(d_busy / d_total, 0.0), 1.0)
+            self._power_w = utilisation * self.cores * self.per_core_power_w
+            if d_total >= self._min_span_s:
+                self._last = (busy, total)
+        return Reading(timestamp_s=self._clock(), power_w=self._power_w or 0.0)

@@ -384,6 +384,11 @@ class EnergyMeter:
         with self._lock:
             return sum(track.series.e[-1] for track in self._tracks if len(track.series))
 
+    def energy_by_device_j(self) -> dict[str, float]:
+        """Joules per device from the first sample to the latest one (live; what the training heartbeat records)."""
+        with self._lock:
+            return {track.device: track.series.e[-1] for track in self._tracks if len(track.series)}
+
     def describe(self) -> dict[str, Any]:
         """Sensors, kinds, sources, failures and recent warnings, as a JSON-ready dict."""
         with self._lock:

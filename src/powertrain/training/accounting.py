@@ -34,18 +34,65 @@ class Totals:
     estimated: bool = False
     failed: dict[str, str] = field(default_factory=dict)
     live_base_j: float = 0.0
+    lost_by_device_j: dict[str, float] = field(default_factory=dict)
+    counted_heartbeats: list[str] = field(default_factory=list)
+    processes: int = 1
 
     @classmethod
-    def from_history(cls, history: list[EpochRecord], lost_energy_j: float, lost_time_s: float) -> Totals:
-        """Totals of a resumed run: the finished epochs plus the energy and time lost to interrupted ones."""
+    def from_history(
+        cls,
+        history: list[EpochRecord],
+        lost_energy_j: float,
+        lost_time_s: float,
+        saved: dict[str, Any] | None = None,
+    ) -> Totals:
+        """Totals of a resumed run: the finished epochs plus the energy and time lost to interrupted ones.
+
+        ``saved`` is the checkpoint's ``totals`` entry (per-device energy, sources, failures and processes of every
+        earlier process); checkpoints written before it existed give the energy totals only.
+        """
         totals = cls(lost_energy_j=lost_energy_j)
         totals.train_energy_j = sum(r.train_energy_j for r in history)
         totals.eval_energy_j = sum(r.eval_energy_j for r in history)
         totals.energy_j = totals.train_energy_j + totals.eval_energy_j + lost_energy_j
         totals.elapsed_s = sum(r.train_time_s + r.eval_time_s for r in history) + lost_time_s
         for r in history:
-            totals.sources.update(s for s in r.energy_source.split("+") if s)
+            totals.sources.update(s for s in r.energy_source.split("+") if s and s != "none")
+        if saved:
+            totals.by_device_j = {str(k): float(v) for k, v in dict(saved.get("by_device_j", {})).items()}
+            totals.lost_by_device_j = {str(k): float(v) for k, v in dict(saved.get("lost_by_device_j", {})).items()}
+            totals.sources.update(str(s) for s in saved.get("sources", []))
+            totals.estimated = bool(saved.get("estimated", False))
+            totals.failed = {str(k): str(v) for k, v in dict(saved.get("failed", {})).items()}
+            totals.counted_heartbeats = [str(s) for s in saved.get("counted_heartbeats", [])]
+            totals.processes = int(saved.get("processes", 1))
         return totals
+
+    def add_lost(self, beat: dict[str, Any]) -> None:
+        """Count an interrupted epoch's heartbeat (energy, time, per device) as lost, once per writing process."""
+        session = beat.get("session")
+        if session is not None:
+            if session in self.counted_heartbeats:
+                return
+            self.counted_heartbeats.append(str(session))
+        self.lost_energy_j += beat["energy_j"]
+        self.energy_j += beat["energy_j"]
+        self.elapsed_s += beat["duration_s"]
+        for device, joules in beat.get("by_device_j", {}).items():
+            self.by_device_j[device] = self.by_device_j.get(device, 0.0) + float(joules)
+            self.lost_by_device_j[device] = self.lost_by_device_j.get(device, 0.0) + float(joules)
+
+    def saved(self) -> dict[str, Any]:
+        """What the checkpoint keeps of these totals beyond the epoch records (see :meth:`from_history`)."""
+        return {
+            "by_device_j": dict(self.by_device_j),
+            "lost_by_device_j": dict(self.lost_by_device_j),
+            "sources": sorted(self.sources),
+            "estimated": self.estimated,
+            "failed": dict(self.failed),
+            "counted_heartbeats": list(self.counted_heartbeats),
+            "processes": self.processes,
+        }
 
     def add(self, m: Measurement, *, phase: Literal["train", "eval"] = "eval") -> None:
         """Count a closed window's measurement toward the run (and its phase)."""
@@ -121,7 +168,7 @@ def make_summary(
     *,
     final: bool,
 ) -> dict[str, Any]:
-    """The run's ``summary.json`` content."""
+    """The run's ``summary.json`` content; every figure covers the whole run, across all its processes."""
     from importlib.metadata import version
 
     finished = [r for r in history if math.isfinite(r.val_accuracy)]
@@ -142,18 +189,21 @@ def make_summary(
         "epochs_completed": sum(r.complete for r in history),
         "final_accuracy": finished[-1].val_accuracy if finished else None,
         "best_accuracy": best.val_accuracy if best else None,
-        "best_epoch": best.epoch if best else None,
+        "best_epoch": best.epoch if best else None,  # epochs count from 1
         "target_accuracy": target,
         "reached_target": hit is not None,
         "energy_to_target_j": hit.energy_j if hit else None,
         "time_to_target_s": hit.elapsed_s if hit else None,
-        "epochs_to_target": hit.epoch + 1 if hit else None,
+        "epochs_to_target": hit.epoch if hit else None,
         "energy": {
             "total_j": totals.energy_j,
             "train_j": totals.train_energy_j,
             "eval_j": totals.eval_energy_j,
             "lost_j": totals.lost_energy_j,
             "by_device_j": totals.by_device_j,
+            "lost_by_device_j": totals.lost_by_device_j,
+            "processes": totals.processes,
+            "scope": "whole run: every process that trained it, plus energy of interrupted epochs (lost_j)",
             "sources": sorted(totals.sources),
             "estimated": totals.estimated,
             "failed_sensors": totals.failed,
@@ -189,6 +239,7 @@ def make_checkpoint(
         "history": [r.to_dict() for r in history],
         "lost_energy_j": totals.lost_energy_j,
         "lost_time_s": totals.elapsed_s - sum(r.train_time_s + r.eval_time_s for r in history),
+        "totals": totals.saved(),
         "rng": _rng_state(),
     }
 

@@ -118,6 +118,8 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one. Returns ``self``."""
         for f in fields(self):
+            _check_type(f.name, f.type, getattr(self, f.name))
+        for f in fields(self):
             literal = _literal_choices(f.type)
             value = getattr(self, f.name)
             if literal and value not in literal:
@@ -187,17 +189,69 @@ class TrainConfig:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """Read a YAML config file (``yaml.safe_load``); a ``train:`` section is used when present."""
+    """Read a YAML config file (safely; ``1e-3`` is a number); a ``train:`` section is used when present.
+
+    Keys beside a ``train:`` section are refused rather than ignored (a study config is not a train config).
+    """
     path = Path(path)
     data = read_yaml(path)
     if data is None:
         data = {}
     if isinstance(data, dict) and isinstance(data.get("train"), dict):
+        beside = sorted(str(k) for k in data if k != "train")
+        if beside:
+            raise ConfigError(
+                f"config file {path} has keys beside its train: section ({', '.join(beside)}), which `train` would "
+                "ignore; move them into train: or remove them (is this a study config?)"
+            )
         data = data["train"]
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of option: value")
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     return TrainConfig.from_dict(data)
+
+
+_SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+_TYPE_WORDS = {"str": "text", "int": "an integer", "float": "a number", "bool": "true or false"}
+
+
+def _check_type(name: str, annotation: object, value: object) -> None:
+    """Refuse a value of the wrong kind, in one line: a number where a name belongs, text where a mapping does."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    if _literal_choices(annotation):
+        text = text.replace(str(annotation), "str") if isinstance(annotation, str) else "str"
+    parts = [p.strip() for p in text.split("|")]
+    if value is None:
+        if "None" in parts:
+            return
+        raise ConfigError(f"{name} needs a value, not null")
+    expected: list[str] = []
+    for part in parts:
+        if part == "None":
+            continue
+        base = part.split("[", 1)[0]
+        if base in _SIMPLE_TYPES:
+            expected.append(_TYPE_WORDS[base])
+            ok = isinstance(value, _SIMPLE_TYPES[base]) and (base == "bool" or not isinstance(value, bool))
+        elif base == "dict":
+            expected.append("a mapping of key: value")
+            ok = isinstance(value, dict)
+        elif base == "list":
+            expected.append("a list" + (" of integers" if part == "list[int]" else ""))
+            ok = isinstance(value, (list, tuple)) and (
+                part != "list[int]" or all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            )
+        else:
+            return  # a type this check does not know: leave it to the value checks
+        if ok:
+            return
+    if expected:
+        raise ConfigError(f"{name} must be {' or '.join(expected)}, not {value!r} ({type(value).__name__})")
 
 
 def _literal_choices(annotation: object) -> tuple[str, ...]:

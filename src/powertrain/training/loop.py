@@ -10,9 +10,12 @@ for NaN, refresh the display and the heartbeat, and compare the meter's running 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from powertrain.errors import ConfigError
+from powertrain._files import remove_stale_temps
+from powertrain.errors import ConfigError, DamagedFileError, Terminated, raise_terminated
 from powertrain.meters import EnergyMeter, Sensor
+from powertrain.training._heartbeat import Heartbeat
 from powertrain.training.accounting import Phase, Totals, make_checkpoint, make_record, make_summary, restore_rng
 from powertrain.training.config import TrainConfig
 from powertrain.training.optim import make_optimizer, make_schedule
@@ -36,7 +41,9 @@ __all__ = ["RESUMABLE_FIELDS", "EpochCallback", "Status", "TrainResult", "train"
 
 log = logging.getLogger(__name__)
 
-Status = Literal["completed", "reached_target", "budget_exhausted", "diverged", "interrupted", "pruned"]
+Status = Literal[
+    "completed", "reached_target", "budget_exhausted", "diverged", "interrupted", "pruned", "failed"
+]
 
 #: ``on_epoch(record, totals)``: called after every finished, checkpointed epoch; returning True stops the run
 #: with status ``"pruned"``.
@@ -112,12 +119,37 @@ def train(
         DataNotFoundError: The dataset is not on disk.
     """
     run, config, state = _open_run(config, resume)
-    reporter = reporter or QuietReporter()
+    with run.locked(), _terminate_on_sigterm():
+        return _train_locked(run, config, state, sensors, reporter or QuietReporter(), on_epoch)
+
+
+def _train_locked(
+    run: RunDir,
+    config: TrainConfig,
+    state: dict[str, Any] | None,
+    sensors: Sequence[Sensor] | None,
+    reporter: ProgressReporter,
+    on_epoch: EpochCallback | None,
+) -> TrainResult:
+    remove_stale_temps(run.path)
     device = resolve_device(config.device)
     _seed_everything(config.seed)
 
     bundle = load_data(config)
     info = bundle.info
+    warnings: list[str] = []
+    if config.subset is not None and info.train_size < config.subset:
+        warnings.append(
+            f"subset {config.subset} is larger than the {info.train_size} training samples of {config.dataset}; "
+            f"all {info.train_size} are used"
+        )
+    if config.test_subset is not None and info.test_size < config.test_subset:
+        warnings.append(
+            f"test_subset {config.test_subset} is larger than the {info.test_size} test samples of {config.dataset}; "
+            f"all {info.test_size} are used"
+        )
+    for line in warnings:
+        log.warning(line)
     train_loader, test_loader = bundle.loaders(
         batch_size=config.batch_size,
         eval_batch_size=config.eval_batch_size,
@@ -134,30 +166,43 @@ def train(
     penalty = _make_penalty(model, config)
 
     history: list[EpochRecord] = []
-    lost_energy_j = lost_time_s = 0.0
-    start_epoch = 0
+    done = 0  # epochs in the checkpoint
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if schedule.scheduler is not None and state.get("scheduler"):
-            schedule.scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history = [EpochRecord.from_dict(r) for r in state["history"]]
-        start_epoch = int(state["epoch"])
-        lost_energy_j, lost_time_s = float(state["lost_energy_j"]), float(state["lost_time_s"])
-        beat = run.read_heartbeat()
-        if beat is not None and int(beat.get("epoch", -1)) >= start_epoch:
-            lost_energy_j += float(beat.get("energy_j", 0.0))
-            lost_time_s += float(beat.get("duration_s", 0.0))
-            log.info(
-                "epoch %d was interrupted after %.1f J; counted as lost energy", beat["epoch"] + 1, beat["energy_j"]
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if schedule.scheduler is not None and state.get("scheduler"):
+                schedule.scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            history = [EpochRecord.from_dict(r) for r in state["history"]]
+            if history and history[0].epoch == 0:  # checkpoints of powertrain <= 0.1 counted epochs from 0
+                history = [dataclasses.replace(r, epoch=r.epoch + 1) for r in history]
+            done = int(state["epoch"])
+            totals = Totals.from_history(
+                history, float(state["lost_energy_j"]), float(state["lost_time_s"]), state.get("totals")
             )
-        restore_rng(state["rng"])
-    run.write_metrics(history)
+            restore_rng(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise DamagedFileError(
+                f"{run.checkpoint_path} does not fit this run's model and config ({str(exc).splitlines()[0][:160]})"
+            ) from None
+        totals.processes += 1
+    else:
+        totals = Totals()
+    beat = run.read_heartbeat()
+    if beat is not None and beat["epoch"] > done:  # the epoch after the checkpoint was interrupted
+        before_j = totals.lost_energy_j
+        totals.add_lost(beat)
+        if totals.lost_energy_j > before_j:
+            log.info("epoch %d was interrupted after %.1f J; counted as lost energy", beat["epoch"], beat["energy_j"])
+    # persist the start of this process (and the lost energy just counted) before the heartbeat is replaced, so a
+    # second interruption of the same epoch cannot drop the first one's joules
+    run.save_checkpoint(make_checkpoint(model, optimizer, schedule, scaler, done, history, totals))
     run.clear_heartbeat()
+    run.write_metrics(history)
 
-    totals = Totals.from_history(history, lost_energy_j, lost_time_s)
     status: Status = "completed"
+    reason: str | None = None
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meter = EnergyMeter(
         sensors,
@@ -167,21 +212,24 @@ def train(
     )
     summary: dict[str, Any] = {}
 
-    def write_summary(current: str, *, final: bool) -> None:
+    def write_summary(current: str, *, final: bool, **extra: Any) -> None:
         summary.clear()
         summary.update(make_summary(config, run, history, totals, current, meter, started_at, final=final))
+        summary["warnings"] = list(warnings)
+        summary.update(extra)
         run.write_summary(summary)
 
     totals.live_base_j = totals.energy_j  # the meter's own total counts from here
-    checkpointed = start_epoch  # epochs in checkpoint.pt: what an interruption keeps
-    reporter.start(total_epochs=config.epochs, first_epoch=start_epoch)
+    checkpointed = done  # epochs in checkpoint.pt: what an interruption keeps
+    reporter.start(total_epochs=config.epochs, first_epoch=done)
     try:
-        with meter:
+        with meter, Heartbeat(run, meter, interval_s=_REFRESH_S) as heartbeat:
             write_summary("running", final=False)
-            for epoch in range(start_epoch, config.epochs):
+            for epoch in range(done + 1, config.epochs + 1):  # epochs count from 1
+                heartbeat.begin_epoch(epoch)
                 if penalty is not None:
-                    penalty.set_epoch(epoch, steps_per_epoch=max(1, len(train_loader)))
-                train_loader.set_epoch(epoch)
+                    penalty.set_epoch(epoch - 1, steps_per_epoch=max(1, len(train_loader)))  # 0-based
+                train_loader.set_epoch(epoch - 1)
                 reporter.start_epoch(epoch, len(train_loader))
                 phase = _train_epoch(
                     model,
@@ -193,7 +241,6 @@ def train(
                     config,
                     device,
                     meter,
-                    run,
                     reporter,
                     epoch,
                     totals,
@@ -205,14 +252,15 @@ def train(
                 record = make_record(epoch, phase, window.measurement, val_loss, val_accuracy, optimizer, totals)
                 history.append(record)
                 reporter.end_epoch(record)
-                if phase.diverged:
+                if phase.diverged or not math.isfinite(val_loss):
                     status = "diverged"
+                    reason = _divergence_reason(phase, epoch, config, val_loss)
                 elif not phase.complete:
                     status = "budget_exhausted"
                 else:
-                    run.save_checkpoint(make_checkpoint(model, optimizer, schedule, scaler, epoch + 1, history, totals))
-                    checkpointed = epoch + 1
-                    run.clear_heartbeat()
+                    run.save_checkpoint(make_checkpoint(model, optimizer, schedule, scaler, epoch, history, totals))
+                    checkpointed = epoch
+                    heartbeat.checkpointed()
                 run.write_metrics(history)
                 if (
                     status == "completed"
@@ -229,22 +277,79 @@ def train(
                 if on_epoch is not None and on_epoch(record, totals) is True:
                     status = "pruned"
                     break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # report exactly what a resume will find: the checkpointed epochs (the one in flight is redone)
         del history[checkpointed:]
-        run.write_metrics(history)
-        write_summary("interrupted", final=True)
+        _record_end(run, history, write_summary, "interrupted", signal=_signal_name(exc))
+        reporter.stop()
+        raise
+    except BaseException as exc:
+        del history[checkpointed:]
+        _record_end(run, history, write_summary, "failed", error=f"{type(exc).__name__}: {_first_line(exc)}")
         reporter.stop()
         raise
     reporter.stop()
 
     if status != "diverged":
         run.save_model({k: v.detach().cpu() for k, v in model.state_dict().items()})
-    write_summary(status, final=True)
+    extra = {"reason": reason} if reason else {}
+    write_summary(status, final=True, **extra)
+    if status == "diverged":
+        log.warning("run diverged: %s", reason)
     if config.estimate_batch_size > 0 and status != "diverged":
         summary["accelerator"] = _estimate_accelerator(model, bundle, config, device)
         run.write_summary(summary)
     return TrainResult(run_dir=run.path, status=status, history=history, summary=summary, model=model)
+
+
+def _record_end(run: RunDir, history: list[EpochRecord], write_summary: Any, status: str, **extra: Any) -> None:
+    """Record how the run ended, as far as the disk allows (a full disk must not hide the original error)."""
+    try:
+        run.write_metrics(history)
+    except OSError:
+        pass
+    try:
+        write_summary(status, final=True, **extra)
+    except OSError:
+        log.warning("could not record status %s in %s (the disk may be full)", status, run.summary_path)
+
+
+def _divergence_reason(phase: Any, epoch: int, config: TrainConfig, val_loss: float) -> str:
+    where = "training loss" if phase.diverged else "validation loss"
+    return (
+        f"the {where} became {'NaN' if phase.loss != phase.loss or val_loss != val_loss else 'infinite'} in epoch "
+        f"{epoch} (lr {config.lr:g}); lower the learning rate or use amp off"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _signal_name(exc: BaseException) -> str:
+    return "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+
+
+@contextlib.contextmanager
+def _terminate_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into :class:`~powertrain.errors.Terminated` while training, where nobody else handles it.
+
+    Schedulers (SLURM, Kubernetes) stop jobs with SIGTERM; like Ctrl-C it then keeps the checkpointed epochs and
+    records status ``interrupted``. Only the main thread can install handlers, and a handler already installed (the
+    CLI's, or the caller's own) is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
+        signal.SIG_DFL,
+        None,
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def evaluate(model: nn.Module, loader: Any, *, amp: str = "off") -> tuple[float, float]:
@@ -277,7 +382,6 @@ def _train_epoch(
     config: TrainConfig,
     device: torch.device,
     meter: EnergyMeter,
-    run: RunDir,
     reporter: ProgressReporter,
     epoch: int,
     totals: Totals,
@@ -288,8 +392,7 @@ def _train_epoch(
     correct = torch.zeros((), device=device, dtype=torch.int64)
     density_sum = torch.zeros((), device=device, dtype=torch.float64)
     meter.begin(f"train:{epoch}")
-    refreshed = epoch_started = time.monotonic()
-    epoch_base_j = totals.live_base_j + meter.energy_j()
+    refreshed = time.monotonic()
     with penalty if penalty is not None else contextlib.nullcontext():
         for step, (x, y) in enumerate(loader, start=1):
             with _autocast(device, config.amp):
@@ -316,7 +419,6 @@ def _train_epoch(
                 phase.diverged = True
                 break
             live_energy_j = totals.live_base_j + meter.energy_j()
-            run.write_heartbeat(epoch=epoch, energy_j=live_energy_j - epoch_base_j, duration_s=now - epoch_started)
             budget = config.energy_budget_j
             if budget is not None and live_energy_j >= budget and step < len(loader):
                 phase.complete = False
@@ -345,6 +447,10 @@ def load_data(config: TrainConfig, *, data_dir: str | None = None) -> Any:
     """The dataset bundle ``config`` names (``data_dir`` overrides the config's, for a moved dataset)."""
     from powertrain.data import load_dataset
 
+    folder = data_dir or config.data_dir
+    if folder is not None and not config.download and not Path(folder).expanduser().is_dir():
+        what = "is a file, not a folder" if Path(folder).expanduser().exists() else "does not exist"
+        raise ConfigError(f"data_dir {folder} {what}; point --data-dir at the folder holding the dataset")
     return load_dataset(
         config.dataset,
         data_dir=data_dir or config.data_dir,
@@ -419,9 +525,29 @@ def _open_run(
         stored = stored.replace(**{k: getattr(config, k) for k in RESUMABLE_FIELDS if k != "out"})
     stored.out = str(run.path)
     stored.validate()
-    state = run.load_checkpoint() if run.checkpoint_path.exists() else None
+    if run.checkpoint_path.exists():
+        state: dict[str, Any] | None = run.load_checkpoint()
+    else:
+        _refuse_resume_without_checkpoint(run)
+        state = None
     run.write_config(stored.to_dict())
     return run, stored, state
+
+
+def _refuse_resume_without_checkpoint(run: RunDir) -> None:
+    """A run without checkpoint.pt may restart only if it finished nothing: never retrain over a finished record."""
+    finished = len(run.read_metrics())
+    if finished == 0 and run.summary_path.exists():
+        try:
+            finished = int(run.read_summary().get("epochs_completed") or 0)
+        except (ConfigError, TypeError, ValueError):
+            finished = 1  # a summary we cannot read: assume it records work
+    if finished or run.model_path.exists():
+        raise ConfigError(
+            f"{run.path} has no checkpoint.pt but records finished work ({finished} epoch(s)"
+            f"{', model.pt' if run.model_path.exists() else ''}); resuming would retrain it from scratch and overwrite "
+            "metrics.csv and summary.json: restore checkpoint.pt, or start a new run with --out"
+        )
 
 
 def _default_out(config: TrainConfig) -> Path:

@@ -20,7 +20,7 @@ class ProgressReporter(Protocol):
         """The run begins (``first_epoch`` > 0 when resumed)."""
 
     def start_epoch(self, epoch: int, steps: int) -> None:
-        """Epoch ``epoch`` (0-based) of ``steps`` batches begins."""
+        """Epoch ``epoch`` (counted from 1) of ``steps`` batches begins."""
 
     def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
         """Running figures after ``step`` batches; ``energy_j`` is the run's total so far."""
@@ -78,10 +78,10 @@ class RichReporter:
         self._epochs = self._progress.add_task("epochs", total=total_epochs, completed=first_epoch, status="")
 
     def start_epoch(self, epoch: int, steps: int) -> None:
-        """Reset the step bar for ``epoch`` (0-based)."""
+        """Reset the step bar for ``epoch`` (counted from 1)."""
         if self._steps is not None:
             self._progress.remove_task(self._steps)
-        self._steps = self._progress.add_task(f"epoch {epoch + 1}", total=steps, status="")
+        self._steps = self._progress.add_task(f"epoch {epoch}", total=steps, status="")
 
     def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
         """Move the step bar to ``step`` and show the running figures."""
@@ -95,7 +95,7 @@ class RichReporter:
             self._progress.update(self._epochs, advance=1, status=f"{_joules(record.energy_j)} so far")
         density = "" if record.eat_density != record.eat_density else f"  density {record.eat_density:.3f}"
         self._progress.console.print(
-            f"epoch {record.epoch + 1}: val acc {record.val_accuracy:.4f}  loss {record.train_loss:.4f}  "
+            f"epoch {record.epoch}: val acc {record.val_accuracy:.4f}  loss {record.train_loss:.4f}  "
             f"train {_joules(record.train_energy_j)} + eval {_joules(record.eval_energy_j)} "
             f"({record.avg_power_w:.1f} W, {record.energy_source})  {record.images_per_s:,.0f} img/s{density}"
         )

@@ -27,11 +27,18 @@ def load_run_model(
     Raises:
         ConfigError: ``run_dir`` is not a run directory or holds no weights.
     """
+    from powertrain.errors import DamagedFileError
+
     run = RunDir(run_dir)
-    config = TrainConfig.from_dict(run.read_config())
+    config = TrainConfig.from_dict(run.read_config()).validate()
+    state = run.load_model_state()  # before the data: a damaged file is found at once
     bundle = load_data(config, data_dir=data_dir)
     model = build_model(config, bundle.info)
-    model.load_state_dict(run.load_model_state())
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DamagedFileError(f"the weights in {run.path} do not fit its {config.model} model: {reason}") from None
     return model.to(resolve_device(device)).eval(), config, bundle
 
 

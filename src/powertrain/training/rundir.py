@@ -8,7 +8,9 @@ Layout::
                             accelerator estimate
     RUN_DIR/checkpoint.pt   model, optimizer, scheduler, RNG states and the history, after every epoch
     RUN_DIR/model.pt        the final weights (a state_dict)
-    RUN_DIR/heartbeat.json  energy spent in the epoch in progress, refreshed every half second
+    RUN_DIR/heartbeat.json  energy spent in the epoch in progress (training and evaluation), refreshed every
+                            half second by a background thread, tagged with the writing process's session id
+    RUN_DIR/.lock           held (flock) by the one process training the run
 
 Every file is written to a temporary name and renamed into place, so a reader never sees half a file. The
 checkpoint is the source of truth: ``metrics.csv`` is rewritten from its history on resume, so no epoch is
@@ -22,14 +24,17 @@ import csv
 import io
 import json
 import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from powertrain._files import json_safe, write_atomic
-from powertrain.errors import ConfigError
+from powertrain._files import json_safe, read_yaml, write_atomic
+from powertrain.errors import ConfigError, DamagedFileError, OutputError
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +44,7 @@ __all__ = ["EpochRecord", "RunDir", "write_atomic"]
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """Metrics of one epoch. Energies are joules, times seconds; ``energy_j`` and ``elapsed_s`` are cumulative."""
+    """Metrics of one epoch (``epoch`` counts from 1); joules and seconds, ``energy_j``/``elapsed_s`` cumulative."""
 
     epoch: int
     complete: bool
@@ -83,6 +88,7 @@ class RunDir:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock_fd: int | None = None
 
     config_path = property(lambda self: self.path / "config.yaml")
     metrics_path = property(lambda self: self.path / "metrics.csv")
@@ -90,25 +96,60 @@ class RunDir:
     checkpoint_path = property(lambda self: self.path / "checkpoint.pt")
     model_path = property(lambda self: self.path / "model.pt")
     heartbeat_path = property(lambda self: self.path / "heartbeat.json")
+    lock_path = property(lambda self: self.path / ".lock")
 
     def create(self) -> None:
         """Make the directory; a directory that already holds a run is refused (use resume instead)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputError(f"--out {self.path} is a file; give a folder for the run")
         if self.checkpoint_path.exists() or self.summary_path.exists():
             raise ConfigError(f"{self.path} already holds a run; continue it with --resume {self.path} or pick --out")
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create run folder {self.path}: {exc.strerror or exc}") from None
+
+    def check_is_run(self) -> None:
+        """Refuse a path that is not a run directory (missing, a file, or without config.yaml)."""
+        if not self.path.exists():
+            raise ConfigError(f"{self.path} does not exist: give the folder of a run to resume")
+        if not self.path.is_dir():
+            raise ConfigError(f"{self.path} is a file, not a run directory: give the folder a run wrote")
+        if not self.config_path.is_file():
+            raise ConfigError(f"{self.path} is not a powertrain run directory (no config.yaml)")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold this run for one process: a second ``train`` or ``--resume`` of the same folder is refused."""
+        import fcntl
+
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputError(f"cannot write in run folder {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"{self.path} is in use by another powertrain process; wait for it or stop it") from None
+        try:
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Store the resolved config as YAML."""
         write_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False))
 
     def read_config(self) -> dict[str, Any]:
-        """The stored config dict; a missing or unreadable file is a ConfigError."""
+        """The stored config dict; a missing, unreadable or malformed file is a one-line ConfigError."""
+        self.check_is_run()
         try:
-            data = yaml.safe_load(self.config_path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{self.path} is not a powertrain run directory (no config.yaml)") from None
+            data = read_yaml(self.config_path, what="run config")
+        except ConfigError as exc:
+            raise DamagedFileError(f"{exc}; the run cannot be resumed") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"{self.config_path} is damaged: expected a mapping")
+            raise DamagedFileError(f"{self.config_path} is damaged: expected a mapping of option: value")
         return data
 
     def write_metrics(self, history: list[EpochRecord]) -> None:
@@ -121,22 +162,27 @@ class RunDir:
         write_atomic(self.metrics_path, buffer.getvalue())
 
     def read_metrics(self) -> list[dict[str, str]]:
-        """The rows of ``metrics.csv`` as string dicts (empty when the file does not exist)."""
-        if not self.metrics_path.exists():
+        """The rows of ``metrics.csv`` as string dicts (empty when the file does not exist or cannot be read)."""
+        try:
+            with self.metrics_path.open(newline="", encoding="utf-8") as fh:
+                return list(csv.DictReader(fh))
+        except (OSError, UnicodeDecodeError, csv.Error):
             return []
-        with self.metrics_path.open(newline="") as fh:
-            return list(csv.DictReader(fh))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Store the JSON summary (NaN and infinity become null)."""
         write_atomic(self.summary_path, json.dumps(json_safe(summary), indent=2, sort_keys=False) + "\n")
 
     def read_summary(self) -> dict[str, Any]:
-        """The JSON summary."""
+        """The JSON summary; a missing or damaged file is a one-line ConfigError."""
         try:
-            result: dict[str, Any] = json.loads(self.summary_path.read_text())
+            result = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{self.path} has no summary.json: is it a finished powertrain run?") from None
+        except (OSError, ValueError) as exc:
+            raise DamagedFileError(f"{self.summary_path} is damaged: {exc}") from None
+        if not isinstance(result, dict):
+            raise DamagedFileError(f"{self.summary_path} is damaged: expected a JSON object")
         return result
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
@@ -148,13 +194,18 @@ class RunDir:
         write_atomic(self.checkpoint_path, buffer.getvalue())
 
     def load_checkpoint(self) -> dict[str, Any]:
-        """Read the checkpoint with ``weights_only=True``."""
-        import torch
-
+        """Read the checkpoint with ``weights_only=True``; a truncated or foreign file is a DamagedFileError."""
         if not self.checkpoint_path.exists():
             raise ConfigError(f"{self.path} has no checkpoint.pt to resume from")
-        state: dict[str, Any] = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        return state
+        state = _load_torch(self.checkpoint_path, "checkpoint")
+        missing = [k for k in _CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+        if missing:
+            raise DamagedFileError(
+                f"{self.checkpoint_path} is not a powertrain checkpoint (missing {', '.join(missing)}); "
+                "the run cannot be resumed from it"
+            )
+        result: dict[str, Any] = state
+        return result
 
     def save_model(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Store the final weights."""
@@ -166,29 +217,71 @@ class RunDir:
 
     def load_model_state(self) -> dict[str, torch.Tensor]:
         """The stored weights (``model.pt``, else the last checkpoint's), loaded with ``weights_only=True``."""
-        import torch
-
         if self.model_path.exists():
-            state: dict[str, torch.Tensor] = torch.load(self.model_path, map_location="cpu", weights_only=True)
+            state = _load_torch(self.model_path, "weights file")
+            if not isinstance(state, dict):
+                raise DamagedFileError(f"{self.model_path} does not hold a state_dict of weights")
             return state
         return dict(self.load_checkpoint()["model"])
 
-    def write_heartbeat(self, *, epoch: int, energy_j: float, duration_s: float) -> None:
-        """Record the energy spent so far in the unfinished ``epoch`` (often, so not fsynced)."""
-        payload = {"epoch": epoch, "energy_j": energy_j, "duration_s": duration_s}
-        write_atomic(self.heartbeat_path, json.dumps(payload), durable=False)
+    def write_heartbeat(
+        self,
+        *,
+        epoch: int,
+        energy_j: float,
+        duration_s: float,
+        by_device_j: dict[str, float] | None = None,
+        session: str | None = None,
+    ) -> None:
+        """Record the energy spent so far in the unfinished ``epoch`` (1-based; often, so not fsynced)."""
+        payload: dict[str, Any] = {"epoch": epoch, "energy_j": energy_j, "duration_s": duration_s}
+        if by_device_j is not None:
+            payload["by_device_j"] = by_device_j
+        if session is not None:
+            payload["session"] = session
+        write_atomic(self.heartbeat_path, json.dumps(json_safe(payload)), durable=False)
 
     def read_heartbeat(self) -> dict[str, Any] | None:
         """The last heartbeat, or None when there is none or it is unreadable."""
         try:
-            data = json.loads(self.heartbeat_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            data = json.loads(self.heartbeat_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        try:
+            data["epoch"] = int(data["epoch"])
+            data["energy_j"] = float(data["energy_j"])
+            data["duration_s"] = float(data.get("duration_s", 0.0))
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not (math.isfinite(data["energy_j"]) and data["energy_j"] >= 0 and math.isfinite(data["duration_s"])):
+            return None
+        by_device = data.get("by_device_j")
+        if not isinstance(by_device, dict) or not all(isinstance(v, (int, float)) for v in by_device.values()):
+            data["by_device_j"] = {}
+        return data
 
     def clear_heartbeat(self) -> None:
         """Remove the heartbeat once its epoch is in the checkpoint."""
         self.heartbeat_path.unlink(missing_ok=True)
+
+
+_CHECKPOINT_KEYS = ("epoch", "model", "history")
+
+
+def _load_torch(path: Path, what: str) -> Any:
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, KeyError, IndexError, OSError, TypeError,
+            AttributeError, UnicodeDecodeError) as exc:  # fmt: skip
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = f"{what} {path} is damaged (truncated, empty or not a torch file): {reason[:200]}"
+        raise DamagedFileError(message) from None
 
 
 def _csv_value(value: object) -> object:

@@ -16,7 +16,7 @@ def test_defaults_follow_eat_recipe():
         ({"lr": -0.1}, "lr must be a positive number"),
         ({"lr": float("nan")}, "lr must be a positive number"),
         ({"epochs": 0}, "epochs must be a positive integer"),
-        ({"batch_size": 2.5}, "batch_size must be a positive integer"),
+        ({"batch_size": 2.5}, "batch_size must be an integer, not 2.5"),
         ({"optimizer": "lion"}, "optimizer must be one of sgd, adam, adamw"),
         ({"amp": "fp8"}, "amp must be one of"),
         ({"target_accuracy": 1.5}, "target_accuracy must be in (0, 1]"),

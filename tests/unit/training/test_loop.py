@@ -31,7 +31,7 @@ def test_run_directory_holds_config_metrics_summary_and_weights(small_config, st
         "model.pt",
     }
     rows = run.read_metrics()
-    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert [int(r["epoch"]) for r in rows] == [1, 2]  # epochs count from 1
     summary = json.loads(run.summary_path.read_text())
     assert summary["status"] == "completed" and summary["final"] is True
     assert summary["epochs_completed"] == 2
@@ -78,7 +78,7 @@ def test_resume_equals_an_uninterrupted_run_and_counts_no_epoch_twice(small_conf
     whole = train(small_config(epochs=3, out=str(tmp_path / "whole")), sensors=[steady_sensor()])
     part = train(small_config(epochs=1, out=str(tmp_path / "part")), sensors=[steady_sensor()])
     resumed = train(small_config(epochs=3), resume=part.run_dir, sensors=[steady_sensor()])
-    assert [r.epoch for r in resumed.history] == [0, 1, 2]
+    assert [r.epoch for r in resumed.history] == [1, 2, 3]
     assert [r.val_accuracy for r in resumed.history] == [r.val_accuracy for r in whole.history]
     assert [r.train_loss for r in resumed.history] == pytest.approx([r.train_loss for r in whole.history], rel=1e-5)
     assert repr(resumed.history[0]) == repr(part.history[0])  # the finished epoch is carried over untouched
@@ -91,7 +91,7 @@ def test_resume_equals_an_uninterrupted_run_and_counts_no_epoch_twice(small_conf
 def test_resume_adds_energy_of_an_interrupted_epoch_as_lost(small_config, steady_sensor):
     part = train(small_config(epochs=1), sensors=[steady_sensor()])
     run = RunDir(part.run_dir)
-    run.write_heartbeat(epoch=1, energy_j=123.0, duration_s=2.0)  # what a kill in epoch 2 leaves behind
+    run.write_heartbeat(epoch=2, energy_j=123.0, duration_s=2.0)  # what a kill in epoch 2 leaves behind
     resumed = train(small_config(epochs=2), resume=run.path, sensors=[steady_sensor()])
     energy = resumed.summary["energy"]
     assert energy["lost_j"] == pytest.approx(123.0)
