@@ -1,0 +1,71 @@
+"""Real signals: SIGTERM stops `powertrain train` like Ctrl-C (exit 143); a SIGKILLed `measure` takes its child along.
+
+The SIGKILLed measure also leaves its energy so far on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def _wait_for(predicate, proc, what, timeout_s=120.0):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert proc.poll() is None, f"exited early ({proc.returncode}) waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_sigterm_records_the_status_and_exits_143(long_run_config, tmp_path):
+    """What SLURM or Kubernetes send; keeping the checkpointed epochs is tested in-process (test_resume_accounting)."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "powertrain", "train", "-c", str(long_run_config), "--out", str(run), "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _wait_for(lambda: (run / "heartbeat.json").exists(), proc, "the first epoch to start")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "--resume" in err and "Traceback" not in err
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["status"], summary["signal"], summary["final"]) == ("interrupted", "SIGTERM", True)
+    assert summary["epochs_completed"] == 0 and json.loads((run / "heartbeat.json").read_text())["epoch"] == 1
+
+
+def test_sigkilled_measure_takes_its_child_along_and_leaves_partial_energy(tmp_path):
+    pid_file, out = tmp_path / "child.pid", tmp_path / "energy.json"
+    child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "powertrain", "measure", "--out", str(out), "--", sys.executable, "-c", child],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_for(lambda: out.exists() and "so_far" in out.read_text(), proc, "a partial report")
+    child_pid = int(pid_file.read_text())
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child_pid):
+        assert time.monotonic() < deadline, "the measured command outlived a SIGKILLed powertrain measure"
+        time.sleep(0.05)
+    report = json.loads(out.read_text())
+    assert report["status"] == "running" and report["so_far"]["duration_s"] > 0
+    assert report["so_far"]["energy_j"] >= 0 and report["hardware"]["cpu_logical_cores"] >= 1
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) is not running
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
