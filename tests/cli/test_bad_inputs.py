@@ -68,6 +68,8 @@ CASES = {
     # --resume
     "resume a file": (lambda t: ["train", "--resume", str(write(t / "f", "x"))], "is a file"),
     "resume nowhere": (lambda t: ["train", "--resume", str(t / "nope")], "does not exist"),
+    "device cuda:x": (lambda t: ["train", "-c", str(small_yaml(t)), "--device", "cuda:x"], "cuda:N, not 'cuda:x'"),
+    "measure an empty command": (lambda t: ["measure", "--", ""], "missing COMMAND"),
     "resume a folder without config": (lambda t: ["train", "--resume", str(t)], "not a powertrain run"),
     "resume with -c": (lambda t: ["train", "--resume", str(fake_run(t / "r")), "-c", str(small_yaml(t))], "drop -c"),
     "resume with --out": (lambda t: ["train", "--resume", str(fake_run(t / "r")), "--out", str(t / "x")], "drop --out"),

@@ -63,7 +63,7 @@ def test_user_mistakes_give_one_line_and_exit_2(config_file, tmp_path, capsys, a
 
 def test_missing_resume_directory_and_missing_config_file(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nope"), "-q"]) == 2
-    assert "not a powertrain run directory" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
     assert main(["train", "-c", str(tmp_path / "none.yaml"), "-q"]) == 2
     assert "config file not found" in capsys.readouterr().err
 

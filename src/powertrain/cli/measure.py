@@ -54,7 +54,7 @@ def measure(
 
     The live power display and the summary go to stderr, so COMMAND's own output stays clean.
     """
-    if not command:
+    if not command or not command[0]:
         raise ConfigError("missing COMMAND; usage: powertrain measure [OPTIONS] -- COMMAND [ARGS]...")
     if not (math.isfinite(interval) and interval > 0):
         raise ConfigError(f"--interval must be a positive number of seconds, got {interval}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -156,7 +157,7 @@ class TrainConfig:
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
             raise ConfigError("nesterov SGD needs momentum > 0 (set --momentum or --no-nesterov)")
         self.carbon_settings()
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+        if not (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:[0-9]+", self.device)):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
         return self
 

@@ -112,7 +112,7 @@ class RunDir:
     def check_is_run(self) -> None:
         """Refuse a path that is not a run directory (missing, a file, or without config.yaml)."""
         if not self.path.exists():
-            raise ConfigError(f"{self.path} does not exist: give the folder of a run to resume")
+            raise ConfigError(f"{self.path} does not exist: give the folder of a powertrain run")
         if not self.path.is_dir():
             raise ConfigError(f"{self.path} is a file, not a run directory: give the folder a run wrote")
         if not self.config_path.is_file():

@@ -97,6 +97,9 @@ def test_resuming_a_finished_run_keeps_whole_run_figures(small_config):
     assert again.summary["best_epoch"] in (1, 2)
     # --subset larger than the dataset is said, not silently ignored
     assert "larger than the 256 training samples" in done.summary["warnings"][0]
+    # files follow the umask (they were owner-only before)
+    for name in ("config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.pt"):
+        assert (done.run_dir / name).stat().st_mode & 0o777 == 0o666 & ~current_umask(), name
 
 
 def test_sigterm_is_handled_like_ctrl_c(small_config):
@@ -135,9 +138,3 @@ def test_diverged_run_says_why(small_config):
     assert result.status == "diverged"
     assert "lower the learning rate" in result.summary["reason"] and "epoch 1" in result.summary["reason"]
 
-
-def test_files_follow_the_umask(small_config):
-    result = train(small_config(epochs=1, estimate_batch_size=0), sensors=[sensor()])
-    expected = 0o666 & ~current_umask()
-    for name in ("config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.pt"):
-        assert (result.run_dir / name).stat().st_mode & 0o777 == expected, name
