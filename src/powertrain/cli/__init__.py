@@ -55,8 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     _log_warnings_as_lines()
+    terminated: list[int] = []
     try:
-        with _sigterm_raises():
+        with _sigterm_raises(terminated):
             result = app(args=args, prog_name="powertrain", standalone_mode=False)
     except _click_exc.NoArgsIsHelpError as exc:  # `powertrain` alone prints help
         typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
@@ -78,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PowertrainError as exc:
         typer.echo(f"powertrain: error: {one_line(exc)}", err=True)
         return USAGE_ERROR
-    return int(result) if isinstance(result, int) else 0
+    status = int(result) if isinstance(result, int) else 0
+    # a command that handled SIGTERM on its Ctrl-C path returns 130; the shell convention for SIGTERM is 143
+    return TERMINATED if terminated and status == INTERRUPTED else status
 
 
 def one_line(exc: BaseException) -> str:
@@ -91,12 +94,17 @@ def one_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
+def _sigterm_raises(received: list[int]) -> Iterator[None]:
     """SIGTERM raises :class:`Terminated` in the main thread, so every command keeps its work as on Ctrl-C."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise_terminated(signum, frame)
+
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
