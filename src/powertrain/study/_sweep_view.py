@@ -216,15 +216,15 @@ class _EpochReporter:
         self.total = total_epochs
 
     def start_epoch(self, epoch: int, steps: int) -> None:
-        self.epoch = epoch
+        self.epoch = epoch  # counted from 1, like every epoch a user sees
 
     def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
-        self.display.epoch_line = f"| epoch {self.epoch + 1}/{self.total} loss {loss:.3f} {_j(energy_j)}"
+        self.display.epoch_line = f"| epoch {self.epoch}/{self.total} loss {loss:.3f} {_j(energy_j)}"
         self.display.live_j = energy_j
         self.display._refresh()
 
     def end_epoch(self, record: Any) -> None:
-        self.display.epoch_line = f"| epoch {self.epoch + 1}/{self.total} val acc {_acc(record.val_accuracy)}"
+        self.display.epoch_line = f"| epoch {self.epoch}/{self.total} val acc {_acc(record.val_accuracy)}"
         self.display._refresh()
 
     def stop(self) -> None:
