@@ -122,6 +122,7 @@ class Phase:
     sources: set[str] = field(default_factory=set)
     complete: bool = True
     diverged: bool = False
+    reason: str | None = None
 
 
 def make_record(

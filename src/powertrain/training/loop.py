@@ -315,6 +315,8 @@ def _record_end(run: RunDir, history: list[EpochRecord], write_summary: Any, sta
 
 
 def _divergence_reason(phase: Any, epoch: int, config: TrainConfig, val_loss: float) -> str:
+    if phase.reason:
+        return str(phase.reason)
     where = "training loss" if phase.diverged else "validation loss"
     return (
         f"the {where} became {'NaN' if phase.loss != phase.loss or val_loss != val_loss else 'infinite'} in epoch "
@@ -401,7 +403,14 @@ def _train_epoch(
                 objective = loss + penalty.value() if penalty is not None else loss
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(objective).backward()
-            scaler.step(optimizer)
+            try:
+                scaler.step(optimizer)
+            except RuntimeError as exc:  # an lr beyond float32 overflows inside the optimizer's update
+                if "overflow" not in str(exc):
+                    raise
+                phase.diverged = True
+                phase.reason = f"the optimizer overflowed in epoch {epoch}: lr {config.lr:g} is too large for float32"
+                break
             scaler.update()
             schedule.step_batch()
             loss_sum += loss.detach().double() * y.numel()

@@ -137,4 +137,7 @@ def test_diverged_run_says_why(small_config):
     result = train(small_config(epochs=3, lr=1e30, momentum=0.0, nesterov=False), sensors=[sensor()])
     assert result.status == "diverged"
     assert "lower the learning rate" in result.summary["reason"] and "epoch 1" in result.summary["reason"]
+    # an lr beyond float32 overflows inside the optimizer: the same status and a line saying why, not a traceback
+    result = train(small_config(epochs=3, lr=1e308, out=small_config().out + "-2"), sensors=[sensor()])
+    assert result.status == "diverged" and "optimizer overflowed" in result.summary["reason"]
 
