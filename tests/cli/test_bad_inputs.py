@@ -51,18 +51,28 @@ CASES = {
     "config a list": (lambda t: ["train", "-c", str(write(t / "c.yaml", "- 1\n"))], "mapping"),
     "number where a name belongs": (lambda t: ["train", "-c", str(small_yaml(t, model=5))], "model must be text"),
     "text where a mapping belongs": (
-        lambda t: ["train", "-c", str(small_yaml(t, dataset_options="big"))], "dataset_options must be a mapping"),
+        lambda t: ["train", "-c", str(small_yaml(t, dataset_options="big"))],
+        "dataset_options must be a mapping",
+    ),
     "keys beside train:": (
-        lambda t: ["train", "-c", str(write(t / "c.yaml", "train: {epochs: 1}\nseeds: [1, 2]\n"))], "beside"),
+        lambda t: ["train", "-c", str(write(t / "c.yaml", "train: {epochs: 1}\nseeds: [1, 2]\n"))],
+        "beside",
+    ),
     "unknown key": (lambda t: ["train", "-c", str(write(t / "c.yaml", "epoch: 3\n"))], "did you mean 'epochs'"),
-    "data-dir nowhere": (lambda t: ["train", "-c", str(small_yaml(t)), "--data-dir", str(t / "nowhere"),
-                                    "--out", str(t / "r")], "does not exist"),
+    "data-dir nowhere": (
+        lambda t: ["train", "-c", str(small_yaml(t)), "--data-dir", str(t / "nowhere"), "--out", str(t / "r")],
+        "does not exist",
+    ),
     # --out
-    "train --out is a file": (lambda t: ["train", "-c", str(small_yaml(t)), "--out", str(write(t / "f", "x"))],
-                              "is a file"),
+    "train --out is a file": (
+        lambda t: ["train", "-c", str(small_yaml(t)), "--out", str(write(t / "f", "x"))],
+        "is a file",
+    ),
     "measure --out is a folder": (lambda t: ["measure", "--out", str(t), "--", "true"], "is a folder"),
-    "measure --out under a file": (lambda t: ["measure", "--out", str(write(t / "f", "x") / "e.json"), "--", "true"],
-                                   "cannot create folder"),
+    "measure --out under a file": (
+        lambda t: ["measure", "--out", str(write(t / "f", "x") / "e.json"), "--", "true"],
+        "cannot create folder",
+    ),
     "measure --interval nan": (lambda t: ["measure", "--interval", "nan", "--", "true"], "--interval"),
     "estimate --out is a folder": (lambda t: ["estimate", str(fake_run(t / "r")), "--out", str(t)], "is a folder"),
     # --resume
@@ -73,17 +83,27 @@ CASES = {
     "resume a folder without config": (lambda t: ["train", "--resume", str(t)], "not a powertrain run"),
     "resume with -c": (lambda t: ["train", "--resume", str(fake_run(t / "r")), "-c", str(small_yaml(t))], "drop -c"),
     "resume with --out": (lambda t: ["train", "--resume", str(fake_run(t / "r")), "--out", str(t / "x")], "drop --out"),
-    "resume malformed config.yaml": (lambda t: ["train", "--resume", str(fake_run(t / "r", config="a: [1\n"))],
-                                     "not valid YAML"),
-    "resume config.yaml not a mapping": (lambda t: ["train", "--resume", str(fake_run(t / "r", config="7\n"))],
-                                         "damaged"),
+    "resume malformed config.yaml": (
+        lambda t: ["train", "--resume", str(fake_run(t / "r", config="a: [1\n"))],
+        "not valid YAML",
+    ),
+    "resume config.yaml not a mapping": (
+        lambda t: ["train", "--resume", str(fake_run(t / "r", config="7\n"))],
+        "damaged",
+    ),
     "resume empty checkpoint": (lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=b""))], "damaged"),
     "resume truncated checkpoint": (
-        lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=_real_checkpoint()[:300]))], "damaged"),
+        lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=_real_checkpoint()[:300]))],
+        "damaged",
+    ),
     "resume random checkpoint": (
-        lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=os.urandom(4096)))], "damaged"),
-    "resume foreign checkpoint": (lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=_torch_file([1])))],
-                                  "not a powertrain checkpoint"),
+        lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=os.urandom(4096)))],
+        "damaged",
+    ),
+    "resume foreign checkpoint": (
+        lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=_torch_file([1])))],
+        "not a powertrain checkpoint",
+    ),
     # estimate
     "estimate corrupt model.pt": (lambda t: ["estimate", str(fake_run(t / "r", model=b"PK\x03\x04junk"))], "damaged"),
     "estimate a file": (lambda t: ["estimate", str(write(t / "f", "x"))], "is a file"),
@@ -152,8 +172,24 @@ def test_a_broken_image_in_an_image_folder_is_one_line(tmp_path, capsys):
             folder.mkdir(parents=True)
             Image.new("RGB", (8, 8), color=(10, 200, 30)).save(folder / "ok.png")
     write(tmp_path / "images" / "train" / "b" / "broken.png", b"\x89PNG\r\n\x1a\nnot really")
-    args = ["train", "--dataset", f"imagefolder:{tmp_path / 'images'}", "--model", "mlp", "--epochs", "1", "-q",
-            "--image-size", "8", "--device", "cpu", "--estimate-batch-size", "0", "--out", str(tmp_path / "r")]
+    args = [
+        "train",
+        "--dataset",
+        f"imagefolder:{tmp_path / 'images'}",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "-q",
+        "--image-size",
+        "8",
+        "--device",
+        "cpu",
+        "--estimate-batch-size",
+        "0",
+        "--out",
+        str(tmp_path / "r"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "broken.png cannot be read" in err, err

@@ -131,9 +131,7 @@ class _PartialWriter:
         write_atomic(self.out, json.dumps(json_safe(self.report), indent=2) + "\n", durable=False)
 
 
-def _run_with_display(
-    command: list[str], meter: EnergyMeter, console: Console, partial: _PartialWriter
-) -> CommandRun:
+def _run_with_display(command: list[str], meter: EnergyMeter, console: Console, partial: _PartialWriter) -> CommandRun:
     if not console.is_terminal:
         return run_command(command, meter, on_poll=partial)
     with Live(Text("measuring..."), console=console, transient=True, refresh_per_second=4) as live:

@@ -41,9 +41,7 @@ __all__ = ["RESUMABLE_FIELDS", "EpochCallback", "Status", "TrainResult", "train"
 
 log = logging.getLogger(__name__)
 
-Status = Literal[
-    "completed", "reached_target", "budget_exhausted", "diverged", "interrupted", "pruned", "failed"
-]
+Status = Literal["completed", "reached_target", "budget_exhausted", "diverged", "interrupted", "pruned", "failed"]
 
 #: ``on_epoch(record, totals)``: called after every finished, checkpointed epoch; returning True stops the run
 #: with status ``"pruned"``.

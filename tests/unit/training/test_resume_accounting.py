@@ -140,4 +140,3 @@ def test_diverged_run_says_why(small_config):
     # an lr beyond float32 overflows inside the optimizer: the same status and a line saying why, not a traceback
     result = train(small_config(epochs=3, lr=1e308, out=small_config().out + "-2"), sensors=[sensor()])
     assert result.status == "diverged" and "optimizer overflowed" in result.summary["reason"]
-
