@@ -193,9 +193,11 @@ def _train_locked(
         totals.add_lost(beat)
         if totals.lost_energy_j > before_j:
             log.info("epoch %d was interrupted after %.1f J; counted as lost energy", beat["epoch"], beat["energy_j"])
-    # persist the start of this process (and the lost energy just counted) before the heartbeat is replaced, so a
-    # second interruption of the same epoch cannot drop the first one's joules
-    run.save_checkpoint(make_checkpoint(model, optimizer, schedule, scaler, done, history, totals))
+    if state is not None or beat is not None:
+        # a resume persists its start (and the lost energy just counted) before the heartbeat is replaced, so a
+        # second interruption of the same epoch cannot drop the first one's joules; a fresh run has no checkpoint
+        # until its first epoch is finished
+        run.save_checkpoint(make_checkpoint(model, optimizer, schedule, scaler, done, history, totals))
     run.clear_heartbeat()
     run.write_metrics(history)
 
