@@ -191,6 +191,8 @@ def _train_locked(
     if beat is not None and beat["epoch"] > done:  # the epoch after the checkpoint was interrupted
         before_j = totals.lost_energy_j
         totals.add_lost(beat)
+        if state is None:  # the process that wrote it was killed before its first checkpoint: count it too
+            totals.processes += 1
         if totals.lost_energy_j > before_j:
             log.info("epoch %d was interrupted after %.1f J; counted as lost energy", beat["epoch"], beat["energy_j"])
     if state is not None or beat is not None:
