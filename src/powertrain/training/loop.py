@@ -225,7 +225,7 @@ def _train_locked(
     checkpointed = done  # epochs in checkpoint.pt: what an interruption keeps
     reporter.start(total_epochs=config.epochs, first_epoch=done)
     try:
-        with meter, Heartbeat(run, meter, interval_s=_REFRESH_S) as heartbeat:
+        with meter, Heartbeat(run, meter, interval_s=_heartbeat_interval(config)) as heartbeat:
             write_summary("running", final=False)
             for epoch in range(done + 1, config.epochs + 1):  # epochs count from 1
                 heartbeat.begin_epoch(epoch)
@@ -302,6 +302,14 @@ def _train_locked(
         summary["accelerator"] = _estimate_accelerator(model, bundle, config, device)
         run.write_summary(summary)
     return TrainResult(run_dir=run.path, status=status, history=history, summary=summary, model=model)
+
+
+def _heartbeat_interval(config: TrainConfig) -> float:
+    """Seconds between heartbeats: as often as the meter has new energy (at most every 0.5 s, at least 0.05 s apart).
+
+    Energy spent in an epoch before its first heartbeat is lost to a kill, so short epochs need a short interval.
+    """
+    return min(_REFRESH_S, max(config.meter_interval_s, 0.05))
 
 
 def _record_end(run: RunDir, history: list[EpochRecord], write_summary: Any, status: str, **extra: Any) -> None:
