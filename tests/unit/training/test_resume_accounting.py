@@ -105,12 +105,16 @@ def test_resuming_a_finished_run_keeps_whole_run_figures(small_config):
 def test_sigterm_is_handled_like_ctrl_c(small_config):
     reporter = StopAt(2, None)
     reporter.start_epoch = lambda epoch, steps: epoch == 2 and os.kill(os.getpid(), signal.SIGTERM)
-    with pytest.raises(Terminated):
-        train(small_config(epochs=3), sensors=[sensor()], reporter=reporter)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a fresh process (another test may leave one)
+    try:
+        with pytest.raises(Terminated):
+            train(small_config(epochs=3), sensors=[sensor()], reporter=reporter)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     summary = summary_of(small_config().out)
     assert (summary["status"], summary["signal"], summary["final"]) == ("interrupted", "SIGTERM", True)
     assert summary["epochs_completed"] == 1 == len(RunDir(small_config().out).read_metrics())
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
 def test_a_crash_and_a_full_disk_record_a_final_status(small_config, monkeypatch):
