@@ -1,5 +1,8 @@
 """Models by name: ``mlp``, ``lenet5``, ``resnet18`` / ``vgg16`` as EAT used them for 32x32 inputs, and ``vit``.
 
+Also ``digit-cnn`` (the pretrained CNN of PyPI's digit-recognizer-py) and ``multitask`` (any of them as a trunk
+with one head per task), from :mod:`powertrain._models_transfer`.
+
 Entry point::
 
     model = create_model("resnet18", num_classes=10, in_channels=3, image_size=32)
@@ -283,3 +286,9 @@ def vit(
         mlp_dim=mlp_dim if mlp_dim is not None else 2 * dim,
         activation=activation,  # type: ignore[arg-type]
     )
+
+
+# Transfer and multitask models register themselves; imported last because they build on the registry above.
+from powertrain._models_transfer import DigitCNN, MultiHead, model_blocks  # noqa: E402
+
+__all__ += ["DigitCNN", "MultiHead", "model_blocks"]

