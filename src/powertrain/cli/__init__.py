@@ -31,6 +31,7 @@ from powertrain.cli import estimate as _estimate  # noqa: E402,F401  isort: skip
 from powertrain.cli import study as _study  # noqa: E402,F401  isort: skip
 from powertrain.cli import sweep as _sweep  # noqa: E402,F401  isort: skip
 from powertrain.cli import report as _report  # noqa: E402,F401  isort: skip
+from powertrain.cli import study_transfer as _study_transfer  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -113,4 +113,3 @@ def _shape(images: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     if channels == 3 and images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
     return resize_images(images, size).contiguous()
-

@@ -37,8 +37,16 @@ from powertrain.study._merge import merge_sweeps
 from powertrain.study._space import Param, SearchSpace, TrialSpec
 from powertrain.study._sweep_config import OBJECTIVES, SweepConfig, load_sweep_config, sweep_config_from_dict
 from powertrain.study._sweep_results import SweepResult, TrialRecord, load_sweep
+from powertrain.study._transfer_config import (
+    MultitaskStudyConfig,
+    TransferStudyConfig,
+    load_multitask_study_config,
+    load_transfer_study_config,
+)
 from powertrain.study.eat import EatStudyResult, eat_sweep_config, run_eat_study
+from powertrain.study.multitask import MultitaskStudyResult, run_multitask_study
 from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
+from powertrain.study.transfer import TransferStudyResult, run_transfer_study
 
 __all__ = [
     "OBJECTIVES",
@@ -51,24 +59,32 @@ __all__ = [
     "InferenceEnergy",
     "InferenceEnergyConfig",
     "ModelTable",
+    "MultitaskStudyConfig",
+    "MultitaskStudyResult",
     "Param",
     "RunRecord",
     "SearchSpace",
     "StudyRow",
     "SweepConfig",
     "SweepResult",
+    "TransferStudyConfig",
+    "TransferStudyResult",
     "TrialRecord",
     "TrialSpec",
     "eat_sweep_config",
     "load_eat_study_config",
+    "load_multitask_study_config",
     "load_sweep",
     "load_sweep_config",
+    "load_transfer_study_config",
     "make_pruner",
     "make_sampler",
     "measure_inference_energy",
     "merge_sweeps",
     "report_energy",
     "run_eat_study",
+    "run_multitask_study",
+    "run_transfer_study",
     "sweep",
     "sweep_config_from_dict",
 ]
