@@ -176,7 +176,7 @@ class MultitaskStudyConfig:
 
 
 def load_transfer_study_config(path: str | Path) -> TransferStudyConfig:
-    """Read a transfer study YAML (see docs/studies.md)."""
+    """Read a transfer study YAML (see docs/transfer.md)."""
     path = Path(path)
     data = _read(path, _TRANSFER_KEYS)
     finetune = data.get("finetune") or ["full"]
@@ -197,7 +197,7 @@ def load_transfer_study_config(path: str | Path) -> TransferStudyConfig:
 
 
 def load_multitask_study_config(path: str | Path) -> MultitaskStudyConfig:
-    """Read a multitask study YAML (see docs/studies.md)."""
+    """Read a multitask study YAML (see docs/transfer.md)."""
     path = Path(path)
     data = _read(path, _MULTITASK_KEYS)
     return MultitaskStudyConfig(

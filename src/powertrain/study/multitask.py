@@ -5,7 +5,7 @@
 trunk model on each task alone, per seed). Every run stops, if ``stop_at_target``, when it is on target: the
 multitask run when *every* task is. Results per seed and over seeds: the energy until every task reaches the
 target, one multitask model against the sum of the separate models, and per task. Written to ``OUT/results.json``
-(``kind: "multitask"``, schema in docs/studies.md) and ``OUT/results.md``.
+(``kind: "multitask"``, schema in docs/transfer.md) and ``OUT/results.md``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the pretrained weights of the same seed, in each fine-tuning mode, ``init_from``
 ``scratch`` (each target from random weights). Then, per target, mode and seed: the energy-, time- and
 epochs-to-target of fine-tuning and of training from scratch, the energy saved per task, and the break-even number
 of downstream tasks ``pretraining energy / energy saved per task``, with its spread over seeds. The results are
-``OUT/results.json`` (``kind: "transfer"``, schema in docs/studies.md) and ``OUT/results.md``.
+``OUT/results.json`` (``kind: "transfer"``, schema in docs/transfer.md) and ``OUT/results.md``.
 """
 
 from __future__ import annotations
