@@ -21,6 +21,9 @@ from powertrain.report._model import ReportInput, RunData, StudyData, Trial
 from powertrain.report._sections import Table, register_section
 from powertrain.report.build import ReportResult, build_report
 
+# plug-in study kinds shipped with powertrain: the transfer and multitask studies (they register themselves)
+from powertrain.report import _transfer_views as _transfer_views  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "Plot",
     "ReportInput",

@@ -251,11 +251,16 @@ def _comparison(
     )
     notes = sorted({r["note"] for r in rows if r.get("note")})
     if not any(v is not None for v in be):
-        verdict = "no break-even: " + "; ".join(notes) if notes else "no break-even"
+        reasons = [n.removesuffix(": no break-even") for n in notes]
+        verdict = "no break-even: " + "; ".join(reasons) if reasons else "no break-even"
     elif len([v for v in be if v is not None]) < len(rows):
         verdict = f"break-even in {sum(v is not None for v in be)} of {len(rows)} seeds; " + "; ".join(notes)
     else:
-        verdict = "break-even in every seed"
+        stat = summary["break_even_tasks"]
+        verdict = (
+            f"break-even after {stat['mean']:.2f} downstream tasks (mean of {stat['n']} seed(s), "
+            f"{stat['min']:.2f} to {stat['max']:.2f})"
+        )
     return {
         "target": target,
         "target_accuracy": tcfg.target_accuracy,

@@ -78,10 +78,30 @@ def transfer_config(tmp_path, **more):
     )  # fmt: skip
 
 
-def test_transfer_study_every_mode_from_the_same_seeds_pretraining_and_rerun_adds_nothing(tmp_path):
-    modes = ["full", "head", {"finetune": "last_blocks", "finetune_blocks": 1}]
-    config = transfer_config(tmp_path, finetune=modes)
-    result = run_transfer_study(config)
+@pytest.fixture(scope="module")
+def transfer_study(tmp_path_factory):
+    """A finished transfer study: 2 seeds, every fine-tuning mode (run once for this module's tests)."""
+    tmp_path = tmp_path_factory.mktemp("transfer")
+    config = transfer_config(tmp_path, finetune=["full", "head", {"finetune": "last_blocks", "finetune_blocks": 1}])
+    return config, run_transfer_study(config)
+
+
+@pytest.fixture(scope="module")
+def multitask_study(tmp_path_factory):
+    """A finished multitask study of two synthetic tasks, through the CLI."""
+    tmp_path = tmp_path_factory.mktemp("multitask")
+    tasks = [
+        {"name": "a", "dataset": "synthetic", "dataset_options": {"num_classes": 3, "train_size": 96, "test_size": 48}},
+        {"name": "b", "dataset": "synthetic", "dataset_options": {"num_classes": 2, "train_size": 96, "test_size": 48}},
+    ]
+    config = write(tmp_path, {"out": str(tmp_path / "mt"), "seeds": [0], "train": TRAIN, "tasks": tasks})
+    assert main(["study", "multitask", str(config), "--quiet"]) == 0
+    return tmp_path / "mt"
+
+
+def test_transfer_study_every_mode_from_the_same_seeds_pretraining(transfer_study):
+    config, result = transfer_study
+    out = config.parent / "out"
     data = json.loads(result.results_json.read_text())
     assert data["kind"] == "transfer" and data["schema_version"] == 1 and data["seeds"] == [0, 1]
     assert [(c["target"], c["mode"]) for c in data["comparisons"]] == [
@@ -118,18 +138,22 @@ def test_transfer_study_every_mode_from_the_same_seeds_pretraining_and_rerun_add
     assert torch.equal(body["net.1.weight"], probe["net.1.weight"])
     assert probe["net.3.weight"].shape[0] == 3 and body["net.3.weight"].shape[0] == 2
     # each stage is an ordinary sweep: its own storage and export, readable with the sweep tools
-    stage = load_sweep(tmp_path / "out" / "finetune")
-    assert stage.counts == {"complete": 6} and (tmp_path / "out" / "finetune" / "results.csv").exists()
+    stage = load_sweep(out / "finetune")
+    assert stage.counts == {"complete": 6} and (out / "finetune" / "results.csv").exists()
     assert data["total_energy_j"] == pytest.approx(
-        sum(load_sweep(tmp_path / "out" / s).energy["total_j"] for s in ("pretrain", "finetune", "scratch"))
+        sum(load_sweep(out / s).energy["total_j"] for s in ("pretrain", "finetune", "scratch"))
     )
     assert "estimated" in data["energy_sources"] and "| second | head |" in result.results_md.read_text()
-    # a second invocation reads every finished run back: nothing is trained or counted again
+
+
+def test_a_finished_transfer_study_run_again_trains_and_counts_nothing(transfer_study):
+    config, first = transfer_study
     again = run_transfer_study(config)
-    assert again.results["total_energy_j"] == data["total_energy_j"]
-    assert load_sweep(tmp_path / "out" / "finetune").counts == {"complete": 6}
+    assert again.results["total_energy_j"] == first.results["total_energy_j"]
+    for stage, runs in (("pretrain", 2), ("finetune", 6), ("scratch", 2)):
+        assert load_sweep(config.parent / "out" / stage).counts == {"complete": runs}
     assert [r["saved_j"] for c in again.results["comparisons"] for r in c["rows"]] == [
-        r["saved_j"] for c in data["comparisons"] for r in c["rows"]
+        r["saved_j"] for c in first.results["comparisons"] for r in c["rows"]
     ]
 
 
@@ -178,14 +202,9 @@ def test_killed_study_continues_without_redoing_finished_stages(tmp_path):
     assert row["finetune"]["energy_j"] == retry.get("energy_j") and row["finetune"]["epochs_completed"] == 3
 
 
-def test_multitask_study_compares_one_shared_model_with_one_model_per_task(tmp_path, capsys):
-    tasks = [
-        {"name": "a", "dataset": "synthetic", "dataset_options": {"num_classes": 3, "train_size": 96, "test_size": 48}},
-        {"name": "b", "dataset": "synthetic", "dataset_options": {"num_classes": 2, "train_size": 96, "test_size": 48}},
-    ]
-    config = write(tmp_path, {"out": str(tmp_path / "mt"), "seeds": [0], "train": TRAIN, "tasks": tasks})
-    assert main(["study", "multitask", str(config), "--quiet"]) == 0
-    data = json.loads((tmp_path / "mt" / "results.json").read_text())
+def test_multitask_study_compares_one_shared_model_with_one_model_per_task(multitask_study):
+    mt = multitask_study
+    data = json.loads((mt / "results.json").read_text())
     assert data["kind"] == "multitask" and data["tasks"] == ["a", "b"] and data["trunk"] == "mlp"
     (row,) = data["rows"]
     shared = yaml.safe_load((Path(row["multitask"]["run_dir"]) / "config.yaml").read_text())
@@ -204,9 +223,34 @@ def test_multitask_study_compares_one_shared_model_with_one_model_per_task(tmp_p
     else:
         assert row["ratio"] is None and row["note"] and data["verdict"].startswith("no comparison")
     assert data["per_task"]["a"]["single_energy_to_target_j"] == seed_spread([alone[0]])
-    assert load_sweep(tmp_path / "mt" / "multitask").counts == {"complete": 1}
-    assert load_sweep(tmp_path / "mt" / "single").counts == {"complete": 2}
-    assert "one multitask model" in capsys.readouterr().out
+    assert load_sweep(mt / "multitask").counts == {"complete": 1}
+    assert load_sweep(mt / "single").counts == {"complete": 2}
+    assert "one multitask model" in (mt / "results.md").read_text()
+
+
+def test_report_shows_the_transfer_break_even_and_the_multitask_totals(transfer_study, multitask_study, tmp_path):
+    """powertrain report on both study folders: each is one study (not a folder of stage sweeps), with its views."""
+    from powertrain.report import build_report, load_inputs
+
+    config, result = transfer_study
+    loaded = load_inputs([config.parent / "out", multitask_study])
+    assert [(s.kind, len(s.trials)) for s in loaded.studies] == [("transfer", 10), ("multitask", 3)]
+    names = {t.name for t in loaded.studies[0].trials}
+    assert {"pretrain/pretrain-s0", "finetune/head-second-s1", "scratch/scratch-second-s0"} <= names
+    spent = sum(t.spent_j for t in loaded.studies[0].trials)
+    assert spent == pytest.approx(result.results["total_energy_j"])  # every joule of the study, once
+    assert main(["report", str(config.parent / "out"), str(multitask_study), "--out", str(tmp_path / "rep")]) == 0
+    report = build_report([config.parent / "out", multitask_study], out=tmp_path / "rep2")
+    titles = [p.title for s in report.sections for p in s.plots]
+    assert ["Break-even: second / full", "Break-even: second / head", "Break-even: second / last1"] == [
+        t for t in titles if t.startswith("Break-even")
+    ]
+    assert "Energy to target" in titles and "Multitask: energy until every task is on target" in titles
+    html, md = report.html.read_text(), report.markdown.read_text()
+    for table in ("Transfer: fine-tuning against training from scratch", "Multitask: per task"):
+        assert table in html and table in md
+    for comp in result.results["comparisons"]:
+        assert comp["verdict"] in md
 
 
 def one_line_exit_2(capsys, argv, expect):
