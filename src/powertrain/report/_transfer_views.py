@@ -105,7 +105,8 @@ def break_even_plot(comp: dict[str, Any], index: int) -> Plot:
             seeds.append((row["seed"], float(pre), float(ft), float(sc), row.get("break_even_tasks")))
     be = comp["summary"].get("break_even_tasks")
     n_even = _mean(be)
-    top = max([s[4] for s in seeds if s[4]] + [n_even or 0.0])
+    crossing = comp["summary"].get("break_even_tasks_of_means")  # where the two mean lines cross
+    top = max([s[4] for s in seeds if s[4]] + [n_even or 0.0, crossing or 0.0])
     n_max = max(3, math.ceil(1.5 * top)) if top > 0 else 5
     ns = list(range(n_max + 1))
     with new_figure() as fig:
@@ -123,10 +124,13 @@ def break_even_plot(comp: dict[str, Any], index: int) -> Plot:
                     label="from scratch, mean")  # fmt: skip
             ax.plot(ns, [(mean[0] + n * mean[1]) / scale for n in ns], color="#ea580c", linewidth=2, marker="o",
                     markersize=3, label="pretrain once + fine-tune, mean")  # fmt: skip
-            if n_even is not None:
-                ax.axvline(n_even, color="#6b7280", linestyle="--", linewidth=1)
-                if be and be["n"] > 1:
-                    ax.axvspan(be["min"], be["max"], color="#9ca3af", alpha=0.2, linewidth=0)
+            if crossing is not None:
+                ax.axvline(crossing, color="#6b7280", linestyle="--", linewidth=1, label="the means cross")
+            for k, (_seed, _pre, _ft, _sc, n_seed) in enumerate(s for s in seeds if s[4] is not None):
+                ax.axvline(n_seed, ymax=0.06, color="#111827", linewidth=2,
+                           label="break-even of a seed" if k == 0 else None)  # fmt: skip
+            if be and be["n"] > 1:
+                ax.axvspan(be["min"], be["max"], color="#9ca3af", alpha=0.2, linewidth=0)
             ax.set_ylabel(f"cumulative energy to target ({unit})")
             ax.legend(loc="upper left")
         else:  # no seed has both energies-to-target: show what there is (from scratch) and say why
@@ -142,13 +146,19 @@ def break_even_plot(comp: dict[str, Any], index: int) -> Plot:
                     transform=ax.transAxes, color="#b91c1c")  # fmt: skip
             ax.set_ylabel(f"cumulative energy to target ({unit})")
         ax.set_xlabel("downstream tasks N")
-        title = f"break-even after {_stat(be)} tasks" if n_even is not None else "no break-even"
+        if n_even is None:
+            title = "no break-even"
+        elif be and be["n"] < len(rows):
+            title = f"break-even in {be['n']} of {len(rows)} seeds ({_stat(be)} tasks)"
+        else:
+            title = f"break-even after {_stat(be)} tasks"
         ax.set_title(f"{comp['target']}, {comp['mode']}: {title}")
         caption = (
             f"Energy to reach {comp.get('target_accuracy')} accuracy on N downstream tasks like {comp['target']}: "
             f"training each from scratch against pretraining once and fine-tuning ({comp['mode']}); measured "
-            "energies-to-target (J), thin lines one per seed, thick the mean; the dashed line is the mean break-even "
-            f"and the band its range over seeds. {comp.get('verdict') or ''}"
+            "energies-to-target (J), thin lines one per seed, thick the mean; dashed: where the means cross (mean "
+            "pretraining energy / mean saving), ticks: each seed's break-even, band: their range. "
+            f"{comp.get('verdict') or ''}"
         )
         return to_plot(fig, f"transfer-break-even-{index}", f"Break-even: {comp['target']} / {comp['mode']}",
                        caption)  # fmt: skip
@@ -234,19 +244,25 @@ def multitask_bars(facts: dict[str, Any]) -> Plot | None:
             ax.bar([0], [multi["mean"] / scale], 0.5, yerr=[multi["std"] / scale], capsize=3, color="#ea580c",
                    label="one multitask model")  # fmt: skip
         bottom = 0.0
-        for name, value in singles.items():
+        colours = ["#2563eb", "#16a34a", "#9333ea", "#0891b2", "#ca8a04", "#db2777", "#4b5563"]
+        for k, (name, value) in enumerate(singles.items()):
             if value is None:
                 continue
-            ax.bar([1], [value / scale], 0.5, bottom=[bottom / scale], label=f"alone: {name}")
+            ax.bar([1], [value / scale], 0.5, bottom=[bottom / scale], label=f"alone: {name}",
+                   color=colours[k % len(colours)])  # fmt: skip
             bottom += value
+        separate = s.get("separate_energy_to_target_j")
+        if separate:
+            ax.errorbar([1], [separate["mean"] / scale], yerr=[separate["std"] / scale], color="#111827", capsize=3)
         ax.set_xticks([0, 1], ["one shared model", "one model per task"])
         ax.set_ylabel(f"energy until every task is on target ({unit})")
         ax.legend(loc="upper right")
         ax.set_title(facts.get("verdict") or "Multitask against one model per task")
         return to_plot(fig, "multitask-energy", "Multitask: energy until every task is on target",
                        f"Mean measured energy (J) until every task reaches {facts.get('target_accuracy')} accuracy, "
-                       "over seeds (error bar: standard deviation); the separate models stacked by task. A missing "
-                       "bar never brought every task to the target.")  # fmt: skip
+                       "over seeds (error bars: standard deviation; the separate models' bar is stacked by task, "
+                       "its error bar on their per-seed sum). A missing bar never brought every task to the "
+                       "target.")  # fmt: skip
 
 
 def multitask_section(study: StudyData, entries: list[tuple[Trial, dict[str, Any]]]) -> list[Plot | Table | None]:
