@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from powertrain._files import json_safe, write_atomic
+from powertrain._units import format_joules as _joules
 from powertrain.carbon import CarbonSettings
 from powertrain.errors import ConfigError, DataNotFoundError
 from powertrain.training import TrainConfig
@@ -389,11 +390,3 @@ def _eat_row(row: Any) -> dict[str, Any] | None:
 
 def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None or not math.isfinite(float(value)) else format(float(value), spec)
-
-
-def _joules(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 3.6e6:
-        return f"{value / 3.6e6:.3f} kWh"
-    return f"{value / 1e3:.2f} kJ" if value >= 1e4 else f"{value:.1f} J"

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from powertrain._units import format_joules as _j
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings
 
@@ -125,9 +126,3 @@ def _num(value: float | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
-
-
-def _j(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value / 1e3:.2f} kJ" if value >= 1e4 else f"{value:.1f} J"

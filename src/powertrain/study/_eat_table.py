@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from powertrain._units import format_joules as _joules
 from powertrain.study._eat_config import EatSetting, format_sigma
 from powertrain.study._inference import InferenceEnergy, summarize_rounds
 
@@ -262,11 +263,3 @@ def sources_caption(table: ModelTable) -> str:
 
 def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else pattern.format(value)
-
-
-def _joules(energy_j: float | None) -> str:
-    if energy_j is None:
-        return "-"
-    if energy_j >= 3.6e6:
-        return f"{energy_j / 3.6e6:.3f} kWh"
-    return f"{energy_j / 1e3:.2f} kJ" if energy_j >= 1e3 else f"{energy_j:.1f} J"

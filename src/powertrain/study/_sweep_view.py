@@ -10,19 +10,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from powertrain._units import format_joules as _j
 from powertrain.carbon import format_kg
 from powertrain.study._sweep_results import SweepResult, TrialRecord
 
 __all__ = ["SweepDisplay", "compare_lines", "print_result", "trial_table"]
-
-
-def _j(value: Any) -> str:
-    if value is None:
-        return "-"
-    value = float(value)
-    if not math.isfinite(value):
-        return "-"
-    return f"{value / 1000:.2f} kJ" if abs(value) >= 10_000 else f"{value:.1f} J"
 
 
 def _acc(value: Any) -> str:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Protocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from powertrain._units import format_joules as _joules
+
 if TYPE_CHECKING:
     from powertrain.training.rundir import EpochRecord
 
@@ -108,11 +110,3 @@ class RichReporter:
 def make_reporter(*, quiet: bool) -> ProgressReporter:
     """The reporter for the CLI's ``--quiet`` flag."""
     return QuietReporter() if quiet else RichReporter()
-
-
-def _joules(energy_j: float) -> str:
-    if energy_j >= 3.6e6:
-        return f"{energy_j / 3.6e6:.3f} kWh"
-    if energy_j >= 1e3:
-        return f"{energy_j / 1e3:.2f} kJ"
-    return f"{energy_j:.1f} J"
