@@ -82,7 +82,7 @@ def _load(source: str | Path) -> optuna.Study:
     text = str(source)
     target, _, name = text.partition("#") if "://" in text else (text, "", "")
     url, _ = resolve_storage(target)
-    storage = open_storage(url, heartbeat_s=None, grace_s=None)
+    storage = open_storage(url, heartbeat_s=None, grace_s=None, create=False)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     if not name:
         if len(names) != 1:

@@ -44,9 +44,20 @@ def worker_id() -> str:
 
 
 def open_storage(
-    url: str, *, heartbeat_s: int | None = 10, grace_s: int | None = 30, max_retries: int = 3
+    url: str,
+    *,
+    heartbeat_s: int | None = 10,
+    grace_s: int | None = 30,
+    max_retries: int = 3,
+    create: bool = True,
 ) -> RDBStorage:
-    """An Optuna RDB storage on ``url``; a malformed URL or an unreachable server is a one-line ConfigError."""
+    """An Optuna RDB storage on ``url``; a malformed URL or an unreachable server is a one-line ConfigError.
+
+    ``create=False`` (readers: ``sweep show``, ``merge`` sources) refuses a SQLite file that does not exist instead of
+    creating it and its folder. SQLite studies use the write-ahead log with ``synchronous=NORMAL``: a killed worker
+    loses no committed trial (the log is replayed on the next open) and each of a trial's many small writes costs no
+    fsync of the whole database.
+    """
     import sqlalchemy
     from sqlalchemy.engine import make_url
 
@@ -60,19 +71,24 @@ def open_storage(
         engine_kwargs["connect_args"] = {"connect_timeout": 5}
         if parsed.drivername == "postgresql":  # psycopg 3 is what we install
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    elif backend == "sqlite" and parsed.database:
+    elif backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        if not create and not Path(parsed.database).is_file():
+            raise ConfigError(f"no study database at {parsed.database} (nothing was created)")
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     retry = RetryLost(max_retries) if heartbeat_s else None
     for attempt in range(6):
         try:
             with _quiet():
-                return RDBStorage(
+                storage = RDBStorage(
                     url,
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=heartbeat_s,
                     grace_period=grace_s,
                     heartbeat_stale_trial_callback=retry,
                 )
+            if backend == "sqlite":
+                _write_ahead_log(storage.engine)
+            return storage
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
             # workers starting together on an empty database race to create Optuna's tables: the loser retries
             if attempt == 5:
@@ -81,6 +97,22 @@ def open_storage(
         except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
             raise ConfigError(f"cannot open the study storage {_hide(parsed)}: {_first_line(exc)}") from None
     raise AssertionError("unreachable")
+
+
+def _write_ahead_log(engine: Any) -> None:
+    """Every new connection of ``engine`` uses SQLite's write-ahead log and ``synchronous=NORMAL``."""
+    from sqlalchemy import event
+
+    def pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    event.listen(engine, "connect", pragmas)
+    engine.dispose()  # the connection Optuna opened to create its tables predates the listener
 
 
 def _hide(url: Any) -> str:

@@ -353,7 +353,7 @@ def load_sweep(target: str | Path, *, study: str | None = None) -> SweepResult:
     from powertrain.study._storage import open_storage
 
     url, folder = resolve_storage(target)
-    storage = open_storage(url, heartbeat_s=None, grace_s=None)
+    storage = open_storage(url, heartbeat_s=None, grace_s=None, create=False)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     if study is None:
         if len(names) != 1:

@@ -113,3 +113,32 @@ def test_sweep_results_carry_operational_and_embodied_co2e_of_what_each_trial_sp
     assert main(["sweep", "show", str(tmp_path / "s"), "--country", "Frnace"]) == 2
     err = capsys.readouterr().err.strip()
     assert "France" in err and len(err.splitlines()) == 1
+
+
+def test_sqlite_study_storage_uses_the_write_ahead_log_and_keeps_trials_across_reopening(tmp_path):
+    import sqlite3
+
+    from powertrain.study._storage import open_storage
+
+    folder = _study(tmp_path / "wal", "wal", [_trial(0.1, TrialState.COMPLETE, ett=100.0, energy=100.0)])
+    storage = open_storage(f"sqlite:///{folder / 'study.db'}", heartbeat_s=None, grace_s=None)
+    with storage.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    study = optuna.load_study(study_name="wal", storage=storage)
+    study.add_trial(_trial(0.3, TrialState.COMPLETE, ett=300.0, energy=300.0))
+    storage.engine.dispose()
+    with sqlite3.connect(folder / "study.db") as raw:  # the mode is a property of the file now
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert [t.values for t in load_sweep(folder).trials] == [[100.0], [300.0]]
+
+
+def test_reading_a_missing_sqlite_study_creates_nothing(tmp_path, capsys):
+    missing = tmp_path / "nowhere" / "x.db"
+    assert main(["sweep", "show", f"sqlite:///{missing}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no study database" in err[0]
+    assert not (tmp_path / "nowhere").exists()
+    with pytest.raises(Exception, match="no study database"):
+        merge_sweeps(tmp_path / "merged", [f"sqlite:///{missing}"])
+    assert not (tmp_path / "nowhere").exists()
