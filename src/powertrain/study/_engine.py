@@ -19,7 +19,7 @@ from powertrain.meters import Sensor
 from powertrain.study._storage import claim_trial, open_storage, open_study, recover_lost_trials
 from powertrain.study._sweep_config import SweepConfig, load_sweep_config, sweep_config_from_dict
 from powertrain.study._sweep_results import SweepResult, from_study
-from powertrain.study._trial import run_trial
+from powertrain.study._trial import enqueue_missing_rounds, run_trial
 from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner
 from powertrain.training.progress import ProgressReporter
 
@@ -78,6 +78,8 @@ def sweep(
     study = open_study(config, storage, make_sampler(config), make_pruner(config))
     while True:
         recover_lost_trials(study, config)
+        if config.round_epochs:
+            enqueue_missing_rounds(study, settle_s=config.grace_s)
         trial = claim_trial(study, config)
         if trial is None:
             break

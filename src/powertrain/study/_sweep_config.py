@@ -32,7 +32,7 @@ OBJECTIVES: dict[str, tuple[str, str, str]] = {
 }
 _TOP_KEYS = {
     "train", "space", "trials", "sampler", "objective", "n_trials", "pruner", "seed", "study", "out", "storage",
-    "heartbeat_s", "grace_s", "max_retries",
+    "heartbeat_s", "grace_s", "max_retries", "round_epochs",
 }  # fmt: skip
 
 
@@ -51,6 +51,9 @@ class SweepConfig:
             reaching the target), ``sm2`` (successive halving on measured energy), or one of Optuna's ``median``,
             ``percentile``, ``successive_halving``, ``hyperband``.
         pruner_options: Keyword arguments of the pruner's class.
+        round_epochs: Breadth-first (grid and trial lists): run every trial this many epochs at a time, round by round
+            (each round continues the run's checkpoint), so the pruner knows the cheapest setup's energy-to-target
+            before any trial has run long. None: each trial runs to its end before the next starts.
         seed: Sampler seed.
         study: The study's name in the storage.
         out: The study folder (run directories, the SQLite file, exports).
@@ -69,6 +72,7 @@ class SweepConfig:
     n_trials: int | None = None
     pruner: PrunerName = "none"
     pruner_options: dict[str, Any] = field(default_factory=dict)
+    round_epochs: int | None = None
     seed: int = 0
     study: str = "sweep"
     out: str = "studies/sweep"
@@ -114,6 +118,12 @@ class SweepConfig:
             raise ConfigError("objective energy_ratio needs train.estimate_batch_size > 0")
         if self.sampler != "grid" and (self.n_trials is None or self.n_trials < 1):
             raise ConfigError(f"sampler {self.sampler} needs n_trials >= 1 (a grid runs every point once)")
+        if self.round_epochs is not None and (isinstance(self.round_epochs, bool) or self.round_epochs < 1):
+            raise ConfigError(f"round_epochs must be a whole number of epochs >= 1, not {self.round_epochs!r}")
+        if self.round_epochs is not None and self.sampler != "grid":
+            raise ConfigError(
+                "round_epochs (breadth-first rounds) needs sampler grid: a sampler picks trials one by one"
+            )
         if self.n_trials is not None and self.n_trials < 1:
             raise ConfigError(f"n_trials must be >= 1, not {self.n_trials!r}")
         if not self.study or "/" in self.study:
@@ -195,6 +205,7 @@ def sweep_config_from_dict(
             n_trials=int(n_trials) if n_trials is not None else None,
             pruner=str(pruner),  # type: ignore[arg-type]
             pruner_options=options,
+            round_epochs=int(data["round_epochs"]) if data.get("round_epochs") is not None else None,
             seed=int(data.get("seed", 0)),
             study=study,
             out=str(data.get("out") or Path("studies") / study),

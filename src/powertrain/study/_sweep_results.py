@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from powertrain._files import json_safe, write_atomic
 from powertrain.carbon import CarbonSettings, carbon_footprint, energy_provenance, sum_footprints
@@ -47,8 +47,11 @@ class TrialRecord:
 
     @classmethod
     def from_frozen(cls, trial: FrozenTrial) -> TrialRecord:
-        """Read a FrozenTrial."""
-        return cls(trial.number, trial.state.name.lower(), dict(trial.params), trial.values, dict(trial.user_attrs))
+        """Read a FrozenTrial; a breadth-first round that handed its run to the next round has state ``paused``."""
+        state = trial.state.name.lower()
+        if trial.state == TrialState.PRUNED and trial.user_attrs.get("paused"):
+            state = "paused"
+        return cls(trial.number, state, dict(trial.params), trial.values, dict(trial.user_attrs))
 
     def get(self, key: str) -> Any:
         """A user attribute, None when missing."""
@@ -56,9 +59,12 @@ class TrialRecord:
 
     @property
     def spent_j(self) -> float:
-        """Energy this trial itself spent (its run's energy minus what an earlier attempt already counted)."""
+        """Energy this trial itself spent (its run's energy minus what an earlier attempt already counted).
+
+        Zero while it waits: a retry or a next round carries its predecessor's figures, which that one counts.
+        """
         total = self.attrs.get("energy_j")
-        if total is None:
+        if total is None or self.state == "waiting":
             return 0.0
         return max(0.0, float(total) - float(self.attrs.get("base_energy_j") or 0.0))
 
@@ -146,7 +152,9 @@ class SweepResult:
     @property
     def reached(self) -> list[TrialRecord]:
         """Trials (any state) whose run reached the target, by energy-to-target."""
-        hits = [t for t in self.trials if t.get("energy_to_target_j") is not None and t.state != "waiting"]
+        hits = [
+            t for t in self.trials if t.get("energy_to_target_j") is not None and t.state not in ("waiting", "paused")
+        ]
         return sorted(hits, key=lambda t: float(t.get("energy_to_target_j")))
 
     @property
@@ -192,29 +200,37 @@ class SweepResult:
     @property
     def energy(self) -> dict[str, float]:
         """The search's own cost: energy spent by trials in each state and in all (joules)."""
-        out = {"total_j": 0.0, "complete_j": 0.0, "pruned_j": 0.0, "fail_j": 0.0, "running_j": 0.0, "lost_j": 0.0}
+        out = {"total_j": 0.0, "complete_j": 0.0, "pruned_j": 0.0, "paused_j": 0.0, "fail_j": 0.0, "running_j": 0.0,
+               "lost_j": 0.0}  # fmt: skip
         for t in self.trials:
             out["total_j"] += t.spent_j
             key = f"{t.state}_j"
             if key in out:
                 out[key] += t.spent_j
-            out["lost_j"] += float(t.get("lost_energy_j") or 0.0) if t.state != "fail" else 0.0
+            # the run's lost energy is cumulative: its last attempt or round holds all of it
+            out["lost_j"] += (
+                float(t.get("lost_energy_j") or 0.0) if t.state not in ("fail", "paused", "waiting") else 0.0
+            )
         return out
 
     @property
     def pruning(self) -> dict[str, Any]:
         """What pruning cut: the pruned trials' energy, and an estimate of what running them on would have cost.
 
-        ``not_spent_upper_j`` extrapolates each pruned trial's measured joules per epoch over the epochs it had left
-        (an upper bound: a trial that would have reached the target would have stopped earlier).
+        ``not_spent_upper_j`` extrapolates each pruned trial's measured joules per finished epoch over all its planned
+        epochs, minus what it spent (an upper bound: a trial that would have reached the target would have stopped
+        earlier). A trial stopped mid-epoch by an energy budget counts only its complete epochs in the rate.
         """
         pruned = self.by_state("pruned")
         not_spent = 0.0
         for t in pruned:
-            done = len(t.get("curve") or [])
-            planned = int((t.get("config") or {}).get("epochs") or done)
-            if done and t.get("energy_j") is not None:
-                not_spent += float(t.get("energy_j")) / done * max(0, planned - done)
+            finished = list(t.get("curve") or [])
+            if t.get("epochs_completed") is not None:  # a budget may have cut the last epoch short
+                finished = finished[: int(t.get("epochs_completed"))]
+            planned = int((t.get("config") or {}).get("epochs") or len(finished))
+            if finished and t.get("energy_j") is not None:
+                per_epoch = float(finished[-1][1]) / len(finished)
+                not_spent += max(0.0, per_epoch * planned - float(t.get("energy_j")))
         return {
             "pruned_trials": len(pruned),
             "pruned_spent_j": sum(t.spent_j for t in pruned),

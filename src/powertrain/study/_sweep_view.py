@@ -21,6 +21,19 @@ def _acc(value: Any) -> str:
     return "-" if value is None or not math.isfinite(float(value)) else f"{float(value):.4f}"
 
 
+def format_objective(name: str, value: Any) -> str:
+    """An objective value with its unit: joules, seconds, an accuracy fraction or an energy ratio."""
+    if value is None or not math.isfinite(float(value)):
+        return "-"
+    if name in ("energy_to_target", "energy"):
+        return _j(float(value))
+    if name in ("time_to_target", "time"):
+        return f"{float(value):.1f} s"
+    if name == "energy_ratio":
+        return f"{float(value):.3f} (accelerator energy / dense)"
+    return f"{float(value):.4f} (accuracy)"
+
+
 def trial_table(result: SweepResult, trials: list[TrialRecord], title: str) -> Table:
     """One row per trial: its parameters, state, energy/time/epochs to target, accuracies and energy spent."""
     best = result.best
@@ -28,20 +41,26 @@ def trial_table(result: SweepResult, trials: list[TrialRecord], title: str) -> T
     for name in ("#", "trial", "state", "energy to target", "time to target", "epochs", "final acc", "best acc",
                  "run energy", "spent"):  # fmt: skip
         table.add_column(name, justify="left" if name in ("trial", "state") else "right")
-    ranked = sorted(trials, key=lambda t: (t.get("energy_to_target_j") is None, t.get("energy_to_target_j") or 0))
+    earlier: dict[Any, float] = {}  # breadth-first rounds that handed their run on: folded into the run's last row
+    for t in trials:
+        if t.state == "paused":
+            earlier[t.get("run_name")] = earlier.get(t.get("run_name"), 0.0) + t.spent_j
+    shown = [t for t in trials if t.state != "paused"]
+    ranked = sorted(shown, key=lambda t: (t.get("energy_to_target_j") is None, t.get("energy_to_target_j") or 0))
     for t in ranked:
         ttt = t.get("time_to_target_s")
         table.add_row(
             str(t.number),
             str(t.get("run_name") or t.params),
-            t.state + (f" ({t.get('train_status')})" if t.get("train_status") not in (None, "completed") else ""),
+            t.state
+            + (f" ({t.get('train_status')})" if t.get("train_status") not in (None, "completed", t.state) else ""),
             _j(t.get("energy_to_target_j")) if t.get("energy_to_target_j") is not None else "not reached",
             "-" if ttt is None else f"{float(ttt):.1f} s",
             str(t.get("epochs_to_target") or "-"),
             _acc(t.get("final_accuracy")),
             _acc(t.get("best_accuracy")),
             _j(t.get("energy_j")),
-            _j(t.spent_j),
+            _j(t.spent_j + (earlier.get(t.get("run_name"), 0.0) if t.state != "waiting" else 0.0)),
             style="bold" if best is not None and t.number == best.number else None,
         )
     return table
@@ -55,8 +74,11 @@ def summary_lines(result: SweepResult) -> list[str]:
     if best is not None:
         lines.append(
             f"best: {best.get('run_name')} {best.params} -> {result.objective[0]} "
-            f"{best.values[0] if best.values else '-':.6g}" + (
-                f" (energy to target {_j(best.get('energy_to_target_j'))})" if best.get("energy_to_target_j") else ""
+            f"{format_objective(result.objective[0], best.values[0] if best.values else None)}"
+            + (
+                f" (energy to target {_j(best.get('energy_to_target_j'))})"
+                if best.get("energy_to_target_j") and result.objective[0] != "energy_to_target"
+                else ""
             )
         )
     elif len(result.objective) > 1:
@@ -80,6 +102,12 @@ def summary_lines(result: SweepResult) -> list[str]:
         f"the search itself spent {_j(energy['total_j'])} ({counts}; finished {_j(energy['complete_j'])}, "
         f"pruned {_j(energy['pruned_j'])}, failed/lost {_j(energy['fail_j'])})"
     )
+    if energy.get("paused_j"):
+        rounds = result.counts.get("paused", 0)
+        lines.append(
+            f"breadth-first: {rounds} rounds ended early and handed their runs on ({_j(energy['paused_j'])}, counted "
+            "once, in their runs' rows)"
+        )
     carbon = result.carbon
     if carbon["trials"]:
         where = "; ".join(
@@ -112,7 +140,7 @@ def print_result(result: SweepResult, console: Console) -> None:
     """The results table (one per hardware when the study spans several) and the summary lines."""
     groups = result.by_hardware()
     for tag, trials in groups.items():
-        title = f"{result.study}: {len(trials)} trials on {tag}"
+        title = f"{result.study}: {sum(t.state != 'paused' for t in trials)} trials on {tag}"
         if result.target_accuracy is not None:
             title += f", target accuracy {result.target_accuracy}"
         console.print(trial_table(result, trials, title))
@@ -183,12 +211,16 @@ class SweepDisplay:
                 Text(
                     f"trials: {c.get('complete', 0)} done, {c.get('running', 0)} running, {c.get('pruned', 0)} pruned,"
                     f" {c.get('fail', 0)} failed, {c.get('waiting', 0)} waiting"
+                    + (f" ({c['paused']} rounds handed on)" if c.get("paused") else "")
                 )
             )
             best = r.best
             best_txt = "-"
             if best is not None:
-                best_txt = f"{best.get('run_name')}: {best.values[0]:.6g}" if best.values else "-"
+                objective = r.objective[0] if r.objective else "value"
+                best_txt = (
+                    f"{best.get('run_name')}: {format_objective(objective, best.values[0])}" if best.values else "-"
+                )
             mine = next((t for t in r.trials if t.number == self.trial_number and t.state == "running"), None)
             stored = float(mine.get("energy_j") or 0.0) if mine is not None else 0.0
             so_far = r.energy["total_j"] + max(0.0, self.live_j - stored)

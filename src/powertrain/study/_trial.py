@@ -25,11 +25,16 @@ from powertrain.hardware import describe_hardware
 from powertrain.meters import Sensor
 from powertrain.study._storage import RetryLost, heartbeat, worker_id
 from powertrain.study._sweep_config import OBJECTIVES, SweepConfig
-from powertrain.study.pruners import EnergySuccessiveHalvingPruner, report_energy
+from powertrain.study.pruners import (
+    EnergyAwarePruner,
+    EnergySuccessiveHalvingPruner,
+    best_energy_to_target,
+    report_energy,
+)
 from powertrain.training import EpochRecord, train
 from powertrain.training.progress import ProgressReporter
 
-__all__ = ["hardware_tag", "run_trial"]
+__all__ = ["PAUSED", "enqueue_missing_rounds", "hardware_tag", "run_trial"]
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +95,24 @@ def run_trial(
         try:
             cfg = config.space.config_for(config.train, params).replace(out=str(run_dir))
             trial.set_user_attr("config", cfg.to_dict())
+            planned_epochs = cfg.epochs
+            if config.round_epochs:  # breadth-first: this round trains up to round x round_epochs epochs
+                cfg = cfg.replace(epochs=min(planned_epochs, _round(trial) * config.round_epochs))
+            budget_j = _pruning_budget(study, trial) if prune else None
+            if budget_j is not None and (cfg.energy_budget_j is None or budget_j < cfg.energy_budget_j):
+                cfg = cfg.replace(energy_budget_j=budget_j)  # checked every half second, not only at epoch ends
+                trial.set_user_attr("pruning_budget_j", budget_j)
             summary = _existing_summary(run_dir)
-            if summary is not None:  # the run ended but its trial was lost before being told: read it back
+            over_budget = False
+            if summary is not None and _paused_run(summary, cfg.epochs):
+                spent_j = float((summary.get("energy") or {}).get("total_j") or 0.0)
+                over_budget = budget_j is not None and spent_j >= budget_j
+                if not over_budget:
+                    summary = None  # a run an earlier round ended: this round continues it
+            if over_budget:  # an earlier round already spent more than the best energy-to-target: stop it untrained
+                result_status = "budget_exhausted"
+                trial.set_user_attr("base_energy_j", carried_j)
+            elif summary is not None:  # the run ended but its trial was lost before being told: read it back
                 result_status = str(summary.get("status"))
                 trial.set_user_attr("base_energy_j", carried_j)
                 _store_curve_rows(trial, run_dir)
@@ -115,7 +136,14 @@ def run_trial(
             log.exception("trial %d failed", trial.number)
             return _store_failure(study, trial, f"{type(exc).__name__}: {exc}", retry=False)
     _store_summary(trial, summary, result_status)
-    if result_status == "pruned":
+    stopped_by_pruner = (
+        result_status == "budget_exhausted"
+        and trial.user_attrs.get("pruning_budget_j") is not None
+        and not summary.get("reached_target")
+    )
+    if result_status == "completed" and config.round_epochs and _paused_run(summary, planned_epochs):
+        return _pause(study, trial)
+    if result_status == "pruned" or stopped_by_pruner:
         study.tell(trial, state=TrialState.PRUNED)
         return TrialState.PRUNED
     values = [_objective_value(name, trial.user_attrs) for name in config.objective]
@@ -125,6 +153,82 @@ def run_trial(
         return TrialState.FAIL
     study.tell(trial, values=values)
     return TrialState.COMPLETE
+
+
+PAUSED = "paused"  # user attribute of a trial that ended a breadth-first round; its continuation carries the run on
+ROUND = "round"  # user attribute: the breadth-first round a trial runs (1, 2, ...)
+
+
+def _round(trial: optuna.Trial) -> int:
+    return int(trial.user_attrs.get(ROUND) or 1)
+
+
+def _paused_run(summary: dict[str, Any], epochs: int) -> bool:
+    """True when a run ended as ``completed`` before ``epochs`` epochs: a breadth-first round ended it, not training."""
+    return summary.get("status") == "completed" and int(summary.get("epochs_completed") or 0) < epochs
+
+
+def _pause(study: optuna.Study, trial: optuna.Trial) -> TrialState:
+    """End this round of ``trial`` and enqueue its next round (same parameters, the figures so far, ``round`` + 1).
+
+    The round's trial is told PRUNED with ``paused`` set, so its energy is counted once (the next round's
+    ``base_energy_j`` starts where it stopped) and nothing reads it as a finished configuration. A worker killed
+    between the two steps leaves a paused trial without a next round: :func:`enqueue_missing_rounds` adds it.
+    """
+    trial.set_user_attr(PAUSED, True)
+    study.tell(trial, state=TrialState.PRUNED)
+    _enqueue_next_round(study, study._storage.get_trial(trial._trial_id))
+    return TrialState.PRUNED
+
+
+def _enqueue_next_round(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+    attrs = {k: v for k, v in frozen.user_attrs.items() if k not in ("worker", "error", PAUSED, "pruning_budget_j")}
+    attrs[ROUND] = int(frozen.user_attrs.get(ROUND) or 1) + 1
+    study.add_trial(
+        optuna.create_trial(
+            state=TrialState.WAITING,
+            params=frozen.params,
+            distributions=frozen.distributions,
+            user_attrs=attrs,
+            system_attrs={"powertrain:continues": frozen.number},
+        )
+    )
+
+
+def enqueue_missing_rounds(study: optuna.Study, *, settle_s: float = 30.0) -> list[int]:
+    """Enqueue the next round of every paused trial that has none (its worker died in between); returns their numbers.
+
+    Only paused trials that ended more than ``settle_s`` ago, so a live worker's own enqueue is not doubled.
+    """
+    import datetime as dt
+
+    trials = study.get_trials(deepcopy=False)
+    continued = {t.system_attrs.get("powertrain:continues") for t in trials}
+    now = dt.datetime.now()
+    added = []
+    for t in trials:
+        if t.state != TrialState.PRUNED or not t.user_attrs.get(PAUSED) or t.number in continued:
+            continue
+        if t.datetime_complete is not None and (now - t.datetime_complete).total_seconds() < settle_s:
+            continue
+        _enqueue_next_round(study, t)
+        added.append(t.number)
+    return added
+
+
+def _pruning_budget(study: optuna.Study, trial: optuna.Trial) -> float | None:
+    """The energy-aware pruner's rule as an energy budget for the run, so it stops mid-epoch, not only at epoch ends.
+
+    A trial that has spent ``margin`` x the best energy-to-target so far without reaching the target cannot become
+    the best, so stopping it the moment it crosses that line (the training loop checks its budget every half second)
+    loses nothing the sweep is looking for. The budget is fixed when the trial starts; a better best found later by
+    another worker still prunes it at its next epoch end.
+    """
+    pruner = study.pruner
+    if not isinstance(pruner, EnergyAwarePruner):
+        return None
+    best = best_energy_to_target(study, exclude=trial.number)
+    return None if best is None else pruner.margin * best
 
 
 def _objective_value(name: str, attrs: dict[str, Any]) -> float | None:
@@ -213,4 +317,3 @@ def _existing_summary(run_dir: Path) -> dict[str, Any] | None:
 def _epoch_number(record: EpochRecord, curve: list[list[float]]) -> int:
     """The epoch just finished, numbered from 1 (the record's own numbering may start at 0 or 1)."""
     return int(curve[-1][0]) + 1 if curve else int(record.epoch) + 1 if record.epoch == 0 else int(record.epoch)
-

@@ -167,7 +167,9 @@ class EnergySuccessiveHalvingPruner(BasePruner):
         others = [
             float(t.user_attrs["energy_rungs"][rung])
             for t in study.get_trials(deepcopy=False)
-            if t.number != trial.number and rung in (t.user_attrs.get("energy_rungs") or {})
+            if t.number != trial.number
+            and rung in (t.user_attrs.get("energy_rungs") or {})
+            and not t.user_attrs.get("paused")  # a breadth-first round: its next round carries the same figures
         ]
         if len(others) + 1 < self.min_trials:
             return False

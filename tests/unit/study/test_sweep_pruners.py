@@ -1,9 +1,22 @@
-"""The energy-aware pruners on plain Optuna studies (in memory), as a user's own Optuna code would use them."""
+"""The energy-aware pruners on plain Optuna studies (in memory), as a user's own Optuna code would use them, and the
+energy pruner inside the sweep engine (a real tiny sweep with a constant-power test sensor)."""
+
+import time
 
 import optuna
 import pytest
 
-from powertrain.study import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
+from powertrain.meters.base import Reading, Sensor
+from powertrain.study import (
+    EnergyAwarePruner,
+    EnergySuccessiveHalvingPruner,
+    SearchSpace,
+    SweepConfig,
+    TrialSpec,
+    report_energy,
+    sweep,
+)
+from powertrain.training import TrainConfig
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -83,3 +96,82 @@ def test_successive_halving_waits_for_a_first_epoch_energy_when_none_is_given():
     trial = study.ask()
     trial.set_user_attr("first_epoch_energy_j", 40.0)
     assert pruner.rungs_j(study)[:2] == [40.0, 120.0]
+
+
+class _Watts(Sensor):
+    """A CPU counter that draws a constant 200 W: energy is 200 J per second of wall time."""
+
+    name, device, component, kind = "watts", "cpu:test", "cpu", "counter"
+
+    def read(self) -> Reading:
+        now = time.monotonic()
+        return Reading(timestamp_s=now, energy_j=200.0 * now)
+
+
+def test_the_sweep_engine_turns_the_best_energy_to_target_into_a_budget_that_stops_a_hopeless_trial(tmp_path):
+    train = TrainConfig(
+        dataset="synthetic", model="mlp", epochs=40, batch_size=32, device="cpu", estimate_batch_size=0, image_size=8,
+        channels=1, meter_interval_s=0.02, target_accuracy=0.5, stop_at_target=True,
+        dataset_options={"num_classes": 4, "train_size": 256, "test_size": 64},
+    )  # fmt: skip
+    space = SearchSpace.parse(None, [TrialSpec("fast", {"lr": 0.2}), TrialSpec("hopeless", {"lr": 1e-7})])
+    config = SweepConfig(train=train, space=space, sampler="grid", pruner="energy", study="budget", out=tmp_path)
+    result = sweep(config, sensors=[_Watts()])
+    fast, hopeless = (next(t for t in result.trials if t.get("run_name") == n) for n in ("fast", "hopeless"))
+    best_j = fast.get("energy_to_target_j")
+    assert fast.state == "complete" and best_j is not None and fast.get("pruning_budget_j") is None
+    assert hopeless.get("pruning_budget_j") == pytest.approx(best_j)  # the best so far, as the run's budget
+    assert hopeless.state == "pruned" and hopeless.get("train_status") == "budget_exhausted"
+    per_epoch = hopeless.get("curve")[0][1]
+    assert best_j <= hopeless.get("energy_j") <= best_j + per_epoch  # stopped within an epoch of crossing it
+    assert len(hopeless.get("curve")) < 40 and result.best.get("run_name") == "fast"
+    assert result.pruning["pruned_trials"] == 1 and result.pruning["not_spent_upper_j"] > 0
+
+
+def test_breadth_first_rounds_find_the_cheap_setup_before_a_hopeless_one_runs_long(tmp_path):
+    import csv
+    import json
+
+    train = TrainConfig(
+        dataset="synthetic", model="mlp", epochs=8, batch_size=32, device="cpu", estimate_batch_size=0, image_size=8,
+        channels=1, meter_interval_s=0.02, target_accuracy=0.5, stop_at_target=True,
+        dataset_options={"num_classes": 4, "train_size": 256, "test_size": 64},
+    )  # fmt: skip
+    # the hopeless setup comes first: run depth-first it would train all 8 epochs before the fast one starts
+    space = SearchSpace.parse(None, [TrialSpec("hopeless", {"lr": 1e-7}), TrialSpec("fast", {"lr": 0.2})])
+    config = SweepConfig(
+        train=train, space=space, sampler="grid", pruner="energy", round_epochs=1, study="rounds", out=tmp_path
+    )
+    result = sweep(config, sensors=[_Watts()])
+    rounds = [t for t in result.trials if t.get("run_name") == "hopeless"]
+    assert [t.state for t in rounds][0] == "paused" and rounds[-1].state == "pruned"
+    assert [t.get("round") or 1 for t in rounds] == list(range(1, len(rounds) + 1))
+    assert result.best.get("run_name") == "fast" and result.counts.get("complete") == 1
+    # every joule once: the study's total is the two runs' own totals, however many rounds they took
+    runs = {n: json.loads((tmp_path / "runs" / n / "summary.json").read_text()) for n in ("hopeless", "fast")}
+    assert result.energy["total_j"] == pytest.approx(sum(r["energy"]["total_j"] for r in runs.values()))
+    assert result.energy["paused_j"] == pytest.approx(sum(t.spent_j for t in rounds if t.state == "paused"))
+    epochs = [int(r["epoch"]) for r in csv.DictReader((tmp_path / "runs" / "hopeless" / "metrics.csv").open())]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) < 8  # each epoch once, and far fewer than 8
+    assert runs["hopeless"]["energy"]["total_j"] <= result.best.get("energy_to_target_j") + rounds[0].spent_j
+
+
+def test_a_paused_round_whose_worker_died_before_enqueueing_the_next_one_gets_it(tmp_path):
+    from optuna.distributions import CategoricalDistribution
+
+    from powertrain.study._trial import enqueue_missing_rounds
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
+    study.add_trial(
+        optuna.create_trial(
+            state=optuna.trial.TrialState.PRUNED, params={"lr": 0.1},
+            distributions={"lr": CategoricalDistribution([0.1, 0.2])},
+            user_attrs={"run_name": "lr=0.1", "paused": True, "round": 2, "energy_j": 50.0, "worker": "h:1"},
+        )
+    )  # fmt: skip
+    assert enqueue_missing_rounds(study, settle_s=0) == [0]
+    assert enqueue_missing_rounds(study, settle_s=0) == []  # once
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].params == {"lr": 0.1}
+    assert waiting[0].user_attrs["round"] == 3 and "paused" not in waiting[0].user_attrs
+    assert "worker" not in waiting[0].user_attrs and waiting[0].user_attrs["energy_j"] == 50.0

@@ -142,3 +142,15 @@ def test_reading_a_missing_sqlite_study_creates_nothing(tmp_path, capsys):
     with pytest.raises(Exception, match="no study database"):
         merge_sweeps(tmp_path / "merged", [f"sqlite:///{missing}"])
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_the_best_value_is_printed_with_the_objective_s_unit(tmp_path, capsys):
+    from powertrain.study._sweep_view import format_objective
+
+    folder = _study(tmp_path / "u", "u", [_trial(0.1, TrialState.COMPLETE, ett=1234.5, energy=1500.0)])
+    assert main(["sweep", "show", str(folder)]) == 0
+    best = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("best:"))
+    assert best.endswith("energy_to_target 1.23 kJ"), best
+    assert format_objective("time_to_target", 12.34) == "12.3 s"
+    assert format_objective("accuracy", 0.91234).startswith("0.9123")
+    assert format_objective("energy_to_target", math.inf) == "-"
