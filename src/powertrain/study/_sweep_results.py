@@ -141,6 +141,29 @@ class SweepResult:
         """Trials in ``state`` (complete, pruned, fail, running, waiting)."""
         return [t for t in self.trials if t.state == state]
 
+    def run_spent_j(self, trial: TrialRecord) -> float:
+        """What ``trial``'s configuration spent in this attempt, with the breadth-first rounds that led up to it.
+
+        A paused round's energy is folded into the next attempt of the same run that is not waiting; a round whose
+        next one has not started yet keeps its own (state ``paused``).
+        """
+        return self._folded().get(trial.number, trial.spent_j)
+
+    def _folded(self) -> dict[int, float]:
+        pending: dict[Any, float] = {}
+        folded: dict[int, float] = {}
+        for t in sorted(self.trials, key=lambda t: t.number):
+            key = t.get("run_name") or t.number
+            if t.state == "paused":
+                pending[key] = pending.get(key, 0.0) + t.spent_j
+                folded[t.number] = 0.0
+            elif t.state != "waiting":
+                folded[t.number] = t.spent_j + pending.pop(key, 0.0)
+        for t in self.trials:  # rounds whose next one is still waiting keep their energy
+            if t.state == "paused" and (t.get("run_name") or t.number) in pending:
+                folded[t.number] = t.spent_j
+        return folded
+
     @property
     def counts(self) -> dict[str, int]:
         """How many trials are in each state."""
@@ -199,14 +222,17 @@ class SweepResult:
 
     @property
     def energy(self) -> dict[str, float]:
-        """The search's own cost: energy spent by trials in each state and in all (joules)."""
+        """The search's own cost: energy spent by trials in each state and in all (joules).
+
+        ``paused_j``: breadth-first rounds whose next round has not started (the others count with their run).
+        """
         out = {"total_j": 0.0, "complete_j": 0.0, "pruned_j": 0.0, "paused_j": 0.0, "fail_j": 0.0, "running_j": 0.0,
                "lost_j": 0.0}  # fmt: skip
         for t in self.trials:
             out["total_j"] += t.spent_j
             key = f"{t.state}_j"
-            if key in out:
-                out[key] += t.spent_j
+            if key in out:  # a configuration's breadth-first rounds count under the state it ended in
+                out[key] += self.run_spent_j(t)
             # the run's lost energy is cumulative: its last attempt or round holds all of it
             out["lost_j"] += (
                 float(t.get("lost_energy_j") or 0.0) if t.state not in ("fail", "paused", "waiting") else 0.0
@@ -233,7 +259,7 @@ class SweepResult:
                 not_spent += max(0.0, per_epoch * planned - float(t.get("energy_j")))
         return {
             "pruned_trials": len(pruned),
-            "pruned_spent_j": sum(t.spent_j for t in pruned),
+            "pruned_spent_j": sum(self.run_spent_j(t) for t in pruned),
             "not_spent_upper_j": not_spent,
             "provenance": "measured joules per epoch of each pruned trial x its epochs left",
         }

@@ -41,11 +41,7 @@ def trial_table(result: SweepResult, trials: list[TrialRecord], title: str) -> T
     for name in ("#", "trial", "state", "energy to target", "time to target", "epochs", "final acc", "best acc",
                  "run energy", "spent"):  # fmt: skip
         table.add_column(name, justify="left" if name in ("trial", "state") else "right")
-    earlier: dict[Any, float] = {}  # breadth-first rounds that handed their run on: folded into the run's last row
-    for t in trials:
-        if t.state == "paused":
-            earlier[t.get("run_name")] = earlier.get(t.get("run_name"), 0.0) + t.spent_j
-    shown = [t for t in trials if t.state != "paused"]
+    shown = [t for t in trials if t.state != "paused"]  # breadth-first rounds count in their run's row
     ranked = sorted(shown, key=lambda t: (t.get("energy_to_target_j") is None, t.get("energy_to_target_j") or 0))
     for t in ranked:
         ttt = t.get("time_to_target_s")
@@ -60,7 +56,7 @@ def trial_table(result: SweepResult, trials: list[TrialRecord], title: str) -> T
             _acc(t.get("final_accuracy")),
             _acc(t.get("best_accuracy")),
             _j(t.get("energy_j")),
-            _j(t.spent_j + (earlier.get(t.get("run_name"), 0.0) if t.state != "waiting" else 0.0)),
+            _j(result.run_spent_j(t)),
             style="bold" if best is not None and t.number == best.number else None,
         )
     return table
@@ -69,7 +65,7 @@ def trial_table(result: SweepResult, trials: list[TrialRecord], title: str) -> T
 def summary_lines(result: SweepResult) -> list[str]:
     """The conclusions: best setup, spread, and what the search itself cost."""
     lines = []
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items()))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items()) if s != "paused")
     best = result.best
     if best is not None:
         lines.append(
@@ -102,11 +98,11 @@ def summary_lines(result: SweepResult) -> list[str]:
         f"the search itself spent {_j(energy['total_j'])} ({counts}; finished {_j(energy['complete_j'])}, "
         f"pruned {_j(energy['pruned_j'])}, failed/lost {_j(energy['fail_j'])})"
     )
-    if energy.get("paused_j"):
-        rounds = result.counts.get("paused", 0)
+    if result.counts.get("paused"):
+        waiting = f"; {_j(energy['paused_j'])} in rounds whose next round has not run yet" if energy["paused_j"] else ""
         lines.append(
-            f"breadth-first: {rounds} rounds ended early and handed their runs on ({_j(energy['paused_j'])}, counted "
-            "once, in their runs' rows)"
+            f"breadth-first: {result.counts['paused']} rounds handed their runs on to the next round (their energy "
+            f"counts once, in their runs' rows{waiting})"
         )
     carbon = result.carbon
     if carbon["trials"]:
