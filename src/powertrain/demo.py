@@ -191,13 +191,14 @@ def _run(
     grid = len(config.lrs) * len(config.batch_sizes)
     reused = _finished_trials(root / "sweep")
     say(f"[1/3] sweep: {grid} trials (learning rate x batch size) of {config.model} on {config.dataset}, up to "
-        f"{config.sweep_epochs} epochs, energy to {config.target_accuracy:.0%} accuracy, energy-aware pruning"
+        f"{config.sweep_epochs} epochs, energy to {config.target_accuracy:.0%} accuracy, energy-aware pruning in "
+        "breadth-first rounds of 1 epoch"
         + (f"; {reused} finished trial(s) reused" if reused else ""))  # fmt: skip
     started: list[int] = []
 
     def trial_started(_study: Any, trial: Any) -> None:
         started.append(trial.number)
-        say(f"  sweep trial {reused + len(started)}/{grid}: {trial.user_attrs.get('run_name')}")
+        say(f"  sweep: {trial.user_attrs.get('run_name')}, round {trial.user_attrs.get('round') or 1} (one epoch)")
 
     def trial_done(result: Any, number: int, state: str) -> None:
         t = next(t for t in result.trials if t.number == number)
@@ -225,7 +226,7 @@ def _run(
 
 
 def demo_sweep_config(config: DemoConfig, out: Path) -> Any:
-    """The demo's sweep: the lr x batch-size grid, energy-to-target, energy-aware pruning."""
+    """The demo's sweep: the lr x batch-size grid, energy-to-target, energy-aware pruning in breadth-first rounds."""
     from powertrain.study import SearchSpace, SweepConfig
 
     train = config.base().replace(
@@ -237,6 +238,7 @@ def demo_sweep_config(config: DemoConfig, out: Path) -> Any:
         sampler="grid",
         objective=["energy_to_target"],
         pruner="energy",
+        round_epochs=1,
         study="demo-sweep",
         out=str(out),
     )
@@ -339,7 +341,7 @@ def _summary(config: DemoConfig, swept: Any, eat: Any, report: Any, fallback: st
         "torch_threads": torch.get_num_threads(),
         "sweep": {
             "folder": str(swept.out),
-            "trials": len(swept.trials),
+            "trials": sum(t.state != "paused" for t in swept.trials),
             "counts": swept.counts,
             "target_accuracy": config.target_accuracy,
             "best": {

@@ -157,6 +157,8 @@ def sweep_from_dict(data: dict[str, Any], path: Path) -> StudyData:
     """Build a sweep's :class:`StudyData` from its JSON export (``SweepResult.to_dict()``)."""
     trials = []
     for t in data.get("trials") or []:
+        if t.get("state") == "paused" and t.get("run_spent_j") == 0:
+            continue  # a breadth-first round whose energy the run's next round carries (run_spent_j)
         name = str(t.get("run_name") or f"trial-{t.get('number')}")
         run_dir = _local(path, t.get("run_dir") or (t.get("config") or {}).get("out"), "runs", name)
         run = load_run(run_dir, name) if run_dir else None
@@ -170,7 +172,7 @@ def sweep_from_dict(data: dict[str, Any], path: Path) -> StudyData:
                 params=dict(t.get("params") or {}),
                 final_accuracy=_float(t.get("final_accuracy")),
                 energy_j=_float(t.get("energy_j")),
-                spent_j=_float(t.get("spent_j")) or 0.0,
+                spent_j=_float(t.get("run_spent_j", t.get("spent_j"))) or 0.0,
                 energy_to_target_j=_float(t.get("energy_to_target_j")),
                 duration_s=_float(t.get("duration_s")),
                 hardware=str(t.get("hardware") or hardware_label(t.get("hardware_info"))),

@@ -353,7 +353,7 @@ class SweepResult:
             "pareto": [t.number for t in self.pareto] if len(self.objective) > 1 else None,
             "by_hardware": per_hw,
             **self.extra,
-            "trials": [t.to_dict(self.carbon_settings) for t in self.trials],
+            "trials": [{**t.to_dict(self.carbon_settings), "run_spent_j": self.run_spent_j(t)} for t in self.trials],
         }
 
     def to_csv(self) -> str:

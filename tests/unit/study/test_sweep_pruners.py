@@ -156,6 +156,12 @@ def test_breadth_first_rounds_find_the_cheap_setup_before_a_hopeless_one_runs_lo
     epochs = [int(r["epoch"]) for r in csv.DictReader((tmp_path / "runs" / "hopeless" / "metrics.csv").open())]
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) < 8  # each epoch once, and far fewer than 8
     assert runs["hopeless"]["energy"]["total_j"] <= result.best.get("energy_to_target_j") + rounds[0].spent_j
+    # the report shows one row per setup, each with all its rounds' energy
+    from powertrain.report._load import load_sweep_folder
+
+    shown = load_sweep_folder(tmp_path).trials
+    assert sorted(t.name for t in shown) == ["fast", "hopeless"]
+    assert sum(t.spent_j for t in shown) == pytest.approx(energy["total_j"])
 
 
 def test_a_paused_round_whose_worker_died_before_enqueueing_the_next_one_gets_it(tmp_path):
