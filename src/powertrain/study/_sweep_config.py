@@ -205,7 +205,7 @@ def sweep_config_from_dict(
             n_trials=int(n_trials) if n_trials is not None else None,
             pruner=str(pruner),  # type: ignore[arg-type]
             pruner_options=options,
-            round_epochs=int(data["round_epochs"]) if data.get("round_epochs") is not None else None,
+            round_epochs=_whole(data.get("round_epochs"), "round_epochs"),
             seed=int(data.get("seed", 0)),
             study=study,
             out=str(data.get("out") or Path("studies") / study),
@@ -218,3 +218,15 @@ def sweep_config_from_dict(
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"sweep config: {exc}") from None
+
+
+def _whole(value: Any, name: str) -> int | None:
+    """A whole number from YAML (``3``, ``"3"``), or None; ``1.5``, ``true`` or ``abc`` are a one-line ConfigError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ConfigError(f"{name} must be a whole number, not {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None

@@ -71,6 +71,10 @@ def test_bad_spaces_are_one_line_config_errors(space, trials, message):
         ({"pruner": {"name": "energy", "margin": -1}}, "pruner energy: margin must be a positive number"),
         ({"sampler": "nsga2", "n_trials": 4}, "nsga2 is multi-objective"),
         ({"colour": 1}, "unknown sweep config key 'colour'"),
+        ({"round_epochs": 0}, "round_epochs must be a whole number of epochs >= 1"),
+        ({"round_epochs": 1.5}, "round_epochs must be a whole number, not 1.5"),
+        ({"round_epochs": True}, "round_epochs must be a whole number"),
+        ({"round_epochs": 1, "sampler": "tpe", "n_trials": 4}, "(breadth-first rounds) needs sampler grid"),
     ],
 )
 def test_impossible_sweep_configs_are_refused_before_anything_runs(changes, message, tmp_path):
