@@ -203,8 +203,13 @@ def _run(
     def trial_done(result: Any, number: int, state: str) -> None:
         t = next(t for t in result.trials if t.number == number)
         ett = t.get("energy_to_target_j")
-        say(f"    {state}: accuracy {_fmt(t.get('final_accuracy'), '.4f')}, energy to target "
-            f"{_joules(ett) if ett is not None else 'not reached'}, spent {_joules(t.spent_j)}")  # fmt: skip
+        if t.state == "paused":  # this round ended; the setup goes on in the next one
+            say(f"    round done: accuracy {_fmt(t.get('final_accuracy'), '.4f')}, spent so far "
+                f"{_joules(t.get('energy_j'))}; continues next round")  # fmt: skip
+            return
+        spent = result.run_spent_j(t)  # with the setup's earlier rounds
+        say(f"    {t.state}: accuracy {_fmt(t.get('final_accuracy'), '.4f')}, energy to target "
+            f"{_joules(ett) if ett is not None else 'not reached'}, spent {_joules(spent)}")  # fmt: skip
 
     swept = sweep(sweep_config, reporter=reporter, on_start=trial_started, on_trial=trial_done)
 

@@ -92,7 +92,7 @@ def print_demo(result: DemoResult, console: Console) -> None:
     if spread.get("ratio") and spread["trials"] >= 2:
         table.add_row("worst / best energy to target", f"{spread['ratio']:.2f}x over {spread['trials']} trials")
     energy, pruning = sweep["energy_j"], sweep["pruning"]
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(sweep["counts"].items()))
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(sweep["counts"].items()) if state != "paused")
     cost = f"{_j(energy['total_j'])} ({counts})"
     if pruning["pruned_trials"]:
         cost += f"; pruning saved up to {_j(pruning['not_spent_upper_j'])}"

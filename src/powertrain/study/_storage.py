@@ -30,7 +30,16 @@ from optuna.trial import TrialState
 from powertrain.errors import ConfigError
 from powertrain.study._sweep_config import SweepConfig
 
-__all__ = ["RetryLost", "claim_trial", "heartbeat", "open_storage", "open_study", "recover_lost_trials", "worker_id"]
+__all__ = [
+    "RetryLost",
+    "claim_trial",
+    "enqueue_copy",
+    "heartbeat",
+    "open_storage",
+    "open_study",
+    "recover_lost_trials",
+    "worker_id",
+]
 
 log = logging.getLogger(__name__)
 
@@ -249,16 +258,32 @@ class RetryLost:
         if len(history) > self.max_retries:
             log.warning("trial %d was lost %d times; not retrying it again", history[0], len(history))
             return
-        attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("worker", "error")}
-        study.add_trial(
-            optuna.create_trial(
-                state=TrialState.WAITING,
-                params=trial.params,
-                distributions=trial.distributions,
-                user_attrs=attrs,
-                system_attrs={"failed_trial": history[0], "retry_history": history},
-            )
+        enqueue_copy(study, trial, {"failed_trial": history[0], "retry_history": history})
+
+
+def enqueue_copy(
+    study: optuna.Study,
+    trial: optuna.trial.FrozenTrial,
+    system_attrs: dict[str, Any],
+    *,
+    drop: tuple[str, ...] = (),
+    **set_attrs: Any,
+) -> None:
+    """Enqueue a WAITING copy of ``trial``: a retry of a lost trial, or the next breadth-first round.
+
+    The copy has the trial's parameters and user attributes (the figures so far) without its worker's identity, its
+    error and ``drop``, and with ``set_attrs`` set.
+    """
+    attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("worker", "error", *drop)}
+    study.add_trial(
+        optuna.create_trial(
+            state=TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs={**attrs, **set_attrs},
+            system_attrs=system_attrs,
         )
+    )
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from powertrain.errors import PowertrainError
 from powertrain.hardware import describe_hardware
 from powertrain.meters import Sensor
-from powertrain.study._storage import RetryLost, heartbeat, worker_id
+from powertrain.study._storage import RetryLost, enqueue_copy, heartbeat, worker_id
 from powertrain.study._sweep_config import OBJECTIVES, SweepConfig
 from powertrain.study.pruners import (
     EnergyAwarePruner,
@@ -182,16 +182,9 @@ def _pause(study: optuna.Study, trial: optuna.Trial) -> TrialState:
 
 
 def _enqueue_next_round(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
-    attrs = {k: v for k, v in frozen.user_attrs.items() if k not in ("worker", "error", PAUSED, "pruning_budget_j")}
-    attrs[ROUND] = int(frozen.user_attrs.get(ROUND) or 1) + 1
-    study.add_trial(
-        optuna.create_trial(
-            state=TrialState.WAITING,
-            params=frozen.params,
-            distributions=frozen.distributions,
-            user_attrs=attrs,
-            system_attrs={"powertrain:continues": frozen.number},
-        )
+    next_round = int(frozen.user_attrs.get(ROUND) or 1) + 1
+    enqueue_copy(
+        study, frozen, {"powertrain:continues": frozen.number}, drop=(PAUSED, "pruning_budget_j"), **{ROUND: next_round}
     )
 
 
