@@ -5,7 +5,9 @@ User attributes of every trial (what ``sweep show``, the exports and optuna-dash
 ``base_energy_j`` (energy of the same run already counted by the trial this one continues), ``curve`` (per epoch:
 ``[epoch, energy_j, elapsed_s, val_accuracy]``), ``first_epoch_energy_j``, ``energy_to_target_j``,
 ``time_to_target_s``, ``epochs_to_target``, ``reached_target``, ``final_accuracy``, ``best_accuracy``,
-``duration_s``, ``lost_energy_j``, ``train_status``, ``energy_sources``, ``accel_energy_ratio``, ``error``.
+``duration_s``, ``lost_energy_j``, ``train_status``, ``energy_sources``, ``accel_energy_ratio``, ``error``; with the
+energy pruner ``pruning_budget_j``, with breadth-first rounds ``round`` and, on a round that handed its run on,
+``paused``.
 """
 
 from __future__ import annotations
