@@ -77,6 +77,33 @@ def test_two_workers_share_a_postgresql_grid_each_point_exactly_once(tmp_path, p
     assert shown.returncode == 0 and "6 trials on" in shown.stdout, shown.stderr
 
 
+def test_two_workers_run_breadth_first_rounds_each_round_once_and_every_epoch_once(tmp_path, postgres_url):
+    config, study_name = _config(tmp_path, epochs=3, train_size=128, seeds=[0, 1, 2, 3])
+    config.write_text(config.read_text() + "round_epochs: 1\n")
+    out = tmp_path / "shared"  # one machine: both workers keep their run directories in one study folder
+    workers = [_worker(config, out, postgres_url) for _ in range(2)]
+    try:
+        for proc in workers:
+            _finish(proc)
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    study = optuna.load_study(study_name=study_name, storage=postgres_url)
+    for seed in range(4):
+        rounds = sorted((t for t in study.trials if t.params["seed"] == seed), key=lambda t: t.number)
+        assert [t.state.name for t in rounds] == ["PRUNED", "PRUNED", "COMPLETE"]  # two rounds handed on, then done
+        assert [t.user_attrs.get("paused", False) for t in rounds] == [True, True, False]
+        assert [t.user_attrs.get("round", 1) for t in rounds] == [1, 2, 3]
+        run = RunDir(rounds[-1].user_attrs["run_dir"])
+        assert [int(r["epoch"]) for r in run.read_metrics()] == [1, 2, 3]  # each round continued the checkpoint
+        summary = json.loads(run.summary_path.read_text())
+        spent = sum(t.user_attrs["energy_j"] - t.user_attrs.get("base_energy_j", 0.0) for t in rounds)
+        assert spent == pytest.approx(summary["energy"]["total_j"])  # every joule of the run once
+    assert len(study.trials) == 12  # 4 setups x 3 rounds: no round lost, none run twice
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_worker_killed_mid_trial_restarts_and_finishes_the_study(tmp_path, backend, request):
     storage = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
