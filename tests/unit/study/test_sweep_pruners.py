@@ -108,12 +108,17 @@ class _Watts(Sensor):
         return Reading(timestamp_s=now, energy_j=200.0 * now)
 
 
-def test_the_sweep_engine_turns_the_best_energy_to_target_into_a_budget_that_stops_a_hopeless_trial(tmp_path):
-    train = TrainConfig(
-        dataset="synthetic", model="mlp", epochs=40, batch_size=32, device="cpu", estimate_batch_size=0, image_size=8,
-        channels=1, meter_interval_s=0.02, target_accuracy=0.5, stop_at_target=True,
+def _tiny(epochs):
+    """A tiny synthetic run that stops at 50 % accuracy (lr 0.2 reaches it within an epoch or two, 1e-7 never)."""
+    return TrainConfig(
+        dataset="synthetic", model="mlp", epochs=epochs, batch_size=32, device="cpu", estimate_batch_size=0,
+        image_size=8, channels=1, meter_interval_s=0.02, target_accuracy=0.5, stop_at_target=True,
         dataset_options={"num_classes": 4, "train_size": 256, "test_size": 64},
     )  # fmt: skip
+
+
+def test_the_sweep_engine_turns_the_best_energy_to_target_into_a_budget_that_stops_a_hopeless_trial(tmp_path):
+    train = _tiny(epochs=40)
     space = SearchSpace.parse(None, [TrialSpec("fast", {"lr": 0.2}), TrialSpec("hopeless", {"lr": 1e-7})])
     config = SweepConfig(train=train, space=space, sampler="grid", pruner="energy", study="budget", out=tmp_path)
     result = sweep(config, sensors=[_Watts()])
@@ -132,11 +137,7 @@ def test_breadth_first_rounds_find_the_cheap_setup_before_a_hopeless_one_runs_lo
     import csv
     import json
 
-    train = TrainConfig(
-        dataset="synthetic", model="mlp", epochs=8, batch_size=32, device="cpu", estimate_batch_size=0, image_size=8,
-        channels=1, meter_interval_s=0.02, target_accuracy=0.5, stop_at_target=True,
-        dataset_options={"num_classes": 4, "train_size": 256, "test_size": 64},
-    )  # fmt: skip
+    train = _tiny(epochs=8)
     # the hopeless setup comes first: run depth-first it would train all 8 epochs before the fast one starts
     space = SearchSpace.parse(None, [TrialSpec("hopeless", {"lr": 1e-7}), TrialSpec("fast", {"lr": 0.2})])
     config = SweepConfig(
