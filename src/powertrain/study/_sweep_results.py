@@ -7,6 +7,7 @@ reach it. :meth:`SweepResult.to_dict` is the JSON export (extend it by adding ke
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -147,21 +148,22 @@ class SweepResult:
         A paused round's energy is folded into the next attempt of the same run that is not waiting; a round whose
         next one has not started yet keeps its own (state ``paused``).
         """
-        return self._folded().get(trial.number, trial.spent_j)
+        return self._folded.get(trial.number, trial.spent_j)
 
+    @functools.cached_property
     def _folded(self) -> dict[int, float]:
-        pending: dict[Any, float] = {}
+        """Trial number -> spent energy with earlier rounds folded in; computed once (the live view asks per row)."""
+        pending: dict[Any, list[TrialRecord]] = {}  # paused rounds not yet folded into a later attempt, per run
         folded: dict[int, float] = {}
         for t in sorted(self.trials, key=lambda t: t.number):
             key = t.get("run_name") or t.number
             if t.state == "paused":
-                pending[key] = pending.get(key, 0.0) + t.spent_j
+                pending.setdefault(key, []).append(t)
                 folded[t.number] = 0.0
             elif t.state != "waiting":
-                folded[t.number] = t.spent_j + pending.pop(key, 0.0)
-        for t in self.trials:  # rounds whose next one is still waiting keep their energy
-            if t.state == "paused" and (t.get("run_name") or t.number) in pending:
-                folded[t.number] = t.spent_j
+                folded[t.number] = t.spent_j + sum(r.spent_j for r in pending.pop(key, []))
+        for rounds in pending.values():  # rounds whose next one has not started keep their own energy
+            folded.update((r.number, r.spent_j) for r in rounds)
         return folded
 
     @property
