@@ -34,8 +34,9 @@ says how to fix the problem.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from powertrain._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from powertrain.meters import EnergyMeter, Measurement
@@ -45,21 +46,15 @@ if TYPE_CHECKING:
 __all__ = ["EnergyMeter", "Measurement", "TrainConfig", "TrainResult", "sweep", "train"]
 
 # Imported on first use, so that `import powertrain` (and the CLI's fast commands) does not load torch.
-_LAZY = {
-    "EnergyMeter": "powertrain.meters",
-    "Measurement": "powertrain.meters",
-    "TrainConfig": "powertrain.training",
-    "TrainResult": "powertrain.training",
-    "train": "powertrain.training",
-    "sweep": "powertrain.study",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'powertrain' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "EnergyMeter": "powertrain.meters",
+        "Measurement": "powertrain.meters",
+        "TrainConfig": "powertrain.training",
+        "TrainResult": "powertrain.training",
+        "train": "powertrain.training",
+        "sweep": "powertrain.study",
+    },
+    globals(),
+)

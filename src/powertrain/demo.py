@@ -273,7 +273,7 @@ def _threads(config: DemoConfig, say: Notify) -> int:
     """PyTorch's CPU thread count for the demo (see :attr:`DemoConfig.threads`)."""
     if config.threads is not None:
         return config.threads
-    from powertrain.training.loop import resolve_device
+    from powertrain.training.device import resolve_device
 
     cores = os.cpu_count() or 1
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0

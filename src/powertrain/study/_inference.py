@@ -7,11 +7,10 @@ energy: the measurement is there to show what actually happens.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from powertrain.meters import EnergyMeter, Measurement
+from powertrain.training.device import autocast
 
 __all__ = ["InferenceEnergy", "measure_inference_energy", "summarize_rounds"]
 
@@ -157,7 +157,7 @@ def summarize_rounds(rounds: Sequence[InferenceEnergy]) -> dict[str, Any]:
 
 
 def _one_pass(model: nn.Module, batches: Sequence[Tensor], device: torch.device, amp: str) -> None:
-    with _autocast(device, amp):
+    with autocast(device, amp):
         for x in batches:
             model(x)
     if device.type == "cuda":
@@ -173,11 +173,3 @@ def _counted(m: Measurement, device: torch.device) -> tuple[str, float, str]:
     sources = sorted(set(m.source_by_device.values()))
     return "all", m.energy_j, "+".join(sources) or "none"
 
-
-@contextlib.contextmanager
-def _autocast(device: torch.device, amp: str) -> Iterator[None]:
-    if amp == "off":
-        yield
-        return
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16):
-        yield

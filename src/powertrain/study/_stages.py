@@ -118,7 +118,7 @@ def preflight(configs: Sequence[TrainConfig]) -> None:
     Raises:
         ConfigError, UnknownNameError, DataNotFoundError: One line saying what is wrong.
     """
-    from powertrain.training.loop import build_model, load_data
+    from powertrain.training.build import build_model, load_data
     from powertrain.training.transfer import apply_init, freeze_for_finetune, load_init_state
 
     data_keys = ("dataset", "dataset_options", "data_dir", "image_size", "channels", "subset", "test_subset")

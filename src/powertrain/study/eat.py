@@ -30,7 +30,7 @@ from powertrain.study._space import SearchSpace, TrialSpec
 from powertrain.study._sweep_config import SweepConfig
 from powertrain.study._sweep_results import SweepResult, TrialRecord
 from powertrain.training import TrainConfig, load_run_model
-from powertrain.training.loop import resolve_device
+from powertrain.training.device import resolve_device
 from powertrain.training.progress import ProgressReporter
 
 __all__ = ["EatStudyResult", "eat_sweep_config", "run_eat_study"]

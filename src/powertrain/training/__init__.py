@@ -12,12 +12,13 @@ datasets or models, :class:`~powertrain.errors.DataNotFoundError` for missing da
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from powertrain._lazy import lazy_exports
 from powertrain.training.config import TrainConfig, load_config
 
 if TYPE_CHECKING:
+    from powertrain.training.build import build_model, load_data
     from powertrain.training.loop import RESUMABLE_FIELDS, Status, TrainResult, evaluate, train
     from powertrain.training.restore import estimate_run, load_run_model
     from powertrain.training.rundir import EpochRecord, RunDir
@@ -29,32 +30,30 @@ __all__ = [
     "Status",
     "TrainConfig",
     "TrainResult",
+    "build_model",
     "estimate_run",
     "evaluate",
-    "load_run_model",
     "load_config",
+    "load_data",
+    "load_run_model",
     "train",
 ]
 
 # Everything that needs torch is imported on first use: `powertrain.training.config` stays light for the CLI.
-_LAZY = {
-    "RESUMABLE_FIELDS": "loop",
-    "Status": "loop",
-    "TrainResult": "loop",
-    "evaluate": "loop",
-    "train": "loop",
-    "estimate_run": "restore",
-    "load_run_model": "restore",
-    "EpochRecord": "rundir",
-    "RunDir": "rundir",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'powertrain.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"powertrain.training.{_LAZY[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "RESUMABLE_FIELDS": "powertrain.training.resume",
+        "Status": "powertrain.training.loop",
+        "TrainResult": "powertrain.training.loop",
+        "evaluate": "powertrain.training.loop",
+        "train": "powertrain.training.loop",
+        "build_model": "powertrain.training.build",
+        "load_data": "powertrain.training.build",
+        "estimate_run": "powertrain.training.restore",
+        "load_run_model": "powertrain.training.restore",
+        "EpochRecord": "powertrain.training.rundir",
+        "RunDir": "powertrain.training.rundir",
+    },
+    globals(),
+)

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from torch import nn
 
 from powertrain.carbon import carbon_footprint, energy_provenance
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Measurement
 from powertrain.training.config import TrainConfig
+from powertrain.training.device import rng_state
 from powertrain.training.rundir import EpochRecord, RunDir
 
-__all__ = ["Phase", "Totals", "make_checkpoint", "make_record", "make_summary", "restore_rng"]
+if TYPE_CHECKING:
+    from powertrain.training.build import RunParts
+
+__all__ = ["Phase", "Totals", "make_checkpoint", "make_record", "make_summary"]
 
 
 @dataclass
@@ -221,44 +223,18 @@ def make_summary(
     }
 
 
-def make_checkpoint(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: Any,
-    scaler: torch.amp.GradScaler,
-    epoch: int,
-    history: list[EpochRecord],
-    totals: Totals,
-) -> dict[str, Any]:
+def make_checkpoint(parts: RunParts, epoch: int, history: list[EpochRecord], totals: Totals) -> dict[str, Any]:
     """The checkpoint state after ``epoch`` epochs (plain containers: loadable with ``weights_only=True``)."""
+    schedule = parts.schedule
     return {
         "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
+        "model": parts.model.state_dict(),
+        "optimizer": parts.optimizer.state_dict(),
         "scheduler": schedule.scheduler.state_dict() if schedule.scheduler is not None else {},
-        "scaler": scaler.state_dict(),
+        "scaler": parts.scaler.state_dict(),
         "history": [r.to_dict() for r in history],
         "lost_energy_j": totals.lost_energy_j,
         "lost_time_s": totals.elapsed_s - sum(r.train_time_s + r.eval_time_s for r in history),
         "totals": totals.saved(),
-        "rng": _rng_state(),
+        "rng": rng_state(),
     }
-
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng(state: dict[str, Any]) -> None:
-    """Put back the RNG states saved by :func:`make_checkpoint`."""
-    torch.set_rng_state(state["torch"])
-    random.setstate(_as_tuple(state["python"]))
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _as_tuple(value: Any) -> Any:
-    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from powertrain.errors import ConfigError
+from powertrain.training.device import autocast
 from powertrain.training.rundir import EpochRecord
 
 __all__ = ["Evaluation", "Objective"]
@@ -98,8 +99,6 @@ class Objective:
 
     def evaluate(self, model: nn.Module, loader: Any, *, amp: str = "off") -> Evaluation:
         """Mean loss and accuracy over ``loader`` (per task too), with one host sync at the end."""
-        from powertrain.training.loop import _autocast
-
         model.eval()
         n_tasks = len(self.classes) if self.classes else 1
         loss_sum = torch.zeros(n_tasks, dtype=torch.float64)
@@ -109,7 +108,7 @@ class Objective:
             for i, (x, y) in enumerate(loader):
                 if i == 0:
                     loss_sum, correct, seen = loss_sum.to(x.device), correct.to(x.device), seen.to(x.device)
-                with _autocast(x.device, amp):
+                with autocast(x.device, amp):
                     out = model(x)
                 logits = self.task_logits(out.float(), y)
                 task = self._task_of_class(y.device)[y] if self.classes else torch.zeros_like(y)

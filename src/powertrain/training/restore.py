@@ -7,8 +7,9 @@ from typing import Literal
 
 from torch import nn
 
+from powertrain.training.build import build_model, load_data
 from powertrain.training.config import TrainConfig
-from powertrain.training.loop import build_model, load_data, resolve_device
+from powertrain.training.device import resolve_device
 from powertrain.training.rundir import RunDir
 
 __all__ = ["estimate_run", "load_run_model"]

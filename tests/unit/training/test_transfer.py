@@ -151,7 +151,7 @@ def test_multitask_run_reports_each_task_and_resumes(small_config, tmp_path):
     rows = RunDir(result.run_dir).read_metrics()
     assert json.loads(rows[1]["tasks"])["a"]["val_accuracy"] == pytest.approx(last.tasks["a"]["val_accuracy"])
     # each task's accuracy, recomputed by hand from its own head's slice of the logits
-    from powertrain.training.loop import load_data
+    from powertrain.training.build import load_data
 
     bundle = load_data(config)
     _, test = bundle.loaders(batch_size=64, augment=False)

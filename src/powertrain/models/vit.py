@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from powertrain.errors import ConfigError
+from powertrain.models._registry import register_model
 
 __all__ = ["EncoderBlock", "VisionTransformer"]
 
@@ -97,3 +98,33 @@ class VisionTransformer(nn.Module):
         cls = self.cls_token.expand(tokens.shape[0], -1, -1)
         tokens = torch.cat([cls, tokens], dim=1) + self.pos
         return self.head(self.norm(self.blocks(tokens))[:, 0])
+
+
+@register_model("vit")
+def vit(
+    *,
+    num_classes: int,
+    in_channels: int,
+    image_size: int,
+    patch_size: int | None = None,
+    dim: int = 64,
+    depth: int = 2,
+    heads: int = 4,
+    mlp_dim: int | None = None,
+    activation: str = "relu",
+) -> nn.Module:
+    """A small vision transformer (:class:`VisionTransformer`), ReLU MLP activations (``activation="gelu"`` for GELU).
+
+    ``patch_size`` defaults to ``image_size // 4`` (16 patches), ``mlp_dim`` to ``2 * dim``.
+    """
+    return VisionTransformer(
+        in_channels=in_channels,
+        image_size=image_size,
+        num_classes=num_classes,
+        patch_size=patch_size if patch_size is not None else max(1, image_size // 4),
+        dim=dim,
+        depth=depth,
+        heads=heads,
+        mlp_dim=mlp_dim if mlp_dim is not None else 2 * dim,
+        activation=activation,  # type: ignore[arg-type]
+    )
