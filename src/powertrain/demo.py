@@ -251,7 +251,7 @@ def demo_sweep_config(config: DemoConfig, out: Path) -> Any:
 
 def demo_eat_config(config: DemoConfig, out: Path) -> Any:
     """The demo's EAT study: standard training and one EAT setting, same seed and epochs."""
-    from powertrain.study._eat_config import EatSetting, EatStudyConfig, InferenceEnergyConfig
+    from powertrain.study.eat.config import EatSetting, EatStudyConfig, InferenceEnergyConfig
 
     train = config.base().replace(
         epochs=config.eat_epochs, batch_size=config.eat_batch_size, lr=config.eat_lr, lr_schedule="exponential",

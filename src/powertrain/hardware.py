@@ -6,6 +6,7 @@ import os
 import platform
 import socket
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import psutil
 
 from powertrain.errors import SensorError
 
-__all__ = ["describe_hardware"]
+__all__ = ["describe_hardware", "hardware_label"]
 
 
 def describe_hardware(*, cpuinfo_path: Path | str = "/proc/cpuinfo") -> dict[str, Any]:
@@ -49,6 +50,25 @@ def describe_hardware(*, cpuinfo_path: Path | str = "/proc/cpuinfo") -> dict[str
         "torch": _version("torch"),
         "powertrain": _version("powertrain"),
     }
+
+
+def hardware_label(info: Mapping[str, Any] | None, *, cpu: bool = False) -> str:
+    """A short label of the machine :func:`describe_hardware` described: its GPU models with counts, else its CPU.
+
+    The one label of every result (a sweep trial's ``hardware``, a report's machine, a study's ``results.md``):
+    ``"2x NVIDIA H100 80GB HBM3"``, or ``"AMD EPYC 7B13 (2 threads)"`` on a machine without GPU. ``cpu=True``
+    names the CPU after the GPUs too.
+    """
+    if not info:
+        return "unknown hardware"
+    gpus = [str(g.get("name", "GPU")) for g in info.get("gpus") or []]
+    cores = info.get("cpu_logical_cores")
+    cpu_model = str(info.get("cpu_model") or "unknown CPU")
+    cpu_label = f"{cpu_model} ({cores} threads)" if cores else cpu_model
+    if not gpus:
+        return cpu_label
+    label = " + ".join(f"{gpus.count(n)}x {n}" for n in sorted(set(gpus)))
+    return f"{label}, {cpu_label}" if cpu else label
 
 
 def _cpu_model(cpuinfo: Path) -> str:

@@ -107,9 +107,9 @@ CASES = {
     # estimate
     "estimate corrupt model.pt": (lambda t: ["estimate", str(fake_run(t / "r", model=b"PK\x03\x04junk"))], "damaged"),
     "estimate a file": (lambda t: ["estimate", str(write(t / "f", "x"))], "is a file"),
-    # eat-study
-    "eat-study config is a folder": (lambda t: ["eat-study", str(t)], "is a folder"),
-    "eat-study config not UTF-8": (lambda t: ["eat-study", str(write(t / "s.yaml", b"\xff"))], "not UTF-8"),
+    # study eat (its deprecated alias eat-study adds a note: tests/unit/study/test_eat_study_cli.py)
+    "study eat config is a folder": (lambda t: ["study", "eat", str(t)], "is a folder"),
+    "study eat config not UTF-8": (lambda t: ["study", "eat", str(write(t / "s.yaml", b"\xff"))], "not UTF-8"),
 }
 
 

@@ -15,7 +15,7 @@ from powertrain.carbon import CarbonSettings
 from powertrain.cli import main
 from powertrain.cli.demo import print_demo
 from powertrain.demo import DemoConfig, run_demo
-from powertrain.study import _trial
+from powertrain.study.engine import loop as _trial
 
 TOY = DemoConfig(
     dataset="synthetic", model="mlp", lrs=(0.05, 0.3), batch_sizes=(32,), sweep_epochs=2, target_accuracy=0.3,

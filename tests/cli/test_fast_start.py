@@ -20,6 +20,8 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
         main([command.name or command.callback.__name__, "--help"])
     for group in app.registered_groups:
         main([group.name, "--help"])
+        for command in group.typer_instance.registered_commands:
+            assert main([group.name, command.name, "--help"]) == 0
     import powertrain, powertrain.training.config
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "numpy", "optuna", "sqlalchemy", "matplotlib"))
 print(",".join(heavy))

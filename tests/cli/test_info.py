@@ -22,7 +22,7 @@ def test_info_lists_every_sensor_kind_and_the_hardware(capsys):
 
 def test_info_json_reports_a_fake_rapl_tree(tmp_path, monkeypatch, capsys):
     FakePowercap(tmp_path, sockets=1)
-    monkeypatch.setattr("powertrain.cli.measure.sensor_report", functools.partial(sensor_report, rapl_root=tmp_path))
+    monkeypatch.setattr("powertrain.cli.info.sensor_report", functools.partial(sensor_report, rapl_root=tmp_path))
     assert main(["info", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     sensors = {s["kind"]: s for s in report["sensors"]}

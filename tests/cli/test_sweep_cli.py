@@ -101,3 +101,27 @@ def test_unknown_field_and_empty_grid_exit_2(grid, capsys):
     assert main(["sweep", str(grid), "-q"]) == 2
     assert "empty" in capsys.readouterr().err
     assert main(["sweep", "show"]) == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sweep", "run", "{grid}", "--storage", "not a url"],
+        ["sweep", "{grid}", "--storage", "not a url"],
+        ["sweep", "--storage", "not a url", "{grid}"],
+    ],
+)
+def test_sweep_run_and_the_bare_form_are_the_same_command(grid, capsys, argv):
+    assert main([a.replace("{grid}", str(grid)) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert "malformed storage URL" in err and err.count("\n") == 1
+
+
+def test_each_sweep_subcommand_explains_itself(capsys):
+    assert main(["sweep", "show", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "powertrain sweep show" in shown and "--compare" in shown and "--storage" not in shown
+    assert main(["sweep", "merge", "--help"]) == 0
+    assert "powertrain sweep merge" in capsys.readouterr().out
+    assert main(["sweep", "--help"]) == 0
+    assert "short for `powertrain sweep run CONFIG.yaml`" in " ".join(capsys.readouterr().out.split())

@@ -25,27 +25,20 @@ except ImportError:  # pragma: no cover - older typer on top of click
 
 # Command modules register themselves on `app` when imported; the list is explicit on purpose.
 from powertrain.cli import measure as _measure  # noqa: E402,F401  isort: skip
+from powertrain.cli import info as _info  # noqa: E402,F401  isort: skip
 from powertrain.cli import train as _train  # noqa: E402,F401  isort: skip
 from powertrain.cli import demo as _demo  # noqa: E402,F401  isort: skip
 from powertrain.cli import estimate as _estimate  # noqa: E402,F401  isort: skip
 from powertrain.cli import study as _study  # noqa: E402,F401  isort: skip
 from powertrain.cli import sweep as _sweep  # noqa: E402,F401  isort: skip
 from powertrain.cli import report as _report  # noqa: E402,F401  isort: skip
-from powertrain.cli import study_transfer as _study_transfer  # noqa: E402,F401  isort: skip
+from powertrain.cli import version as _version  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 
 USAGE_ERROR = 2
 TERMINATED = 143  # 128 + SIGTERM, what shells report
 INTERRUPTED = 130  # 128 + SIGINT
-
-
-@app.command()
-def version() -> None:
-    """Print the powertrain version."""
-    from importlib.metadata import version as _version
-
-    typer.echo(_version("powertrain"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,9 +1,15 @@
-"""``powertrain eat-study``: the reproducible EAT experiment from one YAML file."""
+"""``powertrain study eat|transfer|multitask CONFIG.yaml``: the studies built on sweeps (and ``eat-study``, its alias).
+
+``study eat`` is the reproducible EAT experiment (docs/eat-study.md); ``study transfer`` and ``study multitask`` are
+the knowledge-transfer and multitask energy studies (docs/transfer.md). ``powertrain eat-study`` is the deprecated
+name of ``powertrain study eat``: it still works, and says so.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,45 +22,108 @@ if TYPE_CHECKING:
     from powertrain.study import EatStudyResult
     from powertrain.training.rundir import EpochRecord
 
-__all__ = ["eat_study_command"]
+__all__ = ["eat_command", "eat_study_command", "multitask_command", "print_study", "study_app", "transfer_command"]
 
 Opt = typer.Option
+study_app = typer.Typer(
+    help="Studies built on sweeps: eat (EAT's Table 1), transfer (does pretraining pay?) and multitask (does "
+    "sharing a trunk pay?).",
+    no_args_is_help=True,
+)
+app.add_typer(study_app, name="study")
+
+Config = Annotated[Path, typer.Argument(help="Study YAML (see examples/).")]
+Out = Annotated[str | None, Opt("--out", "-o", help="Study folder (default: the file's out:).")]
+Quiet = Annotated[bool, Opt("--quiet", "-q", help="Only the final tables.")]
+Storage = Annotated[str | None, Opt(help="SQLAlchemy URL shared by workers (default: SQLite files).")]
+Seeds = Annotated[str | None, Opt(help="Comma-separated seeds (overrides seeds:), e.g. 0 or 0,1,2.")]
 
 
-@app.command("eat-study")
-def eat_study_command(
+@study_app.command("eat")
+def eat_command(
     config: Annotated[Path, typer.Argument(help="Study YAML (see examples/eat-fashion-mnist.yaml).")],
-    out: Annotated[str | None, Opt("--out", "-o", help="Study folder (default: the file's out:).")] = None,
+    out: Out = None,
     epochs: Annotated[int | None, Opt(help="Epochs of every run (overrides train.epochs).")] = None,
     device: Annotated[str | None, Opt(help="auto, cpu, cuda or cuda:N (overrides train.device).")] = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="Only the final tables.")] = False,
+    quiet: Quiet = False,
 ) -> int:
     """Standard training against EAT settings: accuracy, energy ratio, measured energy; rerun to continue."""
     from powertrain.study import load_eat_study_config, run_eat_study
 
     study = load_eat_study_config(config).replace(out=out, epochs=epochs, device=device).validate()
-    console = Console()
+    return _run(lambda **kw: run_eat_study(study, **kw), study.out, quiet, lambda done: print_study(done, Console()))
+
+
+@app.command("eat-study")
+def eat_study_command(
+    config: Annotated[Path, typer.Argument(help="Study YAML (see examples/eat-fashion-mnist.yaml).")],
+    out: Out = None,
+    epochs: Annotated[int | None, Opt(help="Epochs of every run (overrides train.epochs).")] = None,
+    device: Annotated[str | None, Opt(help="auto, cpu, cuda or cuda:N (overrides train.device).")] = None,
+    quiet: Quiet = False,
+) -> int:
+    """Deprecated alias of `powertrain study eat` (same arguments)."""
+    typer.echo("powertrain: note: `eat-study` is an alias of `powertrain study eat`, kept for old scripts", err=True)
+    return eat_command(config, out=out, epochs=epochs, device=device, quiet=quiet)
+
+
+@study_app.command("transfer")
+def transfer_command(config: Config, out: Out = None, storage: Storage = None, seeds: Seeds = None,
+                     quiet: Quiet = False) -> int:  # fmt: skip
+    """Pretrain, fine-tune and train from scratch: energy-to-target and the break-even number of tasks."""
+    from powertrain.study import load_transfer_study_config, run_transfer_study
+
+    study = load_transfer_study_config(config).replace(out=out, storage=storage, seeds=_seeds(seeds)).validate()
+    return _run(lambda **kw: run_transfer_study(study, **kw), study.out, quiet, _print_markdown)
+
+
+@study_app.command("multitask")
+def multitask_command(config: Config, out: Out = None, storage: Storage = None, seeds: Seeds = None,
+                      quiet: Quiet = False) -> int:  # fmt: skip
+    """One shared trunk with a head per task against one model per task: energy until every task is on target."""
+    from powertrain.study import load_multitask_study_config, run_multitask_study
+
+    study = load_multitask_study_config(config).replace(out=out, storage=storage, seeds=_seeds(seeds)).validate()
+    return _run(lambda **kw: run_multitask_study(study, **kw), study.out, quiet, _print_markdown)
+
+
+def _run(start: Callable[..., Any], out: str, quiet: bool, show: Callable[[Any], None]) -> int:
+    """Run a study with a live display (none with ``quiet``); Ctrl-C keeps finished runs (exit 130)."""
     err = Console(stderr=True)
     try:
-        result = run_eat_study(
-            study,
+        result = start(
             reporter=QuietReporter() if quiet else _PerRunReporter(err),
             notify=None if quiet else lambda line: err.print(line, markup=False, highlight=False),
         )
     except KeyboardInterrupt:
         typer.echo(
-            f"powertrain: interrupted; finished runs are kept in {study.out}, run the same command to continue",
-            err=True,
+            f"powertrain: interrupted; finished runs are kept in {out}, run the same command to continue", err=True
         )
         return 130
-    print_study(result, console)
+    show(result)
     return 0
+
+
+def _print_markdown(result: Any) -> None:
+    typer.echo(result.results_md.read_text())
+    typer.echo(f"results: {result.results_json} and {result.results_md}")
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        from powertrain.errors import ConfigError
+
+        raise ConfigError(f"--seeds takes comma-separated integers, not {text!r}") from None
 
 
 def print_study(result: EatStudyResult, console: Console) -> None:
     """One rich table per model, its conclusions, and where the results are."""
-    from powertrain.study._eat_report import summary_lines
-    from powertrain.study._eat_table import row_cells, sources_caption, table_columns
+    from powertrain.study.eat.results import summary_lines
+    from powertrain.study.eat.table import row_cells, sources_caption, table_columns
 
     train = result.config.train
     for model, table in result.tables.items():

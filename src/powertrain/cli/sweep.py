@@ -1,84 +1,70 @@
-"""``powertrain sweep``: run or join a sweep, show one, merge sweeps run apart.
+"""``powertrain sweep run|show|merge``: run or join a sweep, show one, merge sweeps run apart.
 
-``powertrain sweep CONFIG.yaml`` runs (or joins, or continues) a sweep; ``sweep show STUDY_DIR_OR_URL`` prints one;
-``sweep merge DEST SRC...`` merges sweeps run apart (e.g. on different machines) into one study.
+``powertrain sweep run CONFIG.yaml`` runs (or joins, or continues) a sweep, and so does the short form
+``powertrain sweep CONFIG.yaml`` (unless CONFIG is the name of a subcommand); ``sweep show STUDY_DIR_OR_URL`` prints
+one; ``sweep merge DEST SRC...`` merges sweeps run apart (e.g. on different machines) into one study.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings
-from powertrain.errors import ConfigError
 
-__all__ = ["sweep_command"]
+__all__ = ["merge_command", "run_command", "show_command", "sweep_app"]
 
 Opt = typer.Option
 
 
-@app.command("sweep")
-def sweep_command(
-    args: Annotated[
-        list[str],
-        typer.Argument(
-            help="CONFIG.yaml | show STUDY_DIR_OR_URL | merge DEST SRC... (a URL source may name its study: URL#STUDY)",
-            metavar="CONFIG | show TARGET | merge DEST SRC...",
-        ),
-    ],
+class _RunByDefault(TyperGroup):
+    """``sweep CONFIG ...`` means ``sweep run CONFIG ...`` when its first word is not a subcommand (or ``--help``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+sweep_app = typer.Typer(
+    cls=_RunByDefault,
+    help="Sweep training hyperparameters for the fewest joules to a target accuracy (Optuna; many workers can share). "
+    "`powertrain sweep CONFIG.yaml` is short for `powertrain sweep run CONFIG.yaml`.",
+    no_args_is_help=True,
+)
+app.add_typer(sweep_app, name="sweep")
+
+StudyName = Annotated[str | None, Opt(help="Study name (default: the config file's stem; with show: the only one).")]
+
+
+@sweep_app.command("run")
+def run_command(
+    config: Annotated[Path, typer.Argument(help="Sweep YAML (see examples/sweeps/).")],
     storage: Annotated[str | None, Opt(help="SQLAlchemy URL shared by workers (default: OUT/study.db).")] = None,
-    study: Annotated[str | None, Opt(help="Study name (default: the config file's stem).")] = None,
+    study: StudyName = None,
     out: Annotated[str | None, Opt("--out", "-o", help="Study folder (runs, SQLite file, exports).")] = None,
     trials: Annotated[int | None, Opt("--trials", "-n", help="Total trials of a sampled sweep.")] = None,
-    csv: Annotated[Path | None, Opt(help="With show: also write the per-trial CSV here.")] = None,
-    json: Annotated[Path | None, Opt(help="With show: also write the JSON export here.")] = None,
-    compare: Annotated[str | None, Opt(help="With show: compare with this study (e.g. the unpruned grid).")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No live display; only the final table.")] = False,
     country: Country = None,
     region: Region = None,
     pue: Pue = None,
     intensity: Intensity = None,
 ) -> int:
-    """Sweep training hyperparameters for the fewest joules to a target accuracy (Optuna; many workers can share)."""
-    from powertrain.study import load_sweep, load_sweep_config, sweep
-    from powertrain.study._sweep_view import SweepDisplay, compare_lines, print_result
+    """Run, join or continue a sweep: the same command on several machines with one --storage shares the work."""
+    from powertrain.cli._sweep_view import SweepDisplay, print_result
+    from powertrain.study import load_sweep_config, sweep
 
-    console = Console()
-    config, rest = args[0], args[1:]
-    given = {"country": country, "region": region, "pue": pue, "intensity_g_per_kwh": intensity}
-    settings = carbon_settings(country, region, pue, intensity) if any(v is not None for v in given.values()) else None
-    if config == "show":
-        if len(rest) != 1:
-            raise ConfigError("usage: powertrain sweep show STUDY_DIR_OR_URL [--study NAME] [--csv F] [--json F]")
-        result = load_sweep(rest[0], study=study)
-        result.carbon_settings = settings  # None: each trial's own run settings
-        print_result(result, console)
-        if compare is not None:
-            for line in compare_lines(result, load_sweep(compare)):
-                console.print(line, markup=False, highlight=False)
-        if csv is not None or json is not None:
-            _export(result, csv, json)
-        return 0
-    if config == "merge":
-        from powertrain.study._merge import merge_sweeps
-
-        if len(rest) < 2:
-            raise ConfigError("usage: powertrain sweep merge DEST SRC [SRC...] [--study NAME]")
-        merged = merge_sweeps(rest[0], rest[1:], study=study)
-        merged.carbon_settings = settings
-        print_result(merged, console)
-        return 0
-    if rest:
-        raise ConfigError(f"unexpected argument {rest[0]!r}; did you mean `powertrain sweep show {rest[0]}`?")
     cfg = load_sweep_config(config, storage=storage, study=study, out=out)
     if out is None and study is not None:
         cfg = cfg.replace(out=str(Path("studies") / study))
-    if settings is not None:  # where this worker draws its power; per machine, not part of the study's identity
-        cfg = cfg.replace(train=cfg.train.replace(**{k: v for k, v in given.items() if v is not None}))
+    if _carbon(country, region, pue, intensity) is not None:  # where this worker draws its power, not the study's
+        given = {"country": country, "region": region, "pue": pue, "intensity_g_per_kwh": intensity}
+        cfg = cfg.replace(train=cfg.train.replace(**given))
     display = None if quiet else SweepDisplay(Console(stderr=True))
     result = None
     try:
@@ -93,25 +79,84 @@ def sweep_command(
         )
     except KeyboardInterrupt:
         typer.echo(
-            f"powertrain: interrupted; finished trials are kept in {cfg.storage_url}, "
-            "run the same command to continue",
+            f"powertrain: interrupted; finished trials are kept in {cfg.storage_url}, run the same command to continue",
             err=True,
         )
         return 130
     finally:
         if display is not None:
             display.end(result)
+    console = Console()
     print_result(result, console)
     console.print(f"results: {Path(cfg.out) / 'results.json'} and {Path(cfg.out) / 'results.csv'}")
     return 0
 
 
-def _export(result: object, csv: Path | None, json_path: Path | None) -> None:
+@sweep_app.command("show")
+def show_command(
+    target: Annotated[
+        str, typer.Argument(help="A study folder, its study.db, or a storage URL (URL#STUDY names the study).")
+    ],
+    study: StudyName = None,
+    csv: Annotated[Path | None, Opt(help="Also write the per-trial CSV here.")] = None,
+    json: Annotated[Path | None, Opt(help="Also write the JSON export here.")] = None,
+    compare: Annotated[str | None, Opt(help="Compare with this study (e.g. the unpruned grid).")] = None,
+    country: Country = None,
+    region: Region = None,
+    pue: Pue = None,
+    intensity: Intensity = None,
+) -> int:
+    """Print a sweep's trials, its best setup and spread, what it cost (energy, CO2e), from anywhere its storage is."""
+    from powertrain.cli._sweep_view import compare_lines, print_result
+    from powertrain.study import load_sweep
+
+    console = Console()
+    result = load_sweep(target, study=study)
+    result.carbon_settings = _carbon(country, region, pue, intensity)  # None: each trial's own run settings
+    print_result(result, console)
+    if compare is not None:
+        for line in compare_lines(result, load_sweep(compare)):
+            console.print(line, markup=False, highlight=False)
+    if csv is not None or json is not None:
+        _export(result, csv, json)
+    return 0
+
+
+@sweep_app.command("merge")
+def merge_command(
+    dest: Annotated[str, typer.Argument(help="The study folder or storage URL to merge into (created if needed).")],
+    sources: Annotated[
+        list[str], typer.Argument(help="Study folders or storage URLs to merge from (URL#STUDY names the study).")
+    ],
+    study: StudyName = None,
+    country: Country = None,
+    region: Region = None,
+    pue: Pue = None,
+    intensity: Intensity = None,
+) -> int:
+    """Merge sweeps of the same study run apart (e.g. on machines without a shared database) into one."""
+    from powertrain.cli._sweep_view import print_result
+    from powertrain.study import merge_sweeps
+
+    merged = merge_sweeps(dest, sources, study=study)
+    merged.carbon_settings = _carbon(country, region, pue, intensity)
+    print_result(merged, Console())
+    return 0
+
+
+def _carbon(country: str | None, region: str | None, pue: float | None, intensity: float | None) -> Any:
+    """The validated carbon options (a bad one is a one-line error, exit 2), or None when none is given."""
+    if all(v is None for v in (country, region, pue, intensity)):
+        return None
+    return carbon_settings(country, region, pue, intensity)
+
+
+def _export(result: Any, csv: Path | None, json_path: Path | None) -> None:
     import json as _json
 
     from powertrain._files import json_safe, write_atomic
 
     if csv is not None:
-        write_atomic(csv, result.to_csv())  # type: ignore[attr-defined]
+        write_atomic(csv, result.to_csv())
     if json_path is not None:
-        write_atomic(json_path, _json.dumps(json_safe(result.to_dict()), indent=2) + "\n")  # type: ignore[attr-defined]
+        write_atomic(json_path, _json.dumps(json_safe(result.to_dict()), indent=2) + "\n")

@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from powertrain.errors import ConfigError
-from powertrain.report._model import ReportInput, RunData, StudyData, Trial, _float, hardware_label
+from powertrain.hardware import hardware_label
+from powertrain.report._model import ReportInput, RunData, StudyData, Trial, _float
 
 __all__ = ["LOADERS", "ReportInputError", "load_inputs", "load_run", "register_loader"]
 

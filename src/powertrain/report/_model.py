@@ -11,22 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Curve", "ReportInput", "RunData", "StudyData", "Trial", "hardware_label"]
+from powertrain.hardware import hardware_label
+
+__all__ = ["Curve", "ReportInput", "RunData", "StudyData", "Trial"]
 
 #: One point per finished epoch: (epoch, cumulative energy J, elapsed s, validation accuracy).
 Curve = list[tuple[int, float, float, float]]
-
-
-def hardware_label(info: dict[str, Any] | None) -> str:
-    """A short label of the machine a result came from: its GPU models with counts, else its CPU model."""
-    if not info:
-        return "unknown hardware"
-    gpus = [str(g.get("name", "GPU")) for g in info.get("gpus") or []]
-    if gpus:
-        return " + ".join(f"{gpus.count(n)}x {n}" for n in sorted(set(gpus)))
-    cores = info.get("cpu_logical_cores")
-    cpu = str(info.get("cpu_model") or "unknown CPU")
-    return f"{cpu} ({cores} threads)" if cores else cpu
 
 
 def _float(value: Any) -> float | None:

@@ -1,6 +1,9 @@
-"""Studies made of training runs: the sweep engine on Optuna, and the EAT study built on it.
+"""Studies made of training runs: the sweep engine on Optuna, and the studies built on it.
 
-Entry point: :func:`sweep` (CLI: ``powertrain sweep CONFIG.yaml``)::
+Layout: ``engine/`` (the sweep engine: config, space, the trial loop, storage, results), ``pruners.py`` (energy-aware
+Optuna pruners), ``eat/`` (the EAT study), ``staged/`` (the transfer and multitask studies, made of stages).
+
+Entry point: :func:`sweep` (CLI: ``powertrain sweep run CONFIG.yaml``)::
 
     from powertrain.study import load_sweep_config, sweep
 
@@ -15,38 +18,59 @@ by many workers.
 :class:`EnergyAwarePruner` and :class:`EnergySuccessiveHalvingPruner` are ordinary Optuna pruners,
 usable in your own Optuna code through :func:`report_energy`. docs/studies.md has the YAML keys and the recipes.
 
-The EAT experiment: :func:`run_eat_study` (CLI: ``powertrain eat-study CONFIG.yaml``), a preset of the engine (one
-explicit trial per model and setting, :func:`eat_sweep_config`) with a Table-1 report; see docs/eat-study.md.
+The EAT experiment: :func:`run_eat_study` (CLI: ``powertrain study eat CONFIG.yaml``), a preset of the engine (one
+explicit trial per model and setting, :func:`eat_sweep_config`) with a Table-1 report; see docs/eat-study.md. The
+transfer and multitask studies: :func:`run_transfer_study` and :func:`run_multitask_study` (``powertrain study
+transfer|multitask CONFIG.yaml``); see docs/transfer.md.
 
 Errors: :class:`~powertrain.errors.ConfigError` for a bad config, an unknown field in a space, an empty grid, a
 malformed or unreachable storage, or a study name that exists with another space (one line, nothing stored is changed);
 :class:`~powertrain.errors.UnknownNameError` for unknown models and datasets.
 """
 
-from powertrain.study._eat_config import (
+from powertrain.study.eat import (
     STANDARD,
     EatSetting,
     EatStudyConfig,
+    EatStudyResult,
+    InferenceEnergy,
     InferenceEnergyConfig,
+    ModelTable,
+    RunRecord,
+    StudyRow,
+    eat_sweep_config,
     load_eat_study_config,
+    measure_inference_energy,
+    run_eat_study,
 )
-from powertrain.study._eat_table import ModelTable, RunRecord, StudyRow
-from powertrain.study._engine import make_pruner, make_sampler, sweep
-from powertrain.study._inference import InferenceEnergy, measure_inference_energy
-from powertrain.study._merge import merge_sweeps
-from powertrain.study._space import Param, SearchSpace, TrialSpec
-from powertrain.study._sweep_config import OBJECTIVES, SweepConfig, load_sweep_config, sweep_config_from_dict
-from powertrain.study._sweep_results import SweepResult, TrialRecord, load_sweep
-from powertrain.study._transfer_config import (
+from powertrain.study.engine import (
+    OBJECTIVES,
+    Param,
+    SearchSpace,
+    SweepConfig,
+    SweepResult,
+    TrialRecord,
+    TrialSpec,
+    load_sweep,
+    load_sweep_config,
+    make_pruner,
+    make_sampler,
+    merge_sweeps,
+    sweep,
+    sweep_config_from_dict,
+)
+from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
+from powertrain.study.staged import (
     MultitaskStudyConfig,
+    MultitaskStudyResult,
     TransferStudyConfig,
+    TransferStudyResult,
+    break_even,
     load_multitask_study_config,
     load_transfer_study_config,
+    run_multitask_study,
+    run_transfer_study,
 )
-from powertrain.study.eat import EatStudyResult, eat_sweep_config, run_eat_study
-from powertrain.study.multitask import MultitaskStudyResult, run_multitask_study
-from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
-from powertrain.study.transfer import TransferStudyResult, run_transfer_study
 
 __all__ = [
     "OBJECTIVES",
@@ -71,6 +95,7 @@ __all__ = [
     "TransferStudyResult",
     "TrialRecord",
     "TrialSpec",
+    "break_even",
     "eat_sweep_config",
     "load_eat_study_config",
     "load_multitask_study_config",

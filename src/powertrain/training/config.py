@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from powertrain._config import Replaceable
 from powertrain._files import read_yaml
 from powertrain.carbon import CarbonSettings
 from powertrain.errors import ConfigError
@@ -30,7 +31,7 @@ FineTune = Literal["full", "head", "last_blocks"]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Replaceable):
     """Everything that defines a training run. Defaults follow EAT's recipe (DESIGN.md) where one applies.
 
     Attributes:
@@ -195,9 +196,6 @@ class TrainConfig:
             raise ConfigError(f"unknown config key {unknown[0]!r}{hint}")
         return cls(**data)
 
-    def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied; ``None`` values are ignored (they mean "not given")."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -10,7 +10,8 @@ import pytest
 
 from powertrain.errors import ConfigError
 from powertrain.meters.testing import ScriptedCounterSensor
-from powertrain.study import EatStudyConfig, _trial, run_eat_study
+from powertrain.study import EatStudyConfig, run_eat_study
+from powertrain.study.engine import loop as _trial
 
 POWER_W = 50.0
 

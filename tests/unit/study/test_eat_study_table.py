@@ -3,8 +3,8 @@
 import pytest
 
 from powertrain.study import EatSetting, EatStudyConfig, EatStudyResult, InferenceEnergy, RunRecord
-from powertrain.study._eat_report import render_markdown
-from powertrain.study._eat_table import build_table, row_cells, table_columns
+from powertrain.study.eat.results import render_markdown
+from powertrain.study.eat.table import build_table, row_cells, table_columns
 
 
 def record(name, lam, accuracy, ratio, *, status="completed", j_per_image=None):

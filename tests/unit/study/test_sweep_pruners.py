@@ -169,7 +169,7 @@ def test_breadth_first_rounds_find_the_cheap_setup_before_a_hopeless_one_runs_lo
 def test_a_paused_round_whose_worker_died_before_enqueueing_the_next_one_gets_it(tmp_path):
     from optuna.distributions import CategoricalDistribution
 
-    from powertrain.study._trial import enqueue_missing_rounds
+    from powertrain.study.engine.loop import enqueue_missing_rounds
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
     study.add_trial(

@@ -118,7 +118,7 @@ def test_sweep_results_carry_operational_and_embodied_co2e_of_what_each_trial_sp
 def test_sqlite_study_storage_uses_the_write_ahead_log_and_keeps_trials_across_reopening(tmp_path):
     import sqlite3
 
-    from powertrain.study._storage import open_storage
+    from powertrain.study.engine.storage import open_storage
 
     folder = _study(tmp_path / "wal", "wal", [_trial(0.1, TrialState.COMPLETE, ett=100.0, energy=100.0)])
     storage = open_storage(f"sqlite:///{folder / 'study.db'}", heartbeat_s=None, grace_s=None)
@@ -145,7 +145,7 @@ def test_reading_a_missing_sqlite_study_creates_nothing(tmp_path, capsys):
 
 
 def test_the_best_value_is_printed_with_the_objective_s_unit(tmp_path, capsys):
-    from powertrain.study._sweep_view import format_objective
+    from powertrain.cli._sweep_view import format_objective
 
     folder = _study(tmp_path / "u", "u", [_trial(0.1, TrialState.COMPLETE, ett=1234.5, energy=1500.0)])
     assert main(["sweep", "show", str(folder)]) == 0

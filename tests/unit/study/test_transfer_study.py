@@ -19,8 +19,8 @@ from powertrain.cli import main
 from powertrain.errors import ConfigError
 from powertrain.models import create_model
 from powertrain.study import load_sweep, load_transfer_study_config, run_transfer_study
-from powertrain.study._stages import seed_spread
-from powertrain.study._sweep_results import TrialRecord
+from powertrain.study.engine.results import TrialRecord
+from powertrain.study.staged.stage import seed_spread
 from powertrain.study.transfer import break_even
 from powertrain.training import RunDir
 

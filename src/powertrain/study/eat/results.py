@@ -1,16 +1,106 @@
-"""``results.md`` of an EAT study: the per-model tables in markdown, with the selection, the goal and EAT's numbers."""
+"""An EAT study's results, written in one place: ``results.json`` and ``results.md`` (rewritten after every trial).
+
+:class:`EatResultsWriter` rebuilds the per-model tables (:mod:`~powertrain.study.eat.table`) from the finished
+runs and writes both files atomically; :func:`render_markdown` and :func:`summary_lines` are the Markdown and the
+plain-text conclusions (the CLI prints the latter).
+"""
 
 from __future__ import annotations
 
+import json
 import statistics
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
-from powertrain.study._eat_table import EAT_CIFAR10_TABLE1, ModelTable, row_cells, table_columns
+from powertrain._files import json_safe, write_atomic
+from powertrain.hardware import hardware_label
+from powertrain.study.eat.config import EatStudyConfig, inference_key
+from powertrain.study.eat.table import EAT_CIFAR10_TABLE1, ModelTable, RunRecord, build_table, row_cells, table_columns
 
-if TYPE_CHECKING:
-    from powertrain.study.eat import EatStudyResult
+__all__ = ["EatResultsWriter", "EatStudyResult", "render_markdown", "summary_lines"]
 
-__all__ = ["describe_machine", "render_markdown", "summary_lines"]
+
+@dataclass
+class EatStudyResult:
+    """What :func:`run_eat_study` returns; the same facts are in ``OUT/results.json``.
+
+    Attributes:
+        out: The study folder.
+        config: The study's config.
+        records: One per (model, setting), standard first within each model.
+        tables: Per model, the table with the selected setting and the goal check.
+        goal_met: True when every model meets the goal, False when one does not, None when undecidable.
+        hardware: Where it ran.
+    """
+
+    out: Path
+    config: EatStudyConfig
+    records: list[RunRecord]
+    tables: dict[str, ModelTable]
+    goal_met: bool | None
+    hardware: dict[str, Any]
+
+    @property
+    def results_json(self) -> Path:
+        """``OUT/results.json``."""
+        return self.out / "results.json"
+
+    @property
+    def results_md(self) -> Path:
+        """``OUT/results.md``: the tables in markdown, ready for docs/."""
+        return self.out / "results.md"
+
+
+@dataclass
+class EatResultsWriter:
+    """The study's results so far: the finished runs' records, whether every run is in, and the sweep's CO2e."""
+
+    config: EatStudyConfig
+    out: Path
+    hardware: dict[str, Any]
+    records: list[RunRecord] = field(default_factory=list)
+    complete: bool = False
+    carbon: dict[str, Any] | None = None
+
+    def write(self) -> EatStudyResult:
+        """Rebuild the tables from the records and rewrite results.json and results.md atomically."""
+        config = self.config
+        tables = {
+            model: build_table(
+                model,
+                [r for r in self.records if r.model == model],
+                accuracy_tolerance=config.accuracy_tolerance,
+                goal_decrease_pct=config.goal_decrease_pct,
+                goal_max_accuracy_drop=config.goal_max_accuracy_drop,
+            )
+            for model in config.models
+            if any(r.model == model for r in self.records)
+        }
+        verdicts = [t.goal["met"] for t in tables.values()]
+        goal_met = None if not verdicts or None in verdicts else all(verdicts)
+        result = EatStudyResult(self.out, config, list(self.records), tables, goal_met, self.hardware)
+        payload = {
+            "study": "eat",
+            "complete": self.complete,
+            "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "config": config.to_dict(),
+            "hardware": self.hardware,
+            "inference_config": inference_key(config),
+            "runs": [r.to_dict() for r in self.records],
+            "carbon": self.carbon,  # the sweep's CO2e totals (SweepResult.carbon): every trial's spent energy
+            "tables": {model: t.to_dict() for model, t in tables.items()},
+            "goal": {
+                "decrease_pct": config.goal_decrease_pct,
+                "max_accuracy_drop": config.goal_max_accuracy_drop,
+                "met": goal_met,
+            },
+            "eat_cifar10_table1": {m: {"standard": s, "eat": e} for m, (s, e) in EAT_CIFAR10_TABLE1.items()},
+        }
+        write_atomic(result.results_json, json.dumps(json_safe(payload), indent=2) + "\n")
+        write_atomic(result.results_md, render_markdown(result, complete=self.complete))
+        return result
 
 
 def render_markdown(result: EatStudyResult, *, complete: bool = True) -> str:
@@ -21,7 +111,7 @@ def render_markdown(result: EatStudyResult, *, complete: bool = True) -> str:
     lines = [
         f"## EAT study: {train.dataset} {size}{subset}, {train.epochs} epochs, seed {config.seed}",
         "",
-        f"Machine: {describe_machine(result.hardware)}. Study folder: `{result.out}` (config in `study.yaml`).",
+        f"Machine: {hardware_label(result.hardware, cpu=True)}. Study folder: `{result.out}` (config in `study.yaml`).",
         f"Training: batch {train.batch_size}, {train.optimizer} lr {train.lr:g} "
         f"({train.lr_schedule} x{train.lr_gamma:g} per epoch), weight decay {train.weight_decay:g}, "
         f"amp {train.amp}; EAT penalty on `{train.eat_layers}`.",
@@ -117,14 +207,6 @@ def _noise_pct(rows: list[Any]) -> float | None:
         if row.inference.get("j_per_1k_images_std") is not None and row.inference["j_per_1k_images"]
     ]
     return statistics.fmean(spreads) if spreads else None
-
-
-def describe_machine(hardware: dict[str, Any]) -> str:
-    """``"1x NVIDIA H100 80GB HBM3, Intel Xeon ..."`` from :func:`~powertrain.hardware.describe_hardware`."""
-    gpus = hardware.get("gpus") or []
-    names = sorted({str(g.get("name", "GPU")) for g in gpus})
-    gpu = f"{len(gpus)}x {', '.join(names)}, " if gpus else "no GPU, "
-    return f"{gpu}{hardware.get('cpu_model', 'unknown CPU')} ({hardware.get('cpu_logical_cores', '?')} logical cores)"
 
 
 def _md_row(cells: Any) -> str:

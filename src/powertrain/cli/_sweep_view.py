@@ -12,7 +12,7 @@ from rich.text import Text
 
 from powertrain._units import format_joules as _j
 from powertrain.carbon import format_kg
-from powertrain.study._sweep_results import SweepResult, TrialRecord
+from powertrain.study.engine.results import SweepResult, TrialRecord
 
 __all__ = ["SweepDisplay", "compare_lines", "print_result", "trial_table"]
 
@@ -173,7 +173,7 @@ class SweepDisplay:
 
     def trial_started(self, study: Any, trial: Any) -> None:
         """This worker claimed a trial."""
-        from powertrain.study._sweep_results import from_study
+        from powertrain.study.engine.results import from_study
 
         self.result = from_study(study)
         self.current = f"trial {trial.number} {trial.user_attrs.get('run_name') or ''}".strip()

@@ -8,27 +8,22 @@ inference energy. :func:`run_eat_study` runs that sweep and builds the Table-1 r
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
-from powertrain._files import json_safe, write_atomic
+from powertrain._files import write_atomic
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Sensor, discover_sensors
-from powertrain.study._eat_config import EatStudyConfig
-from powertrain.study._eat_report import render_markdown
-from powertrain.study._eat_table import EAT_CIFAR10_TABLE1, ModelTable, RunRecord, build_table
-from powertrain.study._inference import InferenceEnergy, measure_inference_energy
-from powertrain.study._space import SearchSpace, TrialSpec
-from powertrain.study._sweep_config import SweepConfig
-from powertrain.study._sweep_results import SweepResult, TrialRecord
+from powertrain.study.eat.config import EatStudyConfig, inference_key
+from powertrain.study.eat.inference import InferenceEnergy, measure_inference_energy
+from powertrain.study.eat.results import EatResultsWriter, EatStudyResult
+from powertrain.study.eat.table import RunRecord
+from powertrain.study.engine import SweepConfig, SweepResult, TrialRecord, grid_of_runs, sweep
 from powertrain.training import TrainConfig, load_run_model
 from powertrain.training.device import resolve_device
 from powertrain.training.progress import ProgressReporter
@@ -38,37 +33,6 @@ __all__ = ["EatStudyResult", "eat_sweep_config", "run_eat_study"]
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str], None]
-
-
-@dataclass
-class EatStudyResult:
-    """What :func:`run_eat_study` returns; the same facts are in ``OUT/results.json``.
-
-    Attributes:
-        out: The study folder.
-        config: The study's config.
-        records: One per (model, setting), standard first within each model.
-        tables: Per model, the table with the selected setting and the goal check.
-        goal_met: True when every model meets the goal, False when one does not, None when undecidable.
-        hardware: Where it ran.
-    """
-
-    out: Path
-    config: EatStudyConfig
-    records: list[RunRecord]
-    tables: dict[str, ModelTable]
-    goal_met: bool | None
-    hardware: dict[str, Any]
-
-    @property
-    def results_json(self) -> Path:
-        """``OUT/results.json``."""
-        return self.out / "results.json"
-
-    @property
-    def results_md(self) -> Path:
-        """``OUT/results.md``: the tables in markdown, ready for docs/."""
-        return self.out / "results.md"
 
 
 def run_eat_study(
@@ -101,11 +65,9 @@ def run_eat_study(
         UnknownNameError: An unknown dataset or model.
         DataNotFoundError: The dataset is not on disk.
     """
-    from powertrain.study._engine import sweep
-
     config.validate()
     say = notify or (lambda message: log.info("%s", message))
-    study = _Study(config, Path(config.out), describe_hardware())
+    study = EatResultsWriter(config, Path(config.out), describe_hardware())
     study.out.mkdir(parents=True, exist_ok=True)
     write_atomic(study.out / "study.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     sweep_config = eat_sweep_config(config)
@@ -142,24 +104,22 @@ def eat_sweep_config(config: EatStudyConfig) -> SweepConfig:
     """The EAT study as a sweep: one explicit trial per (model, setting), standard training included."""
     base = config.run_config(config.models[0], config.all_settings[0]).replace(out=None)
     base.out = None
-    trials = []
-    for model in config.models:
-        for setting in config.all_settings:
-            run = config.run_config(model, setting)
-            overrides = {"model": model, "eat_lambda": setting.lam, "eat_sigma": setting.sigma}
-            overrides.update(
-                {k: v for k, v in run.to_dict().items() if k != "out" and v != getattr(base, k) and k not in overrides}
-            )
-            trials.append(TrialSpec(f"{model}/{setting.name}", overrides))
-    return SweepConfig(
-        train=base,
-        space=SearchSpace((), tuple(trials)),
-        sampler="grid",
+    runs = [
+        (f"{model}/{setting.name}", config.run_config(model, setting))
+        for model in config.models
+        for setting in config.all_settings
+    ]
+    return grid_of_runs(
+        runs,
+        base=base,
+        always=("model", "eat_lambda", "eat_sigma"),
         objective=["energy_ratio"] if config.estimate_batch_size > 0 else ["accuracy"],
         study="eat",
         out=config.out,
-        identity={"inference_energy": _inference_key(config) if config.inference_energy.enabled else None,
-                  "rounds": config.inference_energy.rounds},  # fmt: skip
+        identity={
+            "inference_energy": inference_key(config) if config.inference_energy.enabled else None,
+            "rounds": config.inference_energy.rounds,
+        },  # fmt: skip
     )
 
 
@@ -236,54 +196,6 @@ class _InferenceHook:
         trial.set_user_attr("inference", rounds)
 
 
-@dataclass
-class _Study:
-    config: EatStudyConfig
-    out: Path
-    hardware: dict[str, Any]
-    records: list[RunRecord] = field(default_factory=list)
-    complete: bool = False
-    carbon: dict[str, Any] | None = None
-
-    def write(self) -> EatStudyResult:
-        """Rebuild the tables from the records and rewrite results.json and results.md atomically."""
-        config = self.config
-        tables = {
-            model: build_table(
-                model,
-                [r for r in self.records if r.model == model],
-                accuracy_tolerance=config.accuracy_tolerance,
-                goal_decrease_pct=config.goal_decrease_pct,
-                goal_max_accuracy_drop=config.goal_max_accuracy_drop,
-            )
-            for model in config.models
-            if any(r.model == model for r in self.records)
-        }
-        verdicts = [t.goal["met"] for t in tables.values()]
-        goal_met = None if not verdicts or None in verdicts else all(verdicts)
-        result = EatStudyResult(self.out, config, list(self.records), tables, goal_met, self.hardware)
-        payload = {
-            "study": "eat",
-            "complete": self.complete,
-            "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "config": config.to_dict(),
-            "hardware": self.hardware,
-            "inference_config": _inference_key(config),
-            "runs": [r.to_dict() for r in self.records],
-            "carbon": self.carbon,  # the sweep's CO2e totals (SweepResult.carbon): every trial's spent energy
-            "tables": {model: t.to_dict() for model, t in tables.items()},
-            "goal": {
-                "decrease_pct": config.goal_decrease_pct,
-                "max_accuracy_drop": config.goal_max_accuracy_drop,
-                "met": goal_met,
-            },
-            "eat_cifar10_table1": {m: {"standard": s, "eat": e} for m, (s, e) in EAT_CIFAR10_TABLE1.items()},
-        }
-        write_atomic(result.results_json, json.dumps(json_safe(payload), indent=2) + "\n")
-        write_atomic(result.results_md, render_markdown(result, complete=self.complete))
-        return result
-
-
 def _test_batches(bundle: Any, cfg: TrainConfig, batch_size: int, device: torch.device) -> list[torch.Tensor]:
     _, test = bundle.loaders(
         batch_size=batch_size,
@@ -295,15 +207,6 @@ def _test_batches(bundle: Any, cfg: TrainConfig, batch_size: int, device: torch.
         augment=False,
     )
     return [x for x, _ in test]
-
-
-def _inference_key(config: EatStudyConfig) -> dict[str, Any]:
-    """What must match for an earlier inference measurement to be reused."""
-    key = config.inference_energy.to_dict()
-    key.pop("rounds")
-    key.pop("enabled")
-    key.update(device=str(resolve_device(config.train.device)), amp=config.train.amp)
-    return key
 
 
 def _num(value: float | None) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from powertrain._config import Replaceable
 from powertrain._files import read_yaml
 from powertrain.errors import ConfigError
 from powertrain.training import TrainConfig, load_config
@@ -54,8 +55,24 @@ class FinetuneMode:
     overrides: dict[str, Any]
 
 
+class _StagedStudy(Replaceable):
+    """What the transfer and multitask configs share: the base config, seeds, name, folder and storage."""
+
+    train: TrainConfig
+    seeds: list[int]
+    study: str
+    out: str
+    storage: str | None
+
+    def _common_dict(self) -> dict[str, Any]:
+        return {
+            "study": self.study, "out": self.out, "storage": self.storage, "seeds": list(self.seeds),
+            "train": self.train.to_dict(),
+        }  # fmt: skip
+
+
 @dataclass
-class TransferStudyConfig:
+class TransferStudyConfig(_StagedStudy):
     """Pretrain once per seed, then fine-tune on each target and train each target from scratch.
 
     Attributes:
@@ -84,17 +101,12 @@ class TransferStudyConfig:
     def to_dict(self) -> dict[str, Any]:
         """The YAML form (what ``load_transfer_study_config`` reads back)."""
         return {
-            "study": self.study, "out": self.out, "storage": self.storage, "seeds": list(self.seeds),
-            "train": self.train.to_dict(),
+            **self._common_dict(),
             "pretrain": {"name": self.pretrain.name, **self.pretrain.overrides} if self.pretrain else None,
             "pretrained": self.pretrained, "pretrain_energy_j": self.pretrain_energy_j,
             "targets": [{"name": t.name, **t.overrides} for t in self.targets],
             "finetune": [{"name": m.name, **m.overrides} for m in self.finetune],
         }  # fmt: skip
-
-    def replace(self, **changes: Any) -> TransferStudyConfig:
-        """A copy with ``changes`` applied; None values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def validate(self) -> TransferStudyConfig:
         """Check the study and every run config it implies; raise :class:`ConfigError`. Returns ``self``."""
@@ -124,7 +136,7 @@ class TransferStudyConfig:
 
 
 @dataclass
-class MultitaskStudyConfig:
+class MultitaskStudyConfig(_StagedStudy):
     """One multitask model (a shared trunk, one head per task) against one model per task, per seed.
 
     Attributes:
@@ -147,14 +159,10 @@ class MultitaskStudyConfig:
     def to_dict(self) -> dict[str, Any]:
         """The YAML form (what ``load_multitask_study_config`` reads back)."""
         return {
-            "study": self.study, "out": self.out, "storage": self.storage, "seeds": list(self.seeds),
-            "train": self.train.to_dict(), "trunk": self.trunk,
+            **self._common_dict(),
+            "trunk": self.trunk,
             "tasks": [{"name": t.name, **t.overrides} for t in self.tasks],
-        }  # fmt: skip
-
-    def replace(self, **changes: Any) -> MultitaskStudyConfig:
-        """A copy with ``changes`` applied; None values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        }
 
     def validate(self) -> MultitaskStudyConfig:
         """Check the study; raise :class:`ConfigError`. Returns ``self``."""

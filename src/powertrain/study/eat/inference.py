@@ -172,4 +172,3 @@ def _counted(m: Measurement, device: torch.device) -> tuple[str, float, str]:
             return label, m.energy_by_device_j[label], m.source_by_device.get(label, "none")
     sources = sorted(set(m.source_by_device.values()))
     return "all", m.energy_j, "+".join(sources) or "none"
-

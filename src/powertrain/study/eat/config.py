@@ -26,6 +26,7 @@ __all__ = [
     "EatStudyConfig",
     "InferenceEnergyConfig",
     "format_sigma",
+    "inference_key",
     "load_eat_study_config",
 ]
 
@@ -377,3 +378,14 @@ def format_sigma(value: float) -> str:
     mantissa, exponent = f"{value:.3e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exponent)}"
+
+
+def inference_key(config: EatStudyConfig) -> dict[str, Any]:
+    """What must match for an earlier inference measurement to be reused."""
+    key = config.inference_energy.to_dict()
+    key.pop("rounds")
+    key.pop("enabled")
+    from powertrain.training.device import resolve_device
+
+    key.update(device=str(resolve_device(config.train.device)), amp=config.train.amp)
+    return key

@@ -1,4 +1,4 @@
-"""Writing the transfer and multitask results: ``results.json`` (atomic, strict JSON) and a Markdown summary."""
+"""The transfer and multitask results, written in one place: ``results.json`` (strict JSON) and ``results.md``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from powertrain._files import json_safe, write_atomic
+from powertrain.hardware import hardware_label
 
 __all__ = ["markdown", "write_results"]
 
@@ -23,10 +24,8 @@ def write_results(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
 def markdown(results: dict[str, Any]) -> str:
     """The results as Markdown tables (the same figures as the JSON)."""
     lines = [f"# {results['kind'].capitalize()} study `{results['study']}`", ""]
-    hw = results.get("hardware") or {}
-    gpus = ", ".join(str(g.get("name")) for g in hw.get("gpus") or []) or "no GPU"
     lines.append(
-        f"Hardware: {hw.get('cpu_model')} ({hw.get('cpu_logical_cores')} threads), {gpus}. Energy sources: "
+        f"Hardware: {hardware_label(results.get('hardware'), cpu=True)}. Energy sources: "
         f"{', '.join(results.get('energy_sources') or []) or 'none'}"
         + (" (a labelled estimate, no energy sensor)" if "estimated" in (results.get("energy_sources") or []) else "")
         + f". Seeds: {results.get('seeds')}. All runs together: {_j(results.get('total_energy_j'))}."

@@ -394,7 +394,7 @@ def resolve_storage(target: str | Path) -> tuple[str, Path | None]:
 
 def load_sweep(target: str | Path, *, study: str | None = None) -> SweepResult:
     """Read a sweep's results from its folder or storage URL; ``study`` is needed when the storage holds several."""
-    from powertrain.study._storage import open_storage
+    from powertrain.study.engine.storage import open_storage
 
     url, folder = resolve_storage(target)
     storage = open_storage(url, heartbeat_s=None, grace_s=None, create=False)

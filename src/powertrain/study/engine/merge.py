@@ -14,8 +14,8 @@ import optuna
 from optuna.trial import TrialState
 
 from powertrain.errors import ConfigError
-from powertrain.study._storage import FINGERPRINT, open_storage
-from powertrain.study._sweep_results import SweepResult, from_study, resolve_storage
+from powertrain.study.engine.results import SweepResult, from_study, resolve_storage
+from powertrain.study.engine.storage import FINGERPRINT, open_storage
 
 __all__ = ["merge_sweeps"]
 

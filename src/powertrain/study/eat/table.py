@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from powertrain._units import format_joules as _joules
-from powertrain.study._eat_config import EatSetting, format_sigma
-from powertrain.study._inference import InferenceEnergy, summarize_rounds
+from powertrain.study.eat.config import EatSetting, format_sigma
+from powertrain.study.eat.inference import InferenceEnergy, summarize_rounds
 
 __all__ = [
     "EAT_CIFAR10_TABLE1",

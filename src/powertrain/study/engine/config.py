@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
+import optuna
+
+from powertrain._config import Replaceable
 from powertrain._files import read_yaml
 from powertrain.errors import ConfigError
-from powertrain.study._space import SearchSpace
+from powertrain.study.engine.samplers import PRUNERS, SAMPLERS
+from powertrain.study.engine.space import SearchSpace
 from powertrain.training import TrainConfig, load_config
 
-__all__ = ["OBJECTIVES", "PRUNERS", "SAMPLERS", "SweepConfig", "load_sweep_config"]
-
-Sampler = Literal["grid", "random", "tpe", "nsga2"]
-SAMPLERS: tuple[str, ...] = get_args(Sampler)
-PrunerName = Literal["none", "energy", "sm2", "median", "percentile", "successive_halving", "hyperband"]
-PRUNERS: tuple[str, ...] = get_args(PrunerName)
+__all__ = ["OBJECTIVES", "SweepConfig", "load_sweep_config", "make_pruner", "make_sampler", "sweep_config_from_dict"]
 
 #: objective name -> (direction, trial user attribute holding its value, unit)
 OBJECTIVES: dict[str, tuple[str, str, str]] = {
@@ -37,19 +35,21 @@ _TOP_KEYS = {
 
 
 @dataclass
-class SweepConfig:
+class SweepConfig(Replaceable):
     """Everything that defines a sweep.
 
     Attributes:
         train: The base training config every trial starts from.
         space: The search space and/or explicit trials (:class:`~powertrain.study.SearchSpace`).
-        sampler: ``grid`` (every point once, the paper's style), ``random``, ``tpe`` or ``nsga2`` (multi-objective).
+        sampler: ``grid`` (every point once, the paper's style), ``random``, ``tpe`` or ``nsga2`` (multi-objective):
+            a name of :data:`~powertrain.study.engine.samplers.SAMPLERS`.
         objective: One name of :data:`OBJECTIVES`, or several for a multi-objective study (``nsga2``); default
             ``energy_to_target`` (needs ``train.target_accuracy``).
         n_trials: Trials to run in total over all workers (random/tpe/nsga2); a grid runs each point once.
         pruner: ``none``, ``energy`` (stop a trial that has spent more than the best energy-to-target without
             reaching the target), ``sm2`` (successive halving on measured energy), or one of Optuna's ``median``,
-            ``percentile``, ``successive_halving``, ``hyperband``.
+            ``percentile``, ``successive_halving``, ``hyperband``: a name of
+            :data:`~powertrain.study.engine.samplers.PRUNERS`.
         pruner_options: Keyword arguments of the pruner's class.
         round_epochs: Breadth-first (grid and trial lists): run every trial this many epochs at a time, round by round
             (each round continues the run's checkpoint), so the pruner knows the cheapest setup's energy-to-target
@@ -67,10 +67,10 @@ class SweepConfig:
 
     train: TrainConfig
     space: SearchSpace
-    sampler: Sampler = "grid"
+    sampler: str = "grid"
     objective: list[str] = field(default_factory=lambda: ["energy_to_target"])
     n_trials: int | None = None
-    pruner: PrunerName = "none"
+    pruner: str = "none"
     pruner_options: dict[str, Any] = field(default_factory=dict)
     round_epochs: int | None = None
     seed: int = 0
@@ -91,10 +91,6 @@ class SweepConfig:
     def storage_url(self) -> str:
         """The storage URL, defaulting to the SQLite file in the study folder."""
         return self.storage or f"sqlite:///{Path(self.out).resolve() / 'study.db'}"
-
-    def replace(self, **changes: Any) -> SweepConfig:
-        """A copy with ``changes`` applied; None values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def validate(self) -> SweepConfig:
         """Check every value (and every point of a grid); raise :class:`ConfigError`. Returns ``self``."""
@@ -142,6 +138,19 @@ class SweepConfig:
                 except ConfigError as exc:
                     raise ConfigError(f"grid point {point.name}: {exc}") from None
         return self
+
+
+def make_sampler(config: SweepConfig) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler ``config.sampler`` names (a grid's points are enqueued, so it samples nothing)."""
+    return SAMPLERS[config.sampler](config.seed)
+
+
+def make_pruner(config: SweepConfig) -> optuna.pruners.BasePruner:
+    """The pruner ``config.pruner`` names, built with ``config.pruner_options``."""
+    try:
+        return PRUNERS[config.pruner](**config.pruner_options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"pruner {config.pruner}: {exc}") from None
 
 
 def load_sweep_config(path: str | Path, **overrides: Any) -> SweepConfig:
@@ -200,10 +209,10 @@ def sweep_config_from_dict(
         return SweepConfig(
             train=base,
             space=SearchSpace.parse(space, trials),
-            sampler=str(data.get("sampler", "grid")),  # type: ignore[arg-type]
+            sampler=str(data.get("sampler", "grid")),
             objective=objective,
             n_trials=int(n_trials) if n_trials is not None else None,
-            pruner=str(pruner),  # type: ignore[arg-type]
+            pruner=str(pruner),
             pruner_options=options,
             round_epochs=_whole(data.get("round_epochs"), "round_epochs"),
             seed=int(data.get("seed", 0)),

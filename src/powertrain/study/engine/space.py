@@ -22,9 +22,9 @@ from typing import Any
 from powertrain.errors import ConfigError
 from powertrain.training import TrainConfig
 
-__all__ = ["Param", "Point", "SearchSpace", "TrialSpec", "apply_overrides", "check_key"]
+__all__ = ["OPTION_GROUPS", "Param", "Point", "SearchSpace", "TrialSpec", "apply_overrides", "check_key"]
 
-_OPTION_GROUPS = ("dataset_options", "model_options")
+OPTION_GROUPS = ("dataset_options", "model_options")  #: the TrainConfig fields set one option at a time
 _FIELDS = {f.name for f in fields(TrainConfig)}
 _CARBON_FIELDS = ("country", "region", "pue", "intensity_g_per_kwh")  # where a worker draws its power
 RUN_PARAM = "run"  #: the Optuna parameter naming an explicit trial
@@ -203,9 +203,9 @@ def _check_names(config: TrainConfig) -> None:
 def check_key(key: str) -> None:
     """Raise :class:`ConfigError` unless ``key`` is a TrainConfig field or ``dataset_options.X``/``model_options.X``."""
     group, dot, sub = key.partition(".")
-    if dot and group in _OPTION_GROUPS and sub:
+    if dot and group in OPTION_GROUPS and sub:
         return
-    if not dot and key in _FIELDS and key not in _OPTION_GROUPS and key != "out":
+    if not dot and key in _FIELDS and key not in OPTION_GROUPS and key != "out":
         return
     import difflib
 
@@ -217,7 +217,7 @@ def check_key(key: str) -> None:
 def apply_overrides(base: TrainConfig, changes: Mapping[str, Any]) -> TrainConfig:
     """``base`` with ``changes`` applied; ``dataset_options.X`` and ``model_options.X`` set one option."""
     plain: dict[str, Any] = {}
-    groups = {g: dict(getattr(base, g)) for g in _OPTION_GROUPS}
+    groups = {g: dict(getattr(base, g)) for g in OPTION_GROUPS}
     for key, value in changes.items():
         check_key(key)
         group, dot, sub = key.partition(".")

@@ -28,7 +28,7 @@ from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import TrialState
 
 from powertrain.errors import ConfigError
-from powertrain.study._sweep_config import SweepConfig
+from powertrain.study.engine.config import SweepConfig
 
 __all__ = [
     "RetryLost",

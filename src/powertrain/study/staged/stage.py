@@ -14,17 +14,34 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from powertrain._files import json_safe, write_atomic
+from powertrain.hardware import describe_hardware
 from powertrain.meters import Sensor
-from powertrain.study._sweep_results import TrialRecord
-from powertrain.training import TrainConfig
+from powertrain.study.engine import TrialRecord, grid_of_runs, sweep
+from powertrain.training import TrainConfig, build_model, load_data
 from powertrain.training.progress import ProgressReporter
+from powertrain.training.transfer import apply_init, freeze_for_finetune, load_init_state
 
-__all__ = ["StageTrial", "finished", "preflight", "run_dict", "run_stage", "seed_spread", "sources_of"]
+__all__ = [
+    "StageTrial",
+    "Stages",
+    "finished",
+    "preflight",
+    "results_header",
+    "run_dict",
+    "run_stage",
+    "seed_spread",
+    "sources_of",
+    "start_study",
+]
 
-_OPTION_GROUPS = ("dataset_options", "model_options")
+SCHEMA_VERSION = 1  #: of a staged study's results.json (docs/transfer.md)
 _SETTLE_POLL_S = 2.0  #: how often a worker that has nothing left to claim checks other workers' running trials
 
 #: the per-run figures a study's results.json carries (the full trial, curve included, is in the stage's export)
@@ -41,6 +58,73 @@ class StageTrial:
 
     name: str
     config: TrainConfig
+
+
+@dataclass
+class Stages:
+    """A staged study under way: its config and folder, and how each of its stages runs."""
+
+    config: Any  # a TransferStudyConfig or MultitaskStudyConfig
+    out: Path
+    say: Callable[[str], None]
+    sensors: Sequence[Sensor] | None
+    reporter: ProgressReporter | None
+
+    def run(
+        self, stage: str, trials: Sequence[StageTrial], extra: Callable[[Any, Any], None] | None = None
+    ) -> dict[str, TrialRecord]:
+        """Run (or continue, or read back) one stage of this study (see :func:`run_stage`)."""
+        config = self.config
+        return run_stage(
+            stage, trials, study=config.study, out=config.out, storage=config.storage, sensors=self.sensors,
+            reporter=self.reporter, extra=extra, notify=self.say,
+        )  # fmt: skip
+
+
+def start_study(
+    config: Any,
+    runs: Sequence[TrainConfig],
+    *,
+    sensors: Sequence[Sensor] | None,
+    reporter: ProgressReporter | None,
+    notify: Callable[[str], None] | None,
+) -> Stages:
+    """Start (or continue) a staged study: check it and every run it implies, then write ``OUT/study.yaml``.
+
+    Raises:
+        ConfigError, UnknownNameError, DataNotFoundError: Before anything runs (see :func:`preflight`).
+    """
+    config.validate()
+    preflight(runs)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "study.yaml", yaml.safe_dump(json_safe(config.to_dict()), sort_keys=False))
+    return Stages(config, out, notify or (lambda line: None), sensors, reporter)
+
+
+def results_header(kind: str, config: Any, stages: Sequence[str], runs: Mapping[str, TrialRecord]) -> dict[str, Any]:
+    """What a staged study's ``results.json`` starts with: the study, its stages, the hardware and energy sources.
+
+    Args:
+        kind: ``transfer`` or ``multitask``.
+        config: The study's config.
+        stages: The stage names (their folders under ``out``).
+        runs: Every run of every stage (to collect their hardware labels and energy sources).
+    """
+    info = describe_hardware()
+    out = Path(config.out).resolve()
+    return {
+        "kind": kind,
+        "schema_version": SCHEMA_VERSION,
+        "study": config.study,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "out": str(out),
+        "seeds": list(config.seeds),
+        "hardware": {k: info.get(k) for k in ("hostname", "cpu_model", "cpu_logical_cores", "gpus", "gpu_count")},
+        "stages": {s: str(out / s) for s in stages},
+        "hardware_tags": sorted({str(r.get("hardware")) for r in runs.values() if r.get("hardware")}),
+        "energy_sources": sources_of(runs),
+    }
 
 
 def run_stage(
@@ -71,16 +155,9 @@ def run_stage(
         extra: ``extra(optuna_trial, train_result)`` stores more user attributes after a run.
         notify: Called with one line when a run starts and when it ends.
     """
-    from powertrain.study._engine import sweep
-    from powertrain.study._space import SearchSpace, TrialSpec
-    from powertrain.study._sweep_config import SweepConfig
-
-    base = TrainConfig().replace(**{g: {} for g in _OPTION_GROUPS})
-    specs = tuple(TrialSpec(t.name, _overrides(base, t.config)) for t in trials)
-    config = SweepConfig(
-        train=base,
-        space=SearchSpace(trials=specs),
-        sampler="grid",
+    config = grid_of_runs(
+        ((t.name, t.config) for t in trials),
+        base=TrainConfig().replace(dataset_options={}, model_options={}),
         objective=["energy"],
         study=f"{study}-{stage}",
         out=str(Path(out) / stage),
@@ -118,9 +195,6 @@ def preflight(configs: Sequence[TrainConfig]) -> None:
     Raises:
         ConfigError, UnknownNameError, DataNotFoundError: One line saying what is wrong.
     """
-    from powertrain.training.build import build_model, load_data
-    from powertrain.training.transfer import apply_init, freeze_for_finetune, load_init_state
-
     data_keys = ("dataset", "dataset_options", "data_dir", "image_size", "channels", "subset", "test_subset")
     infos: dict[str, Any] = {}
     states: dict[str, Any] = {}
@@ -149,16 +223,6 @@ def run_dict(record: TrialRecord | None, **more: Any) -> dict[str, Any] | None:
     out = {"trial": record.number, "state": record.state, **{k: record.get(k) for k in RUN_KEYS}}
     out.update(more)
     return out
-
-
-def _overrides(base: TrainConfig, config: TrainConfig) -> dict[str, Any]:
-    """The sweep-trial overrides that turn ``base`` (empty option groups) into ``config``."""
-    ours, theirs = base.to_dict(), config.to_dict()
-    over = {k: v for k, v in theirs.items() if k not in (*_OPTION_GROUPS, "out") and v != ours[k]}
-    for group in _OPTION_GROUPS:
-        for key, value in (theirs[group] or {}).items():
-            over[f"{group}.{key}"] = value
-    return over
 
 
 def _line(record: TrialRecord) -> str:

@@ -1,0 +1,347 @@
+"""The sweep loop: a trial's life from claim to export, top to bottom, on the storage primitives below it.
+
+:func:`sweep` opens (or creates) the study in its storage, then claims and runs trials until the study has none left:
+every grid point once, or ``n_trials`` sampled trials, shared by every worker running the same command against the
+same storage. A trial's life:
+
+1. **claim** (:func:`next_trial`): lost trials of dead workers are failed and re-enqueued, a paused round whose
+   worker died gets its next round, then this worker claims a WAITING trial (or asks the sampler for a new one);
+2. **run** (:func:`run_trial`): a real training run in ``OUT/runs/<name>/`` (continuing its checkpoint when the
+   trial is a retry or a next round), reporting every epoch's energy to the pruner;
+3. **pause and next round**: with breadth-first ``round_epochs``, a run that stopped at the end of its round is
+   told PRUNED with ``paused`` set and its next round is enqueued;
+4. **tell**: PRUNED, COMPLETE with the objectives' values, or FAIL;
+5. **export**: every trial's figures (:mod:`~powertrain.study.engine.figures`) live in the storage as user
+   attributes, so the results can be read from anywhere; ``results.json`` and ``results.csv`` are written at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from powertrain.errors import PowertrainError
+from powertrain.meters import Sensor
+from powertrain.study.engine.config import (
+    SweepConfig,
+    load_sweep_config,
+    make_pruner,
+    make_sampler,
+    sweep_config_from_dict,
+)
+from powertrain.study.engine.figures import (
+    epoch_number,
+    existing_summary,
+    objective_value,
+    store_curve,
+    store_curve_rows,
+    store_identity,
+    store_summary,
+)
+from powertrain.study.engine.results import SweepResult, from_study
+from powertrain.study.engine.storage import (
+    RetryLost,
+    claim_trial,
+    enqueue_copy,
+    heartbeat,
+    open_storage,
+    open_study,
+    recover_lost_trials,
+)
+from powertrain.study.pruners import (
+    EnergyAwarePruner,
+    EnergySuccessiveHalvingPruner,
+    best_energy_to_target,
+    report_energy,
+)
+from powertrain.training import EpochRecord, TrainConfig, train
+from powertrain.training.progress import ProgressReporter
+
+__all__ = ["PAUSED", "TrialCallback", "enqueue_missing_rounds", "next_trial", "run_trial", "sweep"]
+
+log = logging.getLogger(__name__)
+
+#: ``on_trial(result_so_far, trial_number, state)`` after every trial this worker ran
+TrialCallback = Callable[[SweepResult, int, str], None]
+
+
+def sweep(
+    config: SweepConfig | str | Path | Mapping[str, Any],
+    *,
+    n_trials: int | None = None,
+    sensors: Sequence[Sensor] | None = None,
+    reporter: ProgressReporter | None = None,
+    on_trial: TrialCallback | None = None,
+    on_start: Callable[[optuna.Study, optuna.Trial], None] | None = None,
+    extra: Callable[[optuna.Trial, Any], None] | None = None,
+) -> SweepResult:
+    """Run (or join, or continue) a sweep and return its results.
+
+    Start the same call on several machines with one PostgreSQL ``storage`` and they share the work; kill one and
+    start it again, and the study finishes: finished trials stay, a trial lost with its worker is retried from its
+    run directory's checkpoint.
+
+    Args:
+        config: The sweep: a :class:`SweepConfig`, the path of its YAML file, or the YAML's mapping.
+        n_trials: Override of ``config.n_trials``: total trials of a sampled study, over all workers.
+        sensors: Energy sensors for every run (default: this machine's).
+        reporter: Progress display of each training run.
+        on_trial: Called after every trial this worker finished, with the results so far.
+        on_start: Called when this worker starts a trial.
+        extra: ``extra(trial, train_result)`` may store more user attributes after a run (used by the EAT preset).
+
+    Returns:
+        The :class:`SweepResult` of the whole study (every worker's trials); ``results.json`` and ``results.csv`` are
+        also written to the study folder.
+
+    Raises:
+        ConfigError: A bad config, an unusable storage URL, an unreachable server, or a study of that name with
+            another search space.
+    """
+    if isinstance(config, (str, Path)):
+        config = load_sweep_config(config)
+    elif isinstance(config, Mapping):
+        config = sweep_config_from_dict(config)
+    config = config.replace(n_trials=n_trials).validate()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(
+        config.storage_url, heartbeat_s=config.heartbeat_s, grace_s=config.grace_s, max_retries=config.max_retries
+    )
+    study = open_study(config, storage, make_sampler(config), make_pruner(config))
+    while (trial := next_trial(study, config)) is not None:
+        if on_start is not None:
+            on_start(study, trial)
+        state = run_trial(study, trial, config, sensors=sensors, reporter=reporter, extra=extra)
+        if on_trial is not None:
+            on_trial(from_study(study, out=out), trial.number, state.name.lower())
+    result = from_study(study, out=out)
+    result.write(out)
+    return result
+
+
+def next_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None:
+    """Claim this worker's next trial, after recovering lost ones; None when the study has nothing left to run."""
+    recover_lost_trials(study, config)
+    if config.round_epochs:
+        enqueue_missing_rounds(study, settle_s=config.grace_s)
+    return claim_trial(study, config)
+
+
+def run_trial(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    config: SweepConfig,
+    *,
+    sensors: Sequence[Sensor] | None = None,
+    reporter: ProgressReporter | None = None,
+    extra: Callable[[optuna.Trial, Any], None] | None = None,
+) -> TrialState:
+    """Train the trial's configuration, record its figures, and tell the study how it ended (or pause it).
+
+    A retried trial (its ``run_name`` inherited) continues the run directory's checkpoint when this machine has it;
+    a run directory whose summary is already final is read back, not retrained. ``extra(trial, train_result)`` may
+    add user attributes after training (the EAT preset measures inference energy there).
+    """
+    space = config.space.as_grid() if config.sampler == "grid" else config.space
+    params = space.suggest(trial)
+    run_name = str(trial.user_attrs.get("run_name") or f"trial-{trial.number:04d}")
+    run_dir = Path(config.out).resolve() / "runs" / run_name
+    store_identity(trial, run_name, run_dir)
+    with heartbeat(study._storage, trial._trial_id, config.heartbeat_s):
+        try:
+            cfg = config.space.config_for(config.train, params).replace(out=str(run_dir))
+            trial.set_user_attr("config", cfg.to_dict())
+            planned_epochs = cfg.epochs
+            status, summary = _train(study, trial, config, cfg, sensors, reporter, extra)
+        except KeyboardInterrupt:
+            _store_failure(study, trial, "interrupted (Ctrl-C); rerun the sweep to continue it", retry=True)
+            raise
+        except PowertrainError as exc:  # a user mistake (missing data...): stop here; a rerun retries this point
+            _store_failure(study, trial, str(exc), retry=True)
+            raise
+        except Exception as exc:  # a crash inside one trial must not end the study
+            log.exception("trial %d failed", trial.number)
+            return _store_failure(study, trial, f"{type(exc).__name__}: {exc}", retry=False)
+    store_summary(trial, summary, status)
+    return _tell(study, trial, config, summary, status, planned_epochs)
+
+
+def _train(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    config: SweepConfig,
+    cfg: TrainConfig,
+    sensors: Sequence[Sensor] | None,
+    reporter: ProgressReporter | None,
+    extra: Callable[[optuna.Trial, Any], None] | None,
+) -> tuple[str, dict[str, Any]]:
+    """Train this round of the run (or read back a run that already ended); returns its status and summary."""
+    run_dir = Path(str(cfg.out))
+    carried_j = float(trial.user_attrs.get("energy_j") or 0.0)
+    prune = config.pruner != "none" and len(config.objective) == 1
+    if config.round_epochs:  # breadth-first: this round trains up to round x round_epochs epochs
+        cfg = cfg.replace(epochs=min(cfg.epochs, _round(trial) * config.round_epochs))
+    budget_j = _pruning_budget(study, trial) if prune else None
+    if budget_j is not None and (cfg.energy_budget_j is None or budget_j < cfg.energy_budget_j):
+        cfg = cfg.replace(energy_budget_j=budget_j)  # checked every half second, not only at epoch ends
+        trial.set_user_attr("pruning_budget_j", budget_j)
+    summary = existing_summary(run_dir)
+    if summary is not None and _paused_run(summary, cfg.epochs):
+        spent_j = float((summary.get("energy") or {}).get("total_j") or 0.0)
+        if budget_j is not None and spent_j >= budget_j:
+            # an earlier round already spent more than the best energy-to-target: stop it untrained
+            trial.set_user_attr("base_energy_j", carried_j)
+            return "budget_exhausted", summary
+        summary = None  # a run an earlier round ended: this round continues it
+    if summary is not None:  # the run ended but its trial was lost before being told: read it back
+        trial.set_user_attr("base_energy_j", carried_j)
+        store_curve_rows(trial, run_dir)
+        return str(summary.get("status")), summary
+    resume = run_dir if (run_dir / "config.yaml").exists() else None
+    if resume is None:
+        carried_j = 0.0  # a fresh run: what an earlier attempt spent elsewhere stays with that attempt
+    trial.set_user_attr("base_energy_j", carried_j)
+    on_epoch = _EpochReport(study, trial, config, prune)
+    result = train(cfg, resume=resume, sensors=sensors, reporter=reporter, on_epoch=on_epoch)
+    store_curve(trial, result.history)
+    if extra is not None:
+        extra(trial, result)
+    return result.status, result.summary
+
+
+class _EpochReport:
+    """``on_epoch`` of a trial's run: the curve so far, the energy to the pruner, and whether to stop."""
+
+    def __init__(self, study: optuna.Study, trial: optuna.Trial, config: SweepConfig, prune: bool) -> None:
+        self.trial, self.target, self.prune = trial, config.train.target_accuracy, prune
+        self.curve: list[list[float]] = [list(p) for p in trial.user_attrs.get("curve") or []]
+        pruner = study.pruner
+        self.rungs = pruner.rungs_j(study) if isinstance(pruner, EnergySuccessiveHalvingPruner) else None
+
+    def __call__(self, record: EpochRecord, totals: Any) -> bool:
+        trial = self.trial
+        epoch = epoch_number(record, self.curve)
+        self.curve.append([epoch, record.energy_j, record.elapsed_s, record.val_accuracy])
+        trial.set_user_attr("curve", self.curve)
+        if epoch == 1 and "first_epoch_energy_j" not in trial.user_attrs:
+            trial.set_user_attr("first_epoch_energy_j", record.energy_j)
+        accuracy = record.val_accuracy if math.isfinite(record.val_accuracy) else 0.0
+        report_energy(
+            trial, epoch, accuracy=accuracy, energy_j=record.energy_j, target_accuracy=self.target,
+            rung_energies_j=self.rungs,
+        )  # fmt: skip
+        return self.prune and trial.should_prune()
+
+
+def _tell(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    config: SweepConfig,
+    summary: dict[str, Any],
+    status: str,
+    planned_epochs: int,
+) -> TrialState:
+    """Pause the trial for its next round, or tell the study it was pruned, completed (with its values) or failed."""
+    stopped_by_pruner = (
+        status == "budget_exhausted"
+        and trial.user_attrs.get("pruning_budget_j") is not None
+        and not summary.get("reached_target")
+    )
+    if status == "completed" and config.round_epochs and _paused_run(summary, planned_epochs):
+        return _pause(study, trial)
+    if status == "pruned" or stopped_by_pruner:
+        study.tell(trial, state=TrialState.PRUNED)
+        return TrialState.PRUNED
+    values = [objective_value(name, trial.user_attrs) for name in config.objective]
+    if any(v is None for v in values):
+        trial.set_user_attr("error", f"no value for objective {config.objective} (training status {status})")
+        study.tell(trial, state=TrialState.FAIL)
+        return TrialState.FAIL
+    study.tell(trial, values=values)
+    return TrialState.COMPLETE
+
+
+def _store_failure(study: optuna.Study, trial: optuna.Trial, message: str, *, retry: bool) -> TrialState:
+    trial.set_user_attr("error", message)
+    study.tell(trial, state=TrialState.FAIL)
+    if retry:
+        RetryLost(max_retries=1_000_000)(study, study._storage.get_trial(trial._trial_id))
+    return TrialState.FAIL
+
+
+# -- breadth-first rounds: pause a trial, and enqueue its next round ---------------------------------------------
+PAUSED = "paused"  # user attribute of a trial that ended a breadth-first round; its continuation carries the run on
+ROUND = "round"  # user attribute: the breadth-first round a trial runs (1, 2, ...)
+
+
+def _round(trial: optuna.Trial) -> int:
+    return int(trial.user_attrs.get(ROUND) or 1)
+
+
+def _paused_run(summary: dict[str, Any], epochs: int) -> bool:
+    """True when a run ended as ``completed`` before ``epochs`` epochs: a breadth-first round ended it, not training."""
+    return summary.get("status") == "completed" and int(summary.get("epochs_completed") or 0) < epochs
+
+
+def _pause(study: optuna.Study, trial: optuna.Trial) -> TrialState:
+    """End this round of ``trial`` and enqueue its next round (same parameters, the figures so far, ``round`` + 1).
+
+    The round's trial is told PRUNED with ``paused`` set, so its energy is counted once (the next round's
+    ``base_energy_j`` starts where it stopped) and nothing reads it as a finished configuration. A worker killed
+    between the two steps leaves a paused trial without a next round: :func:`enqueue_missing_rounds` adds it.
+    """
+    trial.set_user_attr(PAUSED, True)
+    study.tell(trial, state=TrialState.PRUNED)
+    _enqueue_next_round(study, study._storage.get_trial(trial._trial_id))
+    return TrialState.PRUNED
+
+
+def _enqueue_next_round(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+    next_round = int(frozen.user_attrs.get(ROUND) or 1) + 1
+    enqueue_copy(
+        study, frozen, {"powertrain:continues": frozen.number}, drop=(PAUSED, "pruning_budget_j"), **{ROUND: next_round}
+    )
+
+
+def enqueue_missing_rounds(study: optuna.Study, *, settle_s: float = 30.0) -> list[int]:
+    """Enqueue the next round of every paused trial that has none (its worker died in between); returns their numbers.
+
+    Only paused trials that ended more than ``settle_s`` ago, so a live worker's own enqueue is not doubled.
+    """
+    import datetime as dt
+
+    trials = study.get_trials(deepcopy=False)
+    continued = {t.system_attrs.get("powertrain:continues") for t in trials}
+    now = dt.datetime.now()
+    added = []
+    for t in trials:
+        if t.state != TrialState.PRUNED or not t.user_attrs.get(PAUSED) or t.number in continued:
+            continue
+        if t.datetime_complete is not None and (now - t.datetime_complete).total_seconds() < settle_s:
+            continue
+        _enqueue_next_round(study, t)
+        added.append(t.number)
+    return added
+
+
+def _pruning_budget(study: optuna.Study, trial: optuna.Trial) -> float | None:
+    """The energy-aware pruner's rule as an energy budget for the run, so it stops mid-epoch, not only at epoch ends.
+
+    A trial that has spent ``margin`` x the best energy-to-target so far without reaching the target cannot become
+    the best, so stopping it the moment it crosses that line (the training loop checks its budget every half second)
+    loses nothing the sweep is looking for. The budget is fixed when the trial starts; a better best found later by
+    another worker still prunes it at its next epoch end.
+    """
+    pruner = study.pruner
+    if not isinstance(pruner, EnergyAwarePruner):
+        return None
+    best = best_energy_to_target(study, exclude=trial.number)
+    return None if best is None else pruner.margin * best
