@@ -72,21 +72,47 @@ def evaluate_batch(
     per_sample: bool,
 ) -> BatchEnergy:
     """Energy of one pass from its host-side ``counts`` (this batch's slice) and the weight counts."""
+    b, hw = batch.batch_size, hardware
+    weights = weights.astype(np.float64)
+    per_sample = per_sample and batch.n_batched > 0
+    calls = _gather(batch, counts, weights, infos, mode=mode, per_sample=per_sample)
+    tot, tot_s = calls.tot, calls.tot_s
+    w_frac = _frac(tot["w_nz"], tot["w"]) if hw.skip_zero_weights else 1.0
+    global_f = w_frac * (_frac(tot["in_nz"], tot["in"]) if hw.skip_zero_activations else 1.0)
+    sample_f = w_frac * (_frac(calls.in_i, tot_s["in"]) if hw.skip_zero_activations else 1.0) if per_sample else None
+    layers, dense, sparse, s_kept = _layer_sums(calls, weights, mode=mode, hw=hw, global_f=global_f, batch_size=b)
+    s_dense = s_sparse = None
+    if per_sample:
+        dram, op = hw.dram_pj_per_access, hw.op_pj
+        w_mem = tot["w_nz"] if hw.compress_zero_weights else tot["w"]
+        a_mem = (calls.in_i + calls.out_i) if hw.compress_zero_activations else np.full(b, tot_s["in"] + tot_s["out"])
+        s_dense = np.full(b, dram * (tot["w"] + tot_s["in"] + tot_s["out"]) + op * tot_s["ops"])
+        executed = tot_s["ops"] * sample_f if mode == "reference" else s_kept
+        s_sparse = dram * (w_mem + a_mem) + op * executed
+    return BatchEnergy(b, dense, sparse, layers, s_dense, s_sparse)
+
+
+@dataclass
+class _Calls:
+    """Every call of one pass with its nonzero counts, and the totals over the calls that move data."""
+
+    prepared: list[tuple]  # per call: (call, info, traffic, in_nnz, out_nnz, in_nnz_i, out_nnz_i, w_nnz)
+    tot: dict[str, float]
+    tot_s: dict[str, float]
+    in_i: np.ndarray | None
+    out_i: np.ndarray | None
+
+
+def _gather(
+    batch: BatchCounts, counts: np.ndarray, weights: np.ndarray, infos: list[ModuleInfo], *, mode: Mode,
+    per_sample: bool,
+) -> _Calls:  # fmt: skip
     b = batch.batch_size
     n_rows = batch.n_batched * b
     rows = counts[:n_rows].reshape(batch.n_batched, b).astype(np.float64)
     row_sums = rows.sum(axis=1)
     scalars = counts[n_rows:].astype(np.float64)
-    weights = weights.astype(np.float64)
-    per_sample = per_sample and batch.n_batched > 0
-    dram, op = hardware.dram_pj_per_access, hardware.op_pj
-    hw = hardware
-
-    def nz(slot: int) -> float:
-        return float(weights[slot]) if slot >= 0 else 0.0
-
-    layers: dict[int, LayerSum] = {}
-    prepared = []  # per call: (info, in_nnz, out_nnz, in_nnz_i, out_nnz_i, w_nnz)
+    prepared = []
     tot = {"w": 0.0, "w_nz": 0.0, "in": 0.0, "in_nz": 0.0, "out": 0.0, "out_nz": 0.0, "ops": 0.0}
     tot_s = {"in": 0.0, "out": 0.0, "ops": 0.0}
     in_i = np.zeros(b) if per_sample else None
@@ -100,7 +126,7 @@ def evaluate_batch(
             in_nnz_i = sum((rows[r] if batched else scalars[r] for batched, r in call.in_rows), np.zeros(b))
             out_nnz_i = sum((rows[r] if batched else scalars[r] for batched, r in call.out_rows), np.zeros(b))
         traffic = info.rule.traffic or mode == "reference"
-        w_nz = nz(info.w_slot)
+        w_nz = _nz(weights, info.w_slot)
         prepared.append((call, info, traffic, in_nnz, out_nnz, in_nnz_i, out_nnz_i, w_nz))
         if traffic:
             tot["w"] += info.w_total
@@ -116,38 +142,26 @@ def evaluate_batch(
                 out_i += out_nnz_i
         tot["ops"] += sum(n for n, _ in call.ops)
         tot_s["ops"] += sum(n for n, _ in call.ops_sample)
+    return _Calls(prepared, tot, tot_s, in_i, out_i)
 
-    w_frac = _frac(tot["w_nz"], tot["w"]) if hw.skip_zero_weights else 1.0
-    global_f = w_frac * (_frac(tot["in_nz"], tot["in"]) if hw.skip_zero_activations else 1.0)
-    sample_f = w_frac * (_frac(in_i, tot_s["in"]) if hw.skip_zero_activations else 1.0) if per_sample else None
 
-    def kept(terms: list[tuple[int, SkipKind]], info: ModuleInfo, d_in: float | np.ndarray) -> float | np.ndarray:
-        total: float | np.ndarray = 0.0
-        for n, kind in terms:
-            if kind == "weight_input":
-                f = _frac(nz(info.weight_slot), info.weight_total) if hw.skip_zero_weights else 1.0
-                f = f * (d_in if hw.skip_zero_activations else 1.0)
-            elif kind == "input":
-                f = d_in if hw.skip_zero_activations else 1.0
-            elif kind == "bias":
-                f = _frac(nz(info.bias_slot), info.bias_total) if hw.skip_zero_weights else 1.0
-            else:
-                f = 1.0
-            total = total + n * f
-        return total
-
+def _layer_sums(
+    calls: _Calls, weights: np.ndarray, *, mode: Mode, hw: AcceleratorSpec, global_f: float, batch_size: int
+) -> tuple[dict[int, LayerSum], float, float, np.ndarray | None]:
+    """Each leaf module's memory, operations and energy; the pass's dense and sparse pJ; per-sample kept ops."""
+    dram, op = hw.dram_pj_per_access, hw.op_pj
+    per_sample = calls.in_i is not None
+    layers: dict[int, LayerSum] = {}
     dense = sparse = 0.0
-    s_dense = np.zeros(b) if per_sample else None
-    s_sparse = np.zeros(b) if per_sample else None
-    s_kept = np.zeros(b) if per_sample else None
-    for call, info, traffic, in_nnz, out_nnz, in_nnz_i, _, w_nz in prepared:
+    s_kept = np.zeros(batch_size) if per_sample else None
+    for call, info, traffic, in_nnz, out_nnz, in_nnz_i, _, w_nz in calls.prepared:
         ops = sum(n for n, _ in call.ops)
         if mode == "reference":
             ops_exec = ops * global_f
         else:
-            ops_exec = float(kept(call.ops, info, _frac(in_nnz, call.in_total)))
+            ops_exec = float(_kept(call.ops, info, _frac(in_nnz, call.in_total), weights, hw))
             if per_sample:
-                s_kept += kept(call.ops_sample, info, _frac(in_nnz_i, call.in_total_sample))
+                s_kept += _kept(call.ops_sample, info, _frac(in_nnz_i, call.in_total_sample), weights, hw)
         mem_dense = (info.w_total + call.in_total + call.out_total) if traffic else 0
         w_mem = w_nz if hw.compress_zero_weights else info.w_total
         a_mem = (in_nnz + out_nnz) if hw.compress_zero_activations else (call.in_total + call.out_total)
@@ -170,11 +184,28 @@ def evaluate_batch(
         dense += row.dense_pj
         sparse += row.sparse_pj
         layers.setdefault(call.module, LayerSum()).add(row)
+    return layers, dense, sparse, s_kept
 
-    if per_sample:
-        w_mem = tot["w_nz"] if hw.compress_zero_weights else tot["w"]
-        a_mem = (in_i + out_i) if hw.compress_zero_activations else np.full(b, tot_s["in"] + tot_s["out"])
-        s_dense = np.full(b, dram * (tot["w"] + tot_s["in"] + tot_s["out"]) + op * tot_s["ops"])
-        executed = tot_s["ops"] * sample_f if mode == "reference" else s_kept
-        s_sparse = dram * (w_mem + a_mem) + op * executed
-    return BatchEnergy(b, dense, sparse, layers, s_dense, s_sparse)
+
+def _kept(
+    terms: list[tuple[int, SkipKind]], info: ModuleInfo, d_in: float | np.ndarray, weights: np.ndarray,
+    hw: AcceleratorSpec,
+) -> float | np.ndarray:  # fmt: skip
+    """The operations of ``terms`` a zero-skipping accelerator still executes (``layerwise`` and ``ops`` modes)."""
+    total: float | np.ndarray = 0.0
+    for n, kind in terms:
+        if kind == "weight_input":
+            f = _frac(_nz(weights, info.weight_slot), info.weight_total) if hw.skip_zero_weights else 1.0
+            f = f * (d_in if hw.skip_zero_activations else 1.0)
+        elif kind == "input":
+            f = d_in if hw.skip_zero_activations else 1.0
+        elif kind == "bias":
+            f = _frac(_nz(weights, info.bias_slot), info.bias_total) if hw.skip_zero_weights else 1.0
+        else:
+            f = 1.0
+        total = total + n * f
+    return total
+
+
+def _nz(weights: np.ndarray, slot: int) -> float:
+    return float(weights[slot]) if slot >= 0 else 0.0

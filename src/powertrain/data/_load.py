@@ -269,26 +269,15 @@ def load_dataset(
         seed=seed,
         options=dict(options),
     )
-    data = factory(request)
-    classes = request.option("classes", None)
-    if classes is not None:
-        if getattr(data, "tasks", None):
-            raise ConfigError("a multitask dataset takes classes inside each task, not for the whole")
-        data = split_classes(data, classes, name)
+    data = _keep_classes(factory(request), request, name)
     subset_mode = request.option("subset_mode", "random")
     if subset_mode not in ("random", "first"):
         raise ConfigError(f"subset_mode must be 'random' or 'first', got {subset_mode!r}")
-
     if isinstance(data, TensorData):
         train, test, size = _tensor_splits(data, request, subset, test_subset, subset_mode)
     else:
         train, test, size = _folder_splits(data, request, subset, test_subset, subset_mode)
-    crop_padding = request.option("crop_padding", size // 8 if data.crop else 0)
-    hflip = request.option("hflip", data.hflip)
-    if not _is_int(crop_padding) or crop_padding < 0:
-        raise ConfigError(f"crop_padding must be an integer >= 0, got {crop_padding!r}")
-    if not isinstance(hflip, bool):
-        raise ConfigError(f"hflip must be True or False, got {hflip!r}")
+    crop_padding, hflip = _augmentation(data, request, size)
     if name == "imagefolder" and display == name and request.data_dir is not None:
         display = f"imagefolder:{request.data_dir}"
     unused = request.unused_options()
@@ -305,6 +294,27 @@ def load_dataset(
         tasks=getattr(data, "tasks", None),
     )
     return DatasetBundle(info, train, test, crop_padding=crop_padding, hflip=hflip)
+
+
+def _keep_classes(data: Any, request: DatasetRequest, name: str) -> Any:
+    """The dataset restricted to option ``classes`` (relabelled in the order given), or as it is."""
+    classes = request.option("classes", None)
+    if classes is None:
+        return data
+    if getattr(data, "tasks", None):
+        raise ConfigError("a multitask dataset takes classes inside each task, not for the whole")
+    return split_classes(data, classes, name)
+
+
+def _augmentation(data: Any, request: DatasetRequest, size: int) -> tuple[int, bool]:
+    """Options ``crop_padding`` (default ``size // 8`` where the dataset crops) and ``hflip``, checked."""
+    crop_padding = request.option("crop_padding", size // 8 if data.crop else 0)
+    hflip = request.option("hflip", data.hflip)
+    if not _is_int(crop_padding) or crop_padding < 0:
+        raise ConfigError(f"crop_padding must be an integer >= 0, got {crop_padding!r}")
+    if not isinstance(hflip, bool):
+        raise ConfigError(f"hflip must be True or False, got {hflip!r}")
+    return crop_padding, hflip
 
 
 def _tensor_splits(

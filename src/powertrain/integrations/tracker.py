@@ -25,11 +25,13 @@ from typing import Any, Literal
 from powertrain._files import json_safe, write_atomic
 from powertrain.errors import ConfigError
 from powertrain.integrations._carbon import Carbon, CarbonAccount, CarbonHook
-from powertrain.integrations._segments import Segment, all_gather, all_reduce_sum, local_part, merge_parts
+from powertrain.integrations._segments import Segment, all_gather, local_part, merge_parts
+from powertrain.integrations._steps import StepWindows
 from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, ranks
 from powertrain.meters import EnergyMeter, Measurement, discover_sensors
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.window import Window
+from powertrain.training.ledger import EnergyLedger
 
 __all__ = ["Carbon", "CarbonHook", "EnergyTracker", "Segment"]
 
@@ -41,7 +43,7 @@ class _Epoch:
     start_elapsed_s: float
 
 
-class EnergyTracker:
+class EnergyTracker(StepWindows):
     """Energy per epoch, per step (optionally), to a target, and in total, for any training loop.
 
     Usage (every call is collective under ``torch.distributed``: call it on every rank, in the same order)::
@@ -114,14 +116,7 @@ class EnergyTracker:
         self._epoch: _Epoch | None = None
         self.segments: list[Segment] = []
         self.epochs: list[dict[str, Any]] = []
-        self.energy_j = 0.0
-        self.elapsed_s = 0.0
-        self.phase_energy_j: dict[str, float] = {}
-        self._by_device: dict[str, float] = {}
-        self._by_component: dict[str, float] = {}
-        self._sources: dict[str, str] = {}
-        self._failed: dict[str, str] = {}
-        self._warnings: dict[str, None] = {}
+        self.ledger = EnergyLedger()  #: the run's energy up to the last cut (the same account as train()'s)
         self.reached: dict[str, Any] | None = None
         self.started_at: str | None = None
         self._hosts: list[dict[str, Any]] | None = None
@@ -164,51 +159,6 @@ class EnergyTracker:
             sensor.close()
         self._created = []
 
-    # -- steps -----------------------------------------------------------------------------------------------
-    def step(self) -> _StepScope:
-        """Measure one training step as a window (``with tracker.step():``); costs two timestamps."""
-        return _StepScope(self)
-
-    def step_begin(self, label: int | None = None) -> None:
-        """Open the current step's window (pair with :meth:`step_end`).
-
-        Args:
-            label: The step's number in results (default: steps counted from 1), e.g. the optimizer step a
-                training batch belongs to under gradient accumulation.
-        """
-        if self._meter is None:
-            raise RuntimeError("EnergyTracker.step_begin() before start()")
-        if self._step_scope is not None:
-            self.step_end()
-        self._step_count += 1
-        self._step_scope = self._meter.window("powertrain-step")
-        self._steps.append((self._step_count if label is None else label, self._step_scope.__enter__()))
-
-    def step_end(self) -> None:
-        """Close the current step's window (no sensor is read)."""
-        if self._step_scope is not None:
-            self._step_scope.__exit__(None, None, None)
-            self._step_scope = None
-
-    @property
-    def pending_steps(self) -> int:
-        """Closed step windows not yet returned by :meth:`flush_steps`."""
-        return len(self._steps) - (self._step_scope is not None)
-
-    def flush_steps(self) -> list[tuple[int, float, float]]:
-        """``(step label, joules over every rank, seconds)`` of every closed step since the last flush.
-
-        Collective: the ranks' step energies are summed with one ``all_reduce``. Reads the sensors at most once.
-        """
-        open_step = self._steps[-1:] if self._step_scope is not None else []
-        closed = self._steps[: len(self._steps) - len(open_step)]
-        self._steps = open_step
-        energies = [w.measurement.energy_j for _, w in closed]
-        durations = [w.measurement.duration_s for _, w in closed]
-        if self.ranks.active and self.ranks.world_size > 1:
-            energies = all_reduce_sum(energies)
-        return [(n, e, d) for (n, _), e, d in zip(closed, energies, durations, strict=True)]
-
     # -- segments --------------------------------------------------------------------------------------------
     def cut(self, phase: str = "train") -> Segment:
         """End the current segment (labelled ``phase``) and start the next one; collective.
@@ -230,17 +180,27 @@ class EnergyTracker:
     def _account(self, phase: str, parts: list[dict[str, Any]]) -> Segment:
         segment = merge_parts(phase, parts)
         self.segments.append(segment)
-        self.energy_j += segment.energy_j
-        self.elapsed_s += segment.duration_s
-        self.phase_energy_j[phase] = self.phase_energy_j.get(phase, 0.0) + segment.energy_j
-        for key, joules in segment.energy_by_device_j.items():
-            self._by_device[key] = self._by_device.get(key, 0.0) + joules
-        for key, joules in segment.energy_by_component_j.items():
-            self._by_component[key] = self._by_component.get(key, 0.0) + joules
-        self._sources.update(segment.sources)
-        self._failed.update(segment.failed_sensors)
-        self._warnings.update(dict.fromkeys(segment.warnings))
+        self.ledger.count(
+            phase, energy_j=segment.energy_j, duration_s=segment.duration_s, by_device_j=segment.energy_by_device_j,
+            by_component_j=segment.energy_by_component_j, source_by_device=segment.sources,
+            estimated=segment.estimated, failed=segment.failed_sensors, warnings=segment.warnings,
+        )  # fmt: skip
         return segment
+
+    @property
+    def energy_j(self) -> float:
+        """Joules of the run up to the last cut, over every rank."""
+        return self.ledger.energy_j
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds of the run up to the last cut."""
+        return self.ledger.elapsed_s
+
+    @property
+    def phase_energy_j(self) -> dict[str, float]:
+        """Joules per phase up to the last cut."""
+        return self.ledger.phase_energy_j
 
     # -- epochs and the target -------------------------------------------------------------------------------
     def begin_epoch(self, epoch: int | None = None) -> None:
@@ -308,15 +268,16 @@ class EnergyTracker:
     # -- resuming --------------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """The totals up to the last cut, as plain containers (for a framework's checkpoint)."""
+        ledger = self.ledger
         return {
-            "energy_j": self.energy_j,
-            "elapsed_s": self.elapsed_s,
-            "phase_energy_j": dict(self.phase_energy_j),
-            "by_device": dict(self._by_device),
-            "by_component": dict(self._by_component),
-            "sources": dict(self._sources),
-            "failed": dict(self._failed),
-            "warnings": list(self._warnings),
+            "energy_j": ledger.energy_j,
+            "elapsed_s": ledger.elapsed_s,
+            "phase_energy_j": dict(ledger.phase_energy_j),
+            "by_device": dict(ledger.by_device_j),
+            "by_component": dict(ledger.by_component_j),
+            "sources": dict(ledger.source_by_device),
+            "failed": dict(ledger.failed),
+            "warnings": list(ledger.warnings),
             "epochs": [dict(e) for e in self.epochs],
             "reached": dict(self.reached) if self.reached else None,
         }
@@ -329,14 +290,19 @@ class EnergyTracker:
         """
         if self._meter is not None:
             raise RuntimeError("EnergyTracker.load_state() after start()")
-        self.energy_j = float(state.get("energy_j", 0.0))
-        self.elapsed_s = float(state.get("elapsed_s", 0.0))
-        self.phase_energy_j = dict(state.get("phase_energy_j", {}))
-        self._by_device = dict(state.get("by_device", {}))
-        self._by_component = dict(state.get("by_component", {}))
-        self._sources = dict(state.get("sources", {}))
-        self._failed = dict(state.get("failed", {}))
-        self._warnings = dict.fromkeys(state.get("warnings", []))
+        sources = dict(state.get("sources", {}))
+        self.ledger = EnergyLedger(
+            energy_j=float(state.get("energy_j", 0.0)),
+            elapsed_s=float(state.get("elapsed_s", 0.0)),
+            phase_energy_j=dict(state.get("phase_energy_j", {})),
+            by_device_j=dict(state.get("by_device", {})),
+            by_component_j=dict(state.get("by_component", {})),
+            source_by_device=sources,
+            sources=set(sources.values()),
+            estimated="estimated" in sources.values(),
+            failed=dict(state.get("failed", {})),
+            warnings=dict.fromkeys(state.get("warnings", [])),
+        )
         self.epochs = [dict(e) for e in state.get("epochs", [])]
         reached = state.get("reached")
         self.reached = dict(reached) if reached else None
@@ -358,10 +324,10 @@ class EnergyTracker:
         """The run's summary (JSON-ready) up to the last cut."""
         from powertrain.hardware import describe_hardware
 
-        hosts = self._hosts or [describe_hardware()]
-        estimated = any(s == "estimated" for s in self._sources.values())
+        hosts, ledger = self._hosts or [describe_hardware()], self.ledger
+        estimated = "estimated" in ledger.source_by_device.values()
         carbon = self.carbon.summary(
-            self.energy_j, self.elapsed_s, hosts=hosts, sources=sorted(set(self._sources.values())), estimated=estimated
+            ledger.energy_j, ledger.elapsed_s, hosts=hosts, sources=sorted(ledger.sources), estimated=estimated
         )
         target = None
         if self.target_metric is not None:
@@ -377,13 +343,13 @@ class EnergyTracker:
             "energy_j": self.energy_j,
             "duration_s": self.elapsed_s,
             "avg_power_w": self.energy_j / self.elapsed_s if self.elapsed_s > 0 else 0.0,
-            "energy_by_phase_j": dict(self.phase_energy_j),
-            "energy_by_component_j": dict(self._by_component),
-            "energy_by_device_j": dict(self._by_device),
-            "sources": dict(self._sources),
+            "energy_by_phase_j": dict(ledger.phase_energy_j),
+            "energy_by_component_j": dict(ledger.by_component_j),
+            "energy_by_device_j": dict(ledger.by_device_j),
+            "sources": dict(ledger.source_by_device),
             "estimated": estimated,
-            "failed_sensors": dict(self._failed),
-            "warnings": list(self._warnings),
+            "failed_sensors": dict(ledger.failed),
+            "warnings": list(ledger.warnings),
             "carbon": carbon,
             "target": target,
             "epochs": list(self.epochs),
@@ -446,19 +412,6 @@ class EnergyTracker:
             return self._gather(m)[0]
         finally:
             self.ranks = active
-
-
-class _StepScope:
-    __slots__ = ("_tracker",)
-
-    def __init__(self, tracker: EnergyTracker) -> None:
-        self._tracker = tracker
-
-    def __enter__(self) -> None:
-        self._tracker.step_begin()
-
-    def __exit__(self, *exc: object) -> None:
-        self._tracker.step_end()
 
 
 def _number(value: Any) -> float | None:

@@ -14,6 +14,7 @@ from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Measurement
 from powertrain.training.config import TrainConfig
 from powertrain.training.device import rng_state
+from powertrain.training.ledger import EnergyLedger
 from powertrain.training.rundir import EpochRecord, RunDir
 
 if TYPE_CHECKING:
@@ -23,22 +24,32 @@ __all__ = ["Phase", "Totals", "make_checkpoint", "make_record", "make_summary"]
 
 
 @dataclass
-class Totals:
-    """Running totals over the whole run (energies in joules, times in seconds)."""
+class Totals(EnergyLedger):
+    """The run's energy account (:class:`~powertrain.training.ledger.EnergyLedger`) plus what resumes carry over.
 
-    energy_j: float = 0.0
-    train_energy_j: float = 0.0
-    eval_energy_j: float = 0.0
+    Attributes:
+        lost_energy_j: Energy of interrupted epochs (their last heartbeat), counted once.
+        lost_by_device_j: The same, per device.
+        live_base_j: What earlier processes counted, under the live meter's own total.
+        counted_heartbeats: Sessions whose interrupted epoch is already counted.
+        processes: How many processes trained the run.
+    """
+
     lost_energy_j: float = 0.0
-    elapsed_s: float = 0.0
-    by_device_j: dict[str, float] = field(default_factory=dict)
-    sources: set[str] = field(default_factory=set)
-    estimated: bool = False
-    failed: dict[str, str] = field(default_factory=dict)
     live_base_j: float = 0.0
     lost_by_device_j: dict[str, float] = field(default_factory=dict)
     counted_heartbeats: list[str] = field(default_factory=list)
     processes: int = 1
+
+    @property
+    def train_energy_j(self) -> float:
+        """Joules of the epochs' training phases."""
+        return self.phase_energy_j.get("train", 0.0)
+
+    @property
+    def eval_energy_j(self) -> float:
+        """Joules of the epochs' evaluations."""
+        return self.phase_energy_j.get("eval", 0.0)
 
     @classmethod
     def from_history(
@@ -54,8 +65,10 @@ class Totals:
         earlier process); checkpoints written before it existed give the energy totals only.
         """
         totals = cls(lost_energy_j=lost_energy_j)
-        totals.train_energy_j = sum(r.train_energy_j for r in history)
-        totals.eval_energy_j = sum(r.eval_energy_j for r in history)
+        totals.phase_energy_j = {
+            "train": sum(r.train_energy_j for r in history),
+            "eval": sum(r.eval_energy_j for r in history),
+        }
         totals.energy_j = totals.train_energy_j + totals.eval_energy_j + lost_energy_j
         totals.elapsed_s = sum(r.train_time_s + r.eval_time_s for r in history) + lost_time_s
         for r in history:
@@ -98,17 +111,7 @@ class Totals:
 
     def add(self, m: Measurement, *, phase: Literal["train", "eval"] = "eval") -> None:
         """Count a closed window's measurement toward the run (and its phase)."""
-        self.energy_j += m.energy_j
-        self.elapsed_s += m.duration_s
-        if phase == "train":
-            self.train_energy_j += m.energy_j
-        else:
-            self.eval_energy_j += m.energy_j
-        for device, joules in m.energy_by_device_j.items():
-            self.by_device_j[device] = self.by_device_j.get(device, 0.0) + joules
-        self.sources.update(m.source_by_device.values())
-        self.estimated = self.estimated or m.estimated
-        self.failed.update(m.failed_sensors)
+        self.count_measurement(m, phase)
 
 
 @dataclass
