@@ -134,7 +134,7 @@ def merge_command(
     pue: Pue = None,
     intensity: Intensity = None,
 ) -> int:
-    """Merge sweeps of the same study run apart (e.g. on machines without a shared database) into one."""
+    """Merge sweeps of one study that ran apart (on machines without a shared database) into one study."""
     from powertrain.cli._sweep_view import print_result
     from powertrain.study import merge_sweeps
 
