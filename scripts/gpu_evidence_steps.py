@@ -139,6 +139,8 @@ def pytest_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
 
 
 # -- bench/meter.py -------------------------------------------------------------------------------------------
+SHORT_WINDOW_FIGURES = ("duration_sum_over_span", "energy_sum_over_span", "energy_sum_over_whole")
+SHORT_WINDOW_ERROR_MAX = 1e-6  # chained windows add up to the span exactly (floating point only)
 METER_CONFIGS = ["baseline", "pt-step", "pt-loop", "zeus-step", "codecarbon-1", "codecarbon-15"]
 
 
@@ -191,8 +193,28 @@ def meter_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
                     targets.append(target("meter: one window, |energy / NVML counter - 1|", error,
                                           METER_ENERGY_ERROR_MAX, fmt=".4f"))  # fmt: skip
     columns = ["config", "ms/step (wall)", "x no meter", "reported J", "counter J", "/ counter"]
-    return {"tables": [{"title": "meter overhead and accuracy (median over rounds)", "columns": columns,
-                        "rows": rows}], "targets": targets, "notes": notes}  # fmt: skip
+    tables = [{"title": "meter overhead and accuracy (median over rounds)", "columns": columns, "rows": rows}]
+    for _, result in _results(commands):
+        short = result.get("short_windows") or {}
+        if not short:
+            continue
+        tables.append(short_windows_table(short))
+        chained = short.get("chained_energy_sum_over_span")
+        targets.append(target("meter: 1,000 chained 0.5 ms windows, |sum of energies / span - 1|",
+                              None if chained is None else abs(chained - 1), SHORT_WINDOW_ERROR_MAX, fmt=".2e"))
+        notes.append(f"one sample() after 200,000 windows without the sampler: "
+                     f"{_fmt(short.get('sample_after_200k_windows_ms'), '.2f')} ms")  # fmt: skip
+    return {"tables": tables, "targets": targets, "notes": notes}
+
+
+def short_windows_table(short: dict[str, Any]) -> dict[str, Any]:
+    """bench/meter.py's short windows: loose and chained windows against the whole span (real clock)."""
+    rows = [
+        [kind, *(_fmt(short.get(f"{kind}_{figure}"), ".6f") for figure in SHORT_WINDOW_FIGURES)]
+        for kind in ("loose", "chained")
+    ]
+    columns = ["1,000 x 0.5 ms windows", "sum of durations / span", "sum of energies / span", "/ whole window"]
+    return {"title": "short windows, real clock", "columns": columns, "rows": rows}
 
 
 # -- bench/train.py -------------------------------------------------------------------------------------------

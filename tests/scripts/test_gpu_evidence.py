@@ -55,7 +55,15 @@ def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     assert meter["zeus-step"][1].startswith("skipped:")  # Zeus needs a GPU
     if importlib.util.find_spec("codecarbon") is None:
         assert meter["codecarbon-1"][1] == "skipped: not installed"
+    short = {row[0]: row for row in steps["meter"]["figures"]["tables"][1]["rows"]}  # bench/meter.py's short windows
+    assert set(short) == {"loose", "chained"}
+    assert abs(float(short["chained"][1]) - 1) < 1e-6  # chained windows: their durations add up to the span
+    assert 0 < float(short["loose"][1]) < 1  # loose windows leave the moments between them to no window
+    assert any(note.startswith("one sample() after 200,000 windows") and note.endswith(" ms")
+               for note in steps["meter"]["figures"]["notes"])  # fmt: skip
     targets = {t["what"]: t for name in STEP_FILES for t in steps[name].get("figures", {}).get("targets", [])}
+    chained = targets["meter: 1,000 chained 0.5 ms windows, |sum of energies / span - 1|"]
+    assert chained["value"] is not None and chained["met"] == (chained["value"] <= 1e-6)
     step_time = targets["meter: per-step windows, step time x no meter"]
     assert step_time["value"] > 0 and step_time["met"] == (step_time["value"] <= 1.02)
     assert targets["meter: per-step windows, |energy / NVML counter - 1|"]["met"] is None  # no counter on a CPU
