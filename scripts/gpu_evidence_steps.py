@@ -340,10 +340,10 @@ def eat_study_config(ctx: Context) -> dict[str, Any]:
 
 
 def study_commands(ctx: Context) -> list[Command]:
-    """The command `powertrain eat-study`: each run is trained, then its inference energy measured right away."""
+    """The command `powertrain study eat`: each run is trained, then its inference energy measured right away."""
     config = ctx.work / "eat-study.yaml"
     config.write_text(json.dumps(eat_study_config(ctx), indent=1))  # JSON is YAML
-    argv = [ctx.python, "-m", "powertrain", "eat-study", str(config), "--quiet"]
+    argv = [ctx.python, "-m", "powertrain", "study", "eat", str(config), "--quiet"]
     return [Command("eat-study", argv, 105, result=ctx.work / "eat-study" / "results.json")]
 
 
@@ -434,7 +434,7 @@ def sweep_commands(ctx: Context) -> list[Command]:
     """The command `powertrain sweep` over a generated config."""
     config = ctx.work / "sweep.yaml"
     config.write_text(json.dumps(sweep_config(ctx), indent=1))  # JSON is YAML
-    argv = [ctx.python, "-m", "powertrain", "sweep", str(config), "--out", str(ctx.work / "sweep"), "--quiet"]
+    argv = [ctx.python, "-m", "powertrain", "sweep", "run", str(config), "--out", str(ctx.work / "sweep"), "--quiet"]
     return [Command("sweep", argv, 45, result=ctx.work / "sweep" / "results.json")]
 
 

@@ -199,8 +199,8 @@ def test_the_gpu_commands_are_accepted_by_the_benchmarks_and_commands_they_call(
     benches = [c.argv for name in steps for c in steps_module.STEP_BY_NAME[name].commands(ctx)]
     assert [a[1] for a in benches] == ["bench/meter.py", "bench/train.py", "bench/train.py", "bench/eat.py",
                                        "bench/eat.py", "scripts/gpu_evidence_ops.py"]  # fmt: skip
-    study = steps_module.STEP_BY_NAME["eat-study"].commands(ctx)[0].argv[4]
-    sweep = steps_module.STEP_BY_NAME["sweep"].commands(ctx)[0].argv[4]
+    study = steps_module.STEP_BY_NAME["eat-study"].commands(ctx)[0].argv[5]
+    sweep = steps_module.STEP_BY_NAME["sweep"].commands(ctx)[0].argv[5]
     proc = subprocess.run([sys.executable, "-c", CHECK_GPU_COMMANDS, json.dumps(benches), study, sweep], cwd=ROOT,
                           env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
