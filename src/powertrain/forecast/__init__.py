@@ -1,0 +1,36 @@
+"""Forecasts of a run's energy-, time- and epochs-to-target, with intervals, from its curves so far.
+
+Entry point: :func:`forecast`::
+
+    from powertrain.forecast import forecast
+
+    f = forecast([0.80, 0.83], [100.0, 190.0], target_accuracy=0.85, planned_epochs=10)   # accuracy, cumulative J
+    f.line()          # '85 % at epoch 3 (3-5), 285.1 J (278.4 J-470.7 J), 93 % likely within 10 epochs'
+    f.probability, f.energy_j.median, f.energy_j.low, f.energy_j.high, f.to_dict()
+
+The learning curve is a closed-form Bayesian ensemble of curve families (:func:`sample_curves`), the cost of each
+coming epoch a log-normal model that knows the first epoch costs more (:func:`sample_epoch_costs`); before the first
+epoch ends, :func:`estimate_from_steps` forecasts a planned run's energy and time from its first steps. How the model
+was chosen and how accurate it is on recorded grids: docs/forecast.md.
+
+Errors: ``ValueError`` for inputs that cannot be a run's curve (no epoch, lists of different lengths, an accuracy
+outside [0, 1]).
+"""
+
+from powertrain.forecast._curve import CurvePrior, CurveSamples, sample_curves
+from powertrain.forecast._energy import EpochCostPrior, StepsEstimate, estimate_from_steps, sample_epoch_costs
+from powertrain.forecast._forecast import MODEL, Forecast, Interval, forecast
+
+__all__ = [
+    "MODEL",
+    "CurvePrior",
+    "CurveSamples",
+    "EpochCostPrior",
+    "Forecast",
+    "Interval",
+    "StepsEstimate",
+    "estimate_from_steps",
+    "forecast",
+    "sample_curves",
+    "sample_epoch_costs",
+]
