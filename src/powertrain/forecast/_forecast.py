@@ -27,7 +27,12 @@ MODEL = "curve-ensemble/1"
 
 @dataclass(frozen=True)
 class Interval:
-    """A forecast figure: median and interval; ``math.inf`` means "not within the planned epochs"."""
+    """A forecast figure: median and interval; ``math.inf`` means "not within the planned epochs".
+
+    The interval is the central ``level`` interval of every draw, those that never reach the target included (so a
+    high end of ``inf`` says that reaching it is not ``(1 + level) / 2`` likely); the median is the median of the
+    draws that do reach it ("when, if it does"; ``inf`` when none does), next to the forecast's probability.
+    """
 
     median: float
     low: float
@@ -35,9 +40,11 @@ class Interval:
 
     @classmethod
     def of(cls, values: np.ndarray, level: float) -> Interval:
-        """Median and central ``level`` interval of ``values`` (which may hold ``inf``)."""
-        q = np.quantile(values, [0.5, (1.0 - level) / 2.0, (1.0 + level) / 2.0], method="inverted_cdf")
-        return cls(float(q[0]), float(q[1]), float(q[2]))
+        """Median of the finite ``values`` and the central ``level`` interval of all of them."""
+        q = np.quantile(values, [(1.0 - level) / 2.0, (1.0 + level) / 2.0], method="inverted_cdf")
+        finite = values[np.isfinite(values)]
+        median = float(np.quantile(finite, 0.5, method="inverted_cdf")) if finite.size else math.inf
+        return cls(median, float(q[0]), float(q[1]))
 
     @classmethod
     def exact(cls, value: float) -> Interval:

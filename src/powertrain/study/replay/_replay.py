@@ -20,6 +20,7 @@ from typing import Any
 import optuna
 
 from powertrain.errors import ConfigError
+from powertrain.study.ranking import rank_setups
 from powertrain.study.replay._rules import Outcome, replay_order
 from powertrain.study.replay._trace import Run, Trace
 
@@ -187,6 +188,7 @@ def _replay_part(
         "best_setup_share": sum(f["best_setup"] == full_best for f in fulls) / len(fulls),
         "safe_floor": {"spent_j": statistics.median(f["floor_j"] for f in fulls), "share": statistics.median(floor)},
         "rules": rows,
+        "ranking": rank_setups([(r.setup, r.energy_to_target_j(target)) for r in trace.runs]).to_dict(),
     }
 
 
