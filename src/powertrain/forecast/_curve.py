@@ -41,8 +41,8 @@ class CurvePrior:
 
     headroom: float = 0.45
     headroom_sd: float = 0.35
-    noise: tuple[float, ...] = (0.004, 0.01, 0.025)
-    noise_weights: tuple[float, ...] = (0.45, 0.4, 0.15)
+    noise: tuple[float, ...] = (0.004, 0.01, 0.025, 0.06)
+    noise_weights: tuple[float, ...] = (0.4, 0.35, 0.15, 0.1)
     families: dict[str, float] = field(default_factory=lambda: {"pow": 0.4, "exp": 0.25, "sigmoid": 0.15, "drift": 0.2})
     drift_sd: float = 0.004
 
