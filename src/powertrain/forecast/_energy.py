@@ -96,8 +96,7 @@ class StepsEstimate:
 
 
 def estimate_from_steps(
-    step_energy_j: Sequence[float],
-    step_time_s: Sequence[float],
+    windows: Sequence[tuple[int, float, float]],
     *,
     steps_per_epoch: int,
     epochs: int,
@@ -105,33 +104,32 @@ def estimate_from_steps(
     eval_time_s: float = 0.0,
     level: float = 0.8,
 ) -> StepsEstimate:
-    """The energy and time of a planned run from the cumulative energy and time after each of its first steps.
+    """The energy and time of a planned run from its first steps, measured as consecutive windows.
 
-    The first steps carry the warm-up, so the rate is taken from the later half of the steps seen; the interval widens
-    with the spread of the per-step rate across the steps seen and with how few of an epoch's steps were seen.
+    The first window carries the warm-up (allocations, kernel selection, cold caches), so with two or more windows
+    the rate per step comes from the later ones; the interval widens with how much the later windows' rates differ
+    and with how little of an epoch was seen.
 
     Args:
-        step_energy_j: Cumulative training energy after each step seen (joules), at least two steps.
-        step_time_s: Cumulative training time after each step (seconds).
+        windows: Consecutive ``(steps, energy_j, seconds)`` of training, first steps first (one per step also works).
         steps_per_epoch: Training steps in one epoch.
         epochs: Planned epochs.
         eval_energy_j: Energy of one evaluation pass (joules; measured or estimated), added once per epoch.
         eval_time_s: Its duration (seconds).
         level: The interval's probability.
     """
-    energy = np.asarray(step_energy_j, dtype=float)
-    seconds = np.asarray(step_time_s, dtype=float)
-    if energy.size < 2 or energy.size != seconds.size:
-        raise ValueError("estimate_from_steps needs the energy and time after at least two steps")
+    if not windows or any(n < 1 or j < 0 or t < 0 for n, j, t in windows):
+        raise ValueError("estimate_from_steps needs at least one window of steps with non-negative energy and time")
     if steps_per_epoch < 1 or epochs < 1:
         raise ValueError("steps_per_epoch and epochs must be at least 1")
-    half = energy.size // 2
-    rate_j = (energy[-1] - energy[half - 1]) / (energy.size - half)
-    rate_s = (seconds[-1] - seconds[half - 1]) / (energy.size - half)
-    per_step = np.diff(energy[half - 1 :])
-    spread = float(np.std(per_step) / max(np.mean(per_step), 1e-12)) if per_step.size >= 2 else 0.2
-    seen_share = min(1.0, energy.size / steps_per_epoch)
-    rel_sd = max(0.05, spread / np.sqrt(max(per_step.size, 1)) + 0.1 * (1.0 - seen_share))
+    steady = list(windows[1:]) if len(windows) >= 2 else list(windows)
+    steps = sum(n for n, _, _ in steady)
+    rate_j = sum(j for _, j, _ in steady) / steps
+    rate_s = sum(t for _, _, t in steady) / steps
+    rates = np.array([j / n for n, j, _ in steady])
+    spread = float(np.std(rates) / max(np.mean(rates), 1e-12)) if rates.size >= 2 else 0.2
+    seen_share = min(1.0, sum(n for n, _, _ in windows) / steps_per_epoch)
+    rel_sd = max(0.05, spread + 0.1 * (1.0 - seen_share))
     z = _z(level)
     epoch_j = rate_j * steps_per_epoch + eval_energy_j
     epoch_s = rate_s * steps_per_epoch + eval_time_s
@@ -142,7 +140,7 @@ def estimate_from_steps(
         energy_j=(total_j * lo, total_j, total_j * hi),
         duration_s=(total_s * lo, total_s, total_s * hi),
         epoch_energy_j=epoch_j,
-        steps_seen=int(energy.size),
+        steps_seen=sum(n for n, _, _ in windows),
         steps_per_epoch=steps_per_epoch,
         level=level,
     )

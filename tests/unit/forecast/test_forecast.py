@@ -119,14 +119,15 @@ def test_sampled_futures_start_after_the_last_epoch_seen():
 
 
 def test_a_planned_runs_cost_from_its_first_steps_leaves_out_the_warm_up():
-    """Steps 1-10 cost 5 J each (warm-up), steps 11-40 cost 2 J: the rate comes from the later half."""
-    per_step = [5.0] * 10 + [2.0] * 30
-    energy = np.cumsum(per_step).tolist()
-    seconds = np.cumsum([0.1] * 40).tolist()
-    est = estimate_from_steps(energy, seconds, steps_per_epoch=100, epochs=3, eval_energy_j=20.0, eval_time_s=1.0)
+    """10 warm-up steps at 5 J each, then 2 x 15 steps at 2 J: the rate comes from the later windows."""
+    est = estimate_from_steps([(10, 50.0, 2.0), (15, 30.0, 1.5), (15, 30.0, 1.5)], steps_per_epoch=100, epochs=3,
+                              eval_energy_j=20.0, eval_time_s=1.0)  # fmt: skip
     assert est.epoch_energy_j == pytest.approx(2.0 * 100 + 20.0)
     assert est.energy_j[1] == pytest.approx(3 * 220.0)
     assert est.energy_j[0] < est.energy_j[1] < est.energy_j[2]
     assert est.duration_s[1] == pytest.approx(3 * (0.1 * 100 + 1.0))
-    with pytest.raises(ValueError, match="two steps"):
-        estimate_from_steps([1.0], [0.1], steps_per_epoch=10, epochs=1)
+    assert est.steps_seen == 40
+    rough = estimate_from_steps([(10, 50.0, 2.0), (15, 15.0, 1.5), (15, 45.0, 1.5)], steps_per_epoch=100, epochs=3)
+    assert rough.energy_j[2] / rough.energy_j[1] > est.energy_j[2] / est.energy_j[1]  # uneven steps: wider
+    with pytest.raises(ValueError, match="at least one window"):
+        estimate_from_steps([], steps_per_epoch=10, epochs=1)
