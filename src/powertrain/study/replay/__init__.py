@@ -17,6 +17,7 @@ Errors: :class:`~powertrain.errors.ConfigError` (one line) for a trace a replay 
 """
 
 from powertrain.study.replay._replay import RULES, ReplayResult, Rule, parse_rule, replay
-from powertrain.study.replay._trace import Run, Trace, read_trace
+from powertrain.study.replay._study import read_trace
+from powertrain.study.replay._trace import Run, Trace
 
 __all__ = ["RULES", "ReplayResult", "Rule", "Run", "Trace", "parse_rule", "read_trace", "replay"]

@@ -1,4 +1,4 @@
-"""A recorded sweep (study folder or storage URL) as a :class:`~powertrain.study.replay.Trace`."""
+"""Where a trace comes from: a CSV file, or a recorded sweep (study folder or storage URL)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from powertrain.errors import ConfigError
-from powertrain.study.replay._trace import Run, Trace, check_setups
+from powertrain.study.replay._trace import Run, Trace, check_setups, read_csv_trace
 
-__all__ = ["trace_from_study"]
+__all__ = ["read_trace", "trace_from_study"]
+
+
+def read_trace(path: str | Path) -> Trace:
+    """Read a CSV trace, or a study folder or storage URL (a full sweep); one-line ConfigError on bad input."""
+    text = str(path)
+    if "://" not in text and Path(text).is_file():
+        return read_csv_trace(Path(text))
+    if "://" not in text and not Path(text).exists():
+        raise ConfigError(f"{text}: no such file or folder (give a CSV trace or a study folder)")
+    return trace_from_study(text)
 
 
 def trace_from_study(target: str | Path, *, study: str | None = None) -> Trace:

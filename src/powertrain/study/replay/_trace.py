@@ -25,7 +25,7 @@ from typing import Any
 
 from powertrain.errors import ConfigError
 
-__all__ = ["Run", "Trace", "read_trace", "trace_from_rows"]
+__all__ = ["Run", "Trace", "check_setups", "read_csv_trace", "trace_from_rows"]
 
 REQUIRED = ("setup", "epoch", "accuracy", "energy_j")
 OPTIONAL = ("seconds", "hardware", "seed")
@@ -127,19 +127,8 @@ class Trace:
         return out
 
 
-def read_trace(path: str | Path) -> Trace:
-    """Read a CSV trace, or a study folder or storage URL (a full sweep); one-line ConfigError on bad input."""
-    text = str(path)
-    if "://" not in text and Path(text).is_file():
-        return _read_csv(Path(text))
-    if "://" not in text and not Path(text).exists():
-        raise ConfigError(f"{text}: no such file or folder (give a CSV trace or a study folder)")
-    from powertrain.study.replay._study import trace_from_study
-
-    return trace_from_study(text)
-
-
-def _read_csv(path: Path) -> Trace:
+def read_csv_trace(path: Path) -> Trace:
+    """Read and validate a CSV trace."""
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
