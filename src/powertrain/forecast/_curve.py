@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -142,10 +143,16 @@ def sample_curves(
         raise ValueError("sample_curves needs as many accuracies as epochs, at least one")
     scale = np.ones_like(t) if noise_scale is None else np.asarray(noise_scale, dtype=float)
     future = np.arange(int(np.floor(t.max())) + 1, max(horizon, int(np.floor(t.max()))) + 1, dtype=float)
+    components = _components(t, y, scale, future, prior)
+    return _draw(components, future, samples, np.random.default_rng(seed))
+
+
+def _components(t: np.ndarray, y: np.ndarray, scale: np.ndarray, future: np.ndarray, prior: CurvePrior) -> list[Any]:
+    """Every (family, theta, noise) component: log weight, name, posterior mean and Cholesky factor, future design."""
     top = float(np.max(y))
     gap = max(1.0 - top, 1e-3)
     a0, sa = min(1.0, top + prior.headroom * gap), prior.headroom_sd * gap + 0.005
-    components = []  # (log weight, family, mean (C,p), chol (C,p,p), phi_future (C,F), noise)
+    components = []
     for name, family_weight in prior.families.items():
         if family_weight <= 0:
             continue
@@ -154,15 +161,15 @@ def sample_curves(
         x = _design(phi, t, drift)  # (C, k, p)
         p = x.shape[-1]
         first = int(np.argmin(t))
-        b0 = (a0 - y[first]) / np.maximum(phi[:, first], 1e-6)
         m0 = np.zeros((len(theta), p))
-        m0[:, 0], m0[:, 1] = a0, b0
+        m0[:, 0], m0[:, 1] = a0, (a0 - y[first]) / np.maximum(phi[:, first], 1e-6)
         s0 = np.array([sa**2, 1.0, prior.drift_sd**2][:p])
+        x_f = _design(phi_of(future, theta) if future.size else np.zeros((len(theta), 0)), future, drift)
         for sigma, sigma_w in zip(prior.noise, prior.noise_weights, strict=True):
             noise = (sigma * scale) ** 2
             cov_y = np.einsum("ckp,p,cjp->ckj", x, s0, x) + np.diag(noise)[None]
             resid = y[None, :] - np.einsum("ckp,cp->ck", x, m0)
-            sign, logdet = np.linalg.slogdet(cov_y)
+            _, logdet = np.linalg.slogdet(cov_y)
             quad = np.einsum("ck,ck->c", resid, np.linalg.solve(cov_y, resid[..., None])[..., 0])
             log_ml = -0.5 * (quad + logdet + len(t) * np.log(2 * np.pi))
             prec = np.diag(1.0 / s0)[None] + np.einsum("ckp,k,ckq->cpq", x, 1.0 / noise, x)
@@ -170,13 +177,16 @@ def sample_curves(
             rhs = (m0 / s0)[:, :, None] + np.einsum("ckp,k,k->cp", x, 1.0 / noise, y)[:, :, None]
             mean = (cov @ rhs)[..., 0]
             chol = np.linalg.cholesky(0.5 * (cov + np.swapaxes(cov, 1, 2)))
-            phi_f = phi_of(future, theta) if future.size else np.zeros((len(theta), 0))
             logw = np.log(family_weight) + np.log(sigma_w) + np.log(theta_w) + log_ml
-            components.append((logw, name, mean, chol, _design(phi_f, future, drift), sigma))
+            components.append((logw, name, mean, chol, x_f, sigma))
+    return components
+
+
+def _draw(components: list[Any], future: np.ndarray, samples: int, rng: np.random.Generator) -> CurveSamples:
+    """Draw futures from the mixture: a component by its weight, its coefficients, then one measurement's noise."""
     logw = np.concatenate([c[0] for c in components])
     weights = np.exp(logw - logw.max())
     weights /= weights.sum()
-    rng = np.random.default_rng(seed)
     picks = rng.choice(len(weights), size=samples, p=weights)
     out = np.empty((samples, future.size))
     family_weights: dict[str, float] = {}

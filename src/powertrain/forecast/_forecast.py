@@ -175,14 +175,7 @@ def forecast(
     times = None if elapsed_s is None else np.asarray(elapsed_s, dtype=float)
     hits = np.nonzero(acc >= target_accuracy)[0]
     if hits.size:
-        first = int(hits[0])
-        exact_t = Interval.exact(float(times[first])) if times is not None else None
-        run_j = float(cum[first] if stop_at_target else cum[-1])
-        return Forecast(
-            target_accuracy, planned_epochs, seen, True, 1.0, Interval.exact(first + 1.0),
-            Interval.exact(float(cum[first])), exact_t, Interval.exact(run_j), level,
-            energy_samples_j=np.full(1, float(cum[first])),
-        )  # fmt: skip
+        return _reached(target_accuracy, planned_epochs, cum, times, int(hits[0]), stop_at_target, level)
     future = max(0, planned_epochs - seen)
     if future == 0:
         return _hopeless(target_accuracy, planned_epochs, seen, float(cum[-1]), level)
@@ -208,6 +201,18 @@ def forecast(
     return Forecast(
         target_accuracy, planned_epochs, seen, False, float(reaches.mean()), Interval.of(epoch_s, level),
         Interval.of(energy_s, level), time_iv, Interval.of(run_s, level), level, energy_samples_j=energy_s,
+    )  # fmt: skip
+
+
+def _reached(
+    target: float, planned: int, cum: np.ndarray, times: np.ndarray | None, first: int, stop: bool, level: float
+) -> Forecast:
+    """The forecast of a run that has reached the target: every figure measured."""
+    exact_t = Interval.exact(float(times[first])) if times is not None else None
+    run_j = float(cum[first] if stop else cum[-1])
+    return Forecast(
+        target, planned, int(cum.size), True, 1.0, Interval.exact(first + 1.0), Interval.exact(float(cum[first])),
+        exact_t, Interval.exact(run_j), level, energy_samples_j=np.full(1, float(cum[first])),
     )  # fmt: skip
 
 

@@ -27,7 +27,7 @@ def trace_from_study(target: str | Path, *, study: str | None = None) -> Trace:
     A sweep run in breadth-first rounds is read from the last round of each configuration (its curve holds every
     epoch). A sweep that pruned a configuration cannot be replayed as a full grid, nor one with nothing finished.
     """
-    from powertrain.study._sweep_results import load_sweep
+    from powertrain.study.engine.results import load_sweep
 
     result = load_sweep(target, study=study)
     pruned = [t for t in result.trials if t.state == "pruned"]
