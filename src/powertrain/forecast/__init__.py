@@ -19,7 +19,7 @@ outside [0, 1]).
 
 from powertrain.forecast._curve import CurvePrior, CurveSamples, sample_curves
 from powertrain.forecast._energy import EpochCostPrior, StepsEstimate, estimate_from_steps, sample_epoch_costs
-from powertrain.forecast._forecast import MODEL, Forecast, Interval, forecast
+from powertrain.forecast._forecast import MODEL, Forecast, Interval, forecast, forecast_curve
 
 __all__ = [
     "MODEL",
@@ -31,6 +31,7 @@ __all__ = [
     "StepsEstimate",
     "estimate_from_steps",
     "forecast",
+    "forecast_curve",
     "sample_curves",
     "sample_epoch_costs",
 ]

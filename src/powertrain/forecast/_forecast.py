@@ -9,6 +9,7 @@ draws and mean what they say.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 from powertrain.forecast._curve import CurvePrior, sample_curves
 from powertrain.forecast._energy import EpochCostPrior, sample_epoch_costs
 
-__all__ = ["Forecast", "Interval", "forecast"]
+__all__ = ["Forecast", "Interval", "forecast", "forecast_curve"]
 
 MODEL = "curve-ensemble/1"
 """Name and version of the forecasting model (stored with every forecast, so a later model can be told apart)."""
@@ -106,6 +107,21 @@ class Forecast:
             "level": self.level,
             "model": self.model,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Forecast:
+        """A stored forecast (:meth:`to_dict`) back, without its draws (for display)."""
+
+        def interval(value: Any) -> Interval:
+            value = value or {}
+            return Interval(*(math.inf if value.get(k) is None else float(value[k]) for k in ("median", "low", "high")))
+
+        return cls(
+            float(data["target_accuracy"]), int(data["planned_epochs"]), int(data["epochs_seen"]),
+            bool(data["reached"]), float(data["probability"]), interval(data.get("epoch")), interval(data.get("energy_j")),
+            interval(data["time_s"]) if data.get("time_s") else None, interval(data.get("run_energy_j")),
+            float(data.get("level", 0.8)), str(data.get("model", MODEL)),
+        )  # fmt: skip
 
     def line(self) -> str:
         """One line for a live display: ``85 % at epoch 4 (3-6), 212 J (160-300 J), 80 % likely within 10 epochs``."""
@@ -221,3 +237,34 @@ def _hopeless(target: float, planned: int, seen: int, spent_j: float, level: flo
     never = Interval(math.inf, math.inf, math.inf)
     return Forecast(target, planned, seen, False, 0.0, never, never, None, Interval.exact(spent_j), level,
                     energy_samples_j=np.full(1, math.inf))  # fmt: skip
+
+
+def forecast_curve(
+    curve: Sequence[Sequence[float]],
+    *,
+    target_accuracy: float,
+    planned_epochs: int,
+    stop_at_target: bool = True,
+    samples: int = 1000,
+) -> Forecast | None:
+    """The forecast of a stored curve (per epoch ``[epoch, energy_j, elapsed_s, val_accuracy]``), cached.
+
+    This is what a sweep trial stores as its ``curve`` user attribute and what a run's history holds; a NaN accuracy
+    (a diverged epoch) counts as 0. Forecasts are pure functions of the curve, so the run's live line, the sweep
+    engine, the pruner and a replay that ask again get the same object back. None for an empty curve.
+    """
+    if not curve:
+        return None
+    accuracy = tuple(float(p[3]) if math.isfinite(float(p[3])) else 0.0 for p in curve)
+    energy = tuple(float(p[1]) for p in curve)
+    elapsed = tuple(float(p[2]) for p in curve)
+    return _cached(accuracy, energy, elapsed, float(target_accuracy), int(planned_epochs), stop_at_target, samples)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached(
+    accuracy: tuple[float, ...], energy: tuple[float, ...], elapsed: tuple[float, ...], target: float, planned: int,
+    stop: bool, samples: int,
+) -> Forecast:  # fmt: skip
+    return forecast(accuracy, energy, elapsed_s=elapsed, target_accuracy=target, planned_epochs=planned,
+                    stop_at_target=stop, samples=samples)  # fmt: skip

@@ -23,8 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import math
 from typing import Any, Literal
 
 import numpy as np
@@ -79,15 +77,15 @@ class ForecastPruner(EnergyAwarePruner):
 
     def forecast_of(self, trial: FrozenTrial) -> Any:
         """The trial's forecast from its stored curve (cached), or None without a curve, target or plan."""
-        curve = trial.user_attrs.get("curve") or []
+        from powertrain.forecast import forecast_curve
+
         config = trial.user_attrs.get("config") or {}
         target = self.target_accuracy if self.target_accuracy is not None else config.get("target_accuracy")
         planned = self.planned_epochs if self.planned_epochs is not None else config.get("epochs")
-        if not curve or target is None or planned is None:
+        if target is None or planned is None:
             return None
-        accuracy = tuple(_finite(p[3]) for p in curve)
-        energy = tuple(float(p[1]) for p in curve)
-        return _cached_forecast(accuracy, energy, float(target), int(planned), self.samples)
+        curve = trial.user_attrs.get("curve") or []
+        return forecast_curve(curve, target_accuracy=float(target), planned_epochs=int(planned), samples=self.samples)
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         """True when the energy rule or a forecast rule stops ``trial``; the reason goes to :attr:`decisions`."""
@@ -142,16 +140,6 @@ class ForecastPruner(EnergyAwarePruner):
         return sorted(out, key=lambda item: item[1].energy_j.median)
 
 
-@functools.lru_cache(maxsize=4096)
-def _cached_forecast(
-    accuracy: tuple[float, ...], energy: tuple[float, ...], target: float, planned: int, samples: int
-) -> Any:
-    """Forecasts are pure functions of a curve: replaying many orders asks for the same ones again and again."""
-    from powertrain.forecast import forecast
-
-    return forecast(accuracy, energy, target_accuracy=target, planned_epochs=planned, samples=samples)
-
-
 def probability_below(mine: np.ndarray, theirs: np.ndarray) -> float:
     """P(X < Y) for independent draws X from ``mine`` and Y from ``theirs`` (``inf``: never reaches the target)."""
     if mine.size == 0 or theirs.size == 0:
@@ -159,8 +147,3 @@ def probability_below(mine: np.ndarray, theirs: np.ndarray) -> float:
     ordered = np.sort(theirs)
     above = ordered.size - np.searchsorted(ordered, mine, side="right")
     return float(np.mean(above / ordered.size))
-
-
-def _finite(value: Any) -> float:
-    number = float(value)
-    return number if math.isfinite(number) else 0.0

@@ -49,7 +49,7 @@ class RunForecasts:
         """Make the forecasts of the epochs in ``history`` that have none yet; returns the newest (or None)."""
         if self.target_accuracy is None:
             return None
-        from powertrain.forecast import forecast
+        from powertrain.forecast import forecast_curve
 
         self.made = [f for f in self.made if int(f.get("epochs_seen") or 0) <= len(history)]
         for seen in range(len(self.made) + 1, len(history) + 1):
@@ -60,11 +60,9 @@ class RunForecasts:
                 self.latest = None
                 continue
             try:
-                self.latest = forecast(
-                    accuracy, [r.energy_j for r in part], elapsed_s=[r.elapsed_s for r in part],
-                    target_accuracy=self.target_accuracy, planned_epochs=self.planned_epochs,
-                    stop_at_target=self.stop_at_target,
-                )  # fmt: skip
+                curve = [[r.epoch, r.energy_j, r.elapsed_s, r.val_accuracy] for r in part]
+                self.latest = forecast_curve(curve, target_accuracy=self.target_accuracy,
+                                             planned_epochs=self.planned_epochs, stop_at_target=self.stop_at_target)
             except ValueError as exc:  # a forecast must never stop training
                 log.warning("no forecast after epoch %d: %s", seen, exc)
                 self.made.append({"epochs_seen": seen, "skipped": str(exc)})

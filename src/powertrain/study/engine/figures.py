@@ -7,7 +7,8 @@ epoch: ``[epoch, energy_j, elapsed_s, val_accuracy]``), ``first_epoch_energy_j``
 ``time_to_target_s``, ``epochs_to_target``, ``reached_target``, ``final_accuracy``, ``best_accuracy``,
 ``duration_s``, ``lost_energy_j``, ``train_status``, ``energy_sources``, ``accel_energy_ratio``, ``error``; with the
 energy pruner ``pruning_budget_j``, with breadth-first rounds ``round`` and, on a round that handed its run on,
-``paused``.
+``paused``; with a target accuracy ``forecast`` (the latest :meth:`powertrain.forecast.Forecast.to_dict`, after each
+epoch), and for a trial the forecast pruner stopped ``pruned_on_forecast`` (its rule, forecast and probability).
 """
 
 from __future__ import annotations

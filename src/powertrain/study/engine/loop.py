@@ -27,6 +27,7 @@ import optuna
 from optuna.trial import TrialState
 
 from powertrain.errors import PowertrainError
+from powertrain.forecast import forecast_curve
 from powertrain.meters import Sensor
 from powertrain.study.engine.config import (
     SweepConfig,
@@ -223,8 +224,10 @@ class _EpochReport:
     def __init__(self, study: optuna.Study, trial: optuna.Trial, config: SweepConfig, prune: bool) -> None:
         self.trial, self.target, self.prune = trial, config.train.target_accuracy, prune
         self.curve: list[list[float]] = [list(p) for p in trial.user_attrs.get("curve") or []]
-        pruner = study.pruner
+        self.pruner = pruner = study.pruner
         self.rungs = pruner.rungs_j(study) if isinstance(pruner, EnergySuccessiveHalvingPruner) else None
+        self.planned = int((trial.user_attrs.get("config") or {}).get("epochs") or config.train.epochs)
+        self.stop = config.train.stop_at_target
 
     def __call__(self, record: EpochRecord, totals: Any) -> bool:
         trial = self.trial
@@ -238,7 +241,15 @@ class _EpochReport:
             trial, epoch, accuracy=accuracy, energy_j=record.energy_j, target_accuracy=self.target,
             rung_energies_j=self.rungs,
         )  # fmt: skip
-        return self.prune and trial.should_prune()
+        if self.target is not None:  # where this setup is heading: the live view, the results, the report
+            made = forecast_curve(self.curve, target_accuracy=self.target, planned_epochs=self.planned,
+                                  stop_at_target=self.stop)  # fmt: skip
+            trial.set_user_attr("forecast", made.to_dict() if made is not None else None)
+        stop = self.prune and trial.should_prune()
+        decision = getattr(self.pruner, "decisions", {}).get(trial.number) if stop else None
+        if decision and decision.get("rule") not in (None, "energy"):
+            trial.set_user_attr("pruned_on_forecast", decision)
+        return stop
 
 
 def _tell(

@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from powertrain._files import json_safe, write_atomic
 from powertrain.carbon import CarbonSettings, carbon_footprint, energy_provenance, sum_footprints
 from powertrain.errors import ConfigError
+from powertrain.study.ranking import rank_sweep
 
 __all__ = ["SweepResult", "TrialRecord", "load_sweep", "resolve_storage"]
 
@@ -110,6 +111,8 @@ class TrialRecord:
             "config": self.attrs.get("config"),
             "hardware_info": self.attrs.get("hardware_info"),
             "error": self.attrs.get("error"),
+            "forecast": self.attrs.get("forecast"),
+            "pruned_on_forecast": self.attrs.get("pruned_on_forecast"),
         }
 
 
@@ -248,9 +251,14 @@ class SweepResult:
         ``not_spent_upper_j`` extrapolates each pruned trial's measured joules per finished epoch over all its planned
         epochs, minus what it spent (an upper bound: a trial that would have reached the target would have stopped
         earlier). A trial stopped mid-epoch by an energy budget counts only its complete epochs in the rate.
+        ``not_spent_forecast_j``: the same from each pruned trial's last forecast (its whole planned run's median
+        energy, up to the target where the run stops there), for the trials that have one (``forecast_trials``).
         """
         pruned = self.by_state("pruned")
-        not_spent = 0.0
+        not_spent = forecast_j = 0.0
+        forecasts = [t for t in pruned if (t.get("forecast") or {}).get("run_energy_j")]
+        for t in forecasts:
+            forecast_j += max(0.0, float(t.get("forecast")["run_energy_j"]["median"] or 0.0) - float(t.spent_j))
         for t in pruned:
             finished = list(t.get("curve") or [])
             if t.get("epochs_completed") is not None:  # a budget may have cut the last epoch short
@@ -264,6 +272,8 @@ class SweepResult:
             "pruned_spent_j": sum(self.run_spent_j(t) for t in pruned),
             "not_spent_upper_j": not_spent,
             "provenance": "measured joules per epoch of each pruned trial x its epochs left",
+            "not_spent_forecast_j": forecast_j if forecasts else None,
+            "forecast_trials": len(forecasts),
         }
 
     @property
@@ -353,6 +363,7 @@ class SweepResult:
             "spread": self.spread,
             "pruning": self.pruning,
             "pareto": [t.number for t in self.pareto] if len(self.objective) > 1 else None,
+            "ranking": rank_sweep(self).to_dict() if self.target_accuracy is not None else None,
             "by_hardware": per_hw,
             **self.extra,
             "trials": [{**t.to_dict(self.carbon_settings), "run_spent_j": self.run_spent_j(t)} for t in self.trials],

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import optuna
 
+from powertrain.study.forecast_pruner import ForecastPruner
 from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner
 
 __all__ = ["PRUNERS", "SAMPLERS"]
@@ -27,6 +28,7 @@ PRUNERS: dict[str, Callable[..., optuna.pruners.BasePruner]] = {
     "none": optuna.pruners.NopPruner,
     "energy": EnergyAwarePruner,
     "sm2": EnergySuccessiveHalvingPruner,
+    "forecast": ForecastPruner,
     "median": optuna.pruners.MedianPruner,
     "percentile": optuna.pruners.PercentilePruner,
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
