@@ -118,8 +118,9 @@ class Forecast:
 
         return cls(
             float(data["target_accuracy"]), int(data["planned_epochs"]), int(data["epochs_seen"]),
-            bool(data["reached"]), float(data["probability"]), interval(data.get("epoch")), interval(data.get("energy_j")),
-            interval(data["time_s"]) if data.get("time_s") else None, interval(data.get("run_energy_j")),
+            bool(data["reached"]), float(data["probability"]), interval(data.get("epoch")),
+            interval(data.get("energy_j")), interval(data["time_s"]) if data.get("time_s") else None,
+            interval(data.get("run_energy_j")),
             float(data.get("level", 0.8)), str(data.get("model", MODEL)),
         )  # fmt: skip
 
