@@ -89,10 +89,18 @@ def summary_lines(result: SweepResult) -> list[str]:
         )
     pruning = result.pruning
     if pruning["pruned_trials"]:
+        by_forecast = (f"; by their forecasts, {_j(pruning['not_spent_forecast_j'])} more for the "
+                       f"{pruning['forecast_trials']} with one") if pruning["not_spent_forecast_j"] else ""  # fmt: skip
         lines.append(
             f"pruning stopped {pruning['pruned_trials']} trials after {_j(pruning['pruned_spent_j'])}; running them to "
-            f"their last epoch would have cost up to {_j(pruning['not_spent_upper_j'])} more"
+            f"their last epoch would have cost up to {_j(pruning['not_spent_upper_j'])} more{by_forecast}"
         )
+    for t in result.by_state("pruned"):
+        decision = t.get("pruned_on_forecast")
+        if decision:
+            lines.append(f"stopped on a forecast: {t.get('run_name')}: {decision['rule']} (after epoch "
+                         f"{decision['forecast']['epochs_seen']}: {forecast_text(decision['forecast'])})")  # fmt: skip
+    lines.extend(_ranking_lines(result))
     energy = result.energy
     lines.append(
         f"the search itself spent {_j(energy['total_j'])} ({counts}; finished {_j(energy['complete_j'])}, "
@@ -114,6 +122,28 @@ def summary_lines(result: SweepResult) -> list[str]:
             f"CO2e of the search: operational {format_kg(carbon['operational_kg_co2e'])} ({where}); embodied "
             f"{format_kg(carbon['embodied_kg_co2e'])} (hardware share, shown beside, not included)"
         )
+    return lines
+
+
+def forecast_text(data: dict[str, Any]) -> str:
+    """A stored forecast as its live line."""
+    from powertrain.forecast import Forecast
+
+    return Forecast.from_dict(data).line()
+
+
+def _ranking_lines(result: SweepResult) -> list[str]:
+    """With repeated seeds: which of the best setups the runs cannot tell apart."""
+    if result.target_accuracy is None or not any("seed" in t.params for t in result.trials):
+        return []
+    from powertrain.study.ranking import rank_sweep
+
+    ranking = rank_sweep(result)
+    lines = [f"over the seeds: {ranking.verdict()}"]
+    for row in ranking.rows[: max(3, len(ranking.tied))]:
+        if row.mean_j is not None:
+            interval = f" ({_j(row.low_j)}-{_j(row.high_j)})" if row.low_j is not None else ""
+            lines.append(f"  {row.setup}: {_j(row.mean_j)}{interval} to target, {row.reached} of {row.seeds} seeds")
     return lines
 
 
@@ -221,6 +251,9 @@ class SweepDisplay:
             stored = float(mine.get("energy_j") or 0.0) if mine is not None else 0.0
             so_far = r.energy["total_j"] + max(0.0, self.live_j - stored)
             parts.append(Text(f"best so far: {best_txt}   study energy so far: {_j(so_far)}"))
+            for t in r.trials:  # the other workers' setups: where each is heading
+                if t.state == "running" and t.number != self.trial_number and t.get("forecast"):
+                    parts.append(Text(f"  {t.get('run_name')}: forecast: {forecast_text(t.get('forecast'))}"))
         return Group(*parts)
 
 
@@ -245,6 +278,10 @@ class _EpochReporter:
 
     def end_epoch(self, record: Any) -> None:
         self.display.epoch_line = f"| epoch {self.epoch}/{self.total} val acc {_acc(record.val_accuracy)}"
+        self.display._refresh()
+
+    def forecast(self, forecast: Any) -> None:
+        self.display.epoch_line += f" | forecast: {forecast.line()}"
         self.display._refresh()
 
     def stop(self) -> None:

@@ -28,49 +28,56 @@ malformed or unreachable storage, or a study name that exists with another space
 :class:`~powertrain.errors.UnknownNameError` for unknown models and datasets.
 """
 
-from powertrain.study.eat import (
-    STANDARD,
-    EatSetting,
-    EatStudyConfig,
-    EatStudyResult,
-    InferenceEnergy,
-    InferenceEnergyConfig,
-    ModelTable,
-    RunRecord,
-    StudyRow,
-    eat_sweep_config,
-    load_eat_study_config,
-    measure_inference_energy,
-    run_eat_study,
-)
-from powertrain.study.engine import (
-    OBJECTIVES,
-    Param,
-    SearchSpace,
-    SweepConfig,
-    SweepResult,
-    TrialRecord,
-    TrialSpec,
-    load_sweep,
-    load_sweep_config,
-    make_pruner,
-    make_sampler,
-    merge_sweeps,
-    sweep,
-    sweep_config_from_dict,
-)
-from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
-from powertrain.study.staged import (
-    MultitaskStudyConfig,
-    MultitaskStudyResult,
-    TransferStudyConfig,
-    TransferStudyResult,
-    break_even,
-    load_multitask_study_config,
-    load_transfer_study_config,
-    run_multitask_study,
-    run_transfer_study,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from powertrain._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from powertrain.study.eat import (
+        STANDARD,
+        EatSetting,
+        EatStudyConfig,
+        EatStudyResult,
+        InferenceEnergy,
+        InferenceEnergyConfig,
+        ModelTable,
+        RunRecord,
+        StudyRow,
+        eat_sweep_config,
+        load_eat_study_config,
+        measure_inference_energy,
+        run_eat_study,
+    )
+    from powertrain.study.engine import (
+        OBJECTIVES,
+        Param,
+        SearchSpace,
+        SweepConfig,
+        SweepResult,
+        TrialRecord,
+        TrialSpec,
+        load_sweep,
+        load_sweep_config,
+        make_pruner,
+        make_sampler,
+        merge_sweeps,
+        sweep,
+        sweep_config_from_dict,
+    )
+    from powertrain.study.pruners import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
+    from powertrain.study.staged import (
+        MultitaskStudyConfig,
+        MultitaskStudyResult,
+        TransferStudyConfig,
+        TransferStudyResult,
+        break_even,
+        load_multitask_study_config,
+        load_transfer_study_config,
+        run_multitask_study,
+        run_transfer_study,
+    )
 
 __all__ = [
     "OBJECTIVES",
@@ -113,3 +120,50 @@ __all__ = [
     "sweep",
     "sweep_config_from_dict",
 ]
+
+# Imported on first use: reading a study's results or replaying one needs neither torch nor the training loop.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "STANDARD": "powertrain.study.eat",
+        "EatSetting": "powertrain.study.eat",
+        "EatStudyConfig": "powertrain.study.eat",
+        "EatStudyResult": "powertrain.study.eat",
+        "InferenceEnergy": "powertrain.study.eat",
+        "InferenceEnergyConfig": "powertrain.study.eat",
+        "ModelTable": "powertrain.study.eat",
+        "RunRecord": "powertrain.study.eat",
+        "StudyRow": "powertrain.study.eat",
+        "eat_sweep_config": "powertrain.study.eat",
+        "load_eat_study_config": "powertrain.study.eat",
+        "measure_inference_energy": "powertrain.study.eat",
+        "run_eat_study": "powertrain.study.eat",
+        "OBJECTIVES": "powertrain.study.engine",
+        "Param": "powertrain.study.engine",
+        "SearchSpace": "powertrain.study.engine",
+        "SweepConfig": "powertrain.study.engine",
+        "SweepResult": "powertrain.study.engine",
+        "TrialRecord": "powertrain.study.engine",
+        "TrialSpec": "powertrain.study.engine",
+        "load_sweep": "powertrain.study.engine",
+        "load_sweep_config": "powertrain.study.engine",
+        "make_pruner": "powertrain.study.engine",
+        "make_sampler": "powertrain.study.engine",
+        "merge_sweeps": "powertrain.study.engine",
+        "sweep": "powertrain.study.engine",
+        "sweep_config_from_dict": "powertrain.study.engine",
+        "EnergyAwarePruner": "powertrain.study.pruners",
+        "EnergySuccessiveHalvingPruner": "powertrain.study.pruners",
+        "report_energy": "powertrain.study.pruners",
+        "MultitaskStudyConfig": "powertrain.study.staged",
+        "MultitaskStudyResult": "powertrain.study.staged",
+        "TransferStudyConfig": "powertrain.study.staged",
+        "TransferStudyResult": "powertrain.study.staged",
+        "break_even": "powertrain.study.staged",
+        "load_multitask_study_config": "powertrain.study.staged",
+        "load_transfer_study_config": "powertrain.study.staged",
+        "run_multitask_study": "powertrain.study.staged",
+        "run_transfer_study": "powertrain.study.staged",
+    },
+    globals(),
+)

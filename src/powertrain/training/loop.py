@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from powertrain._files import remove_stale_temps
-from powertrain.errors import Terminated, raise_terminated
+from powertrain.errors import ConfigError, Terminated, raise_terminated
 from powertrain.meters import EnergyMeter, Sensor
 from powertrain.training._heartbeat import Heartbeat
 from powertrain.training.accounting import Totals, make_checkpoint, make_record, make_summary
@@ -32,6 +32,7 @@ from powertrain.training.build import RunParts, build_parts, estimate_accelerato
 from powertrain.training.config import TrainConfig
 from powertrain.training.device import resolve_device, seed_everything
 from powertrain.training.epoch import REFRESH_S, divergence_reason, train_epoch
+from powertrain.training.forecasts import RunForecasts
 from powertrain.training.objective import Objective
 from powertrain.training.progress import ProgressReporter, QuietReporter
 from powertrain.training.resume import RESUMABLE_FIELDS, open_run, take_back
@@ -120,6 +121,9 @@ def _train_locked(
         sync_cuda=device.type == "cuda",
     )
     live = _Live(run, config, parts, meter, totals, history, checkpointed=done)
+    live.forecasts = RunForecasts(config.target_accuracy, config.epochs, stop_at_target=config.stop_at_target,
+                                  saved=_saved_forecasts(run) if state is not None else None)  # fmt: skip
+    live.forecasts.update(history)
     totals.live_base_j = totals.energy_j  # the meter's own total counts from here
     reporter.start(total_epochs=config.epochs, first_epoch=done)
     try:
@@ -160,6 +164,9 @@ def _epochs(
                              totals)  # fmt: skip
         history.append(parts.criterion.annotate(record, evaluation))
         reporter.end_epoch(history[-1])
+        latest = live.forecasts.update(history)
+        if latest is not None and not latest.reached and hasattr(reporter, "forecast"):
+            reporter.forecast(latest)  # the live line: where the run is heading
         if phase.diverged or not math.isfinite(evaluation.loss):
             run.write_metrics(history)
             return "diverged", divergence_reason(phase, epoch, config, evaluation.loss)
@@ -206,6 +213,7 @@ class _Live:
     history: list[EpochRecord]
     checkpointed: int  # epochs in checkpoint.pt: what an interruption keeps
     summary: dict[str, Any] = field(default_factory=dict)
+    forecasts: RunForecasts | None = None
     started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def write_summary(self, status: str, *, final: bool, **extra: Any) -> None:
@@ -214,6 +222,8 @@ class _Live:
         summary = make_summary(config, self.run, history, self.totals, status, self.meter, self.started_at, final=final)
         summary["warnings"] = list(self.parts.warnings)
         summary.update(self.parts.criterion.summary(history, config.target_accuracy))  # per task, for multitask
+        if self.forecasts is not None and config.target_accuracy is not None:
+            summary["forecasts"] = self.forecasts.to_list()[: len(history)]
         summary.update(extra)
         self.summary.clear()
         self.summary.update(summary)
@@ -233,6 +243,15 @@ class _Live:
             self.write_summary(status, final=True, **extra)
         except OSError:
             log.warning("could not record status %s in %s (the disk may be full)", status, self.run.summary_path)
+
+
+def _saved_forecasts(run: RunDir) -> list[dict[str, Any]] | None:
+    """The forecasts an earlier process of this run wrote into its summary (a resume makes no forecast twice)."""
+    try:
+        saved = run.read_summary().get("forecasts")
+    except (ConfigError, OSError):  # a missing or damaged summary only costs making them again
+        return None
+    return saved if isinstance(saved, list) else None
 
 
 def _heartbeat_interval(config: TrainConfig) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,7 +16,11 @@ __all__ = ["ProgressReporter", "QuietReporter", "RichReporter", "make_reporter"]
 
 
 class ProgressReporter(Protocol):
-    """What the training loop tells a display. Calls are cheap and made at most every few steps."""
+    """What the training loop tells a display. Calls are cheap and made at most every few steps.
+
+    A reporter may also have ``forecast(forecast)``: after every epoch of a run with a target accuracy that has not
+    reached it, the loop passes the run's new :class:`~powertrain.forecast.Forecast` (reporters without it get none).
+    """
 
     def start(self, *, total_epochs: int, first_epoch: int) -> None:
         """The run begins (``first_epoch`` > 0 when resumed)."""
@@ -47,6 +51,9 @@ class QuietReporter:
         """No-op."""
 
     def end_epoch(self, record: EpochRecord) -> None:
+        """No-op."""
+
+    def forecast(self, forecast: Any) -> None:
         """No-op."""
 
     def stop(self) -> None:
@@ -101,6 +108,10 @@ class RichReporter:
             f"train {_joules(record.train_energy_j)} + eval {_joules(record.eval_energy_j)} "
             f"({record.avg_power_w:.1f} W, {record.energy_source})  {record.images_per_s:,.0f} img/s{density}"
         )
+
+    def forecast(self, forecast: Any) -> None:
+        """Print where the run is heading, under the epoch's line."""
+        self._progress.console.print(f"  forecast: {forecast.line()}", highlight=False, markup=False)
 
     def stop(self) -> None:
         """Close the display."""
