@@ -27,7 +27,11 @@ def print_replay(result: Any, console: Console) -> None:
             console.print(f"within each other's noise over the seeds: {', '.join(ranking['tied'])}", highlight=False)
     for note in result.notes:
         console.print(f"note: {note}", highlight=False, markup=False)
-    console.print("energies: the recorded joules per epoch, re-added per order (their sensor's provenance)")
+    console.print(
+        "spent and share: medians over the orders (share of the same draw's full grid); same best: share of the orders "
+        "that kept the full grid's best setup; energies: the recorded joules per epoch (their sensor's provenance)",
+        highlight=False,
+    )
 
 
 def _table(result: Any, hardware: str, figures: dict[str, Any]) -> Table:
@@ -40,15 +44,14 @@ def _table(result: Any, hardware: str, figures: dict[str, Any]) -> Table:
             f"{figures['best_setup']} ({format_joules(figures['best_energy_to_target_j'])})"
         )
     )
-    for name in ("rule", "spent (median)", "of the full grid: median (p10-p90)", "keeps the best", "its pick",
-                 "if not, worse by (median)"):  # fmt: skip
+    for name in ("rule", "spent", "share (p10-p90)", "same best", "its pick", "if not: worse by"):
         table.add_column(name, justify="left" if name in ("rule", "its pick") else "right")
     for label, row in figures["rules"].items():
         worse = "-" if row["same_best"] else _percent(row["worse_by"])
         table.add_row(
             label, format_joules(row["spent_j"]),
             f"{row['share']:.0%} ({row['share_p10']:.0%}-{row['share_p90']:.0%})",
-            f"{row['same_best_share']:.0%} of orders", str(row["best_setup"]), worse,
+            f"{row['same_best_share']:.0%}", str(row["best_setup"]), worse,
         )  # fmt: skip
     return table
 
