@@ -64,6 +64,11 @@ def train_command(
     config: Annotated[Path | None, Opt("--config", "-c", help="YAML file with TrainConfig fields.")] = None,
     resume: Annotated[Path | None, Opt(help="Continue the run in this directory.")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress display.")] = False,
+    dry_run_steps: Annotated[
+        int | None,
+        Opt("--dry-run-steps", help="Train only the first N steps and print the forecast of the planned run's energy "
+            "and time; keeps no run folder."),
+    ] = None,
     *,
     flags: dict[str, Any],
 ) -> int:
@@ -86,6 +91,8 @@ def train_command(
     else:
         base = load_config(config) if config is not None else TrainConfig()
     cfg = apply_flags(base, flags)
+    if dry_run_steps is not None:
+        return _dry_run(cfg, dry_run_steps, resume)
     try:
         result = train(cfg, resume=resume, reporter=make_reporter(quiet=quiet))
     except KeyboardInterrupt as exc:
@@ -96,6 +103,35 @@ def train_command(
     if result.status == "diverged":
         typer.echo(f"powertrain: diverged: {result.summary.get('reason') or 'the loss became NaN'}", err=True)
         return 1
+    return 0
+
+
+def _dry_run(cfg: TrainConfig, steps: int, resume: Path | None) -> int:
+    """``--dry-run-steps N``: the planned run's cost from its first steps; nothing is written."""
+    from powertrain._units import format_joules
+    from powertrain.training.dry_run import dry_run
+
+    if resume is not None:
+        raise ConfigError("--dry-run-steps forecasts a new run; it cannot be combined with --resume")
+    if steps < 3:
+        raise ConfigError(f"--dry-run-steps must be at least 3 (a warm-up and two windows to compare), not {steps}")
+    found = dry_run(cfg, steps=steps)
+    est = found.estimate
+    low, mid, high = est.energy_j
+    estimated = " (estimated)" if found.estimated else ""
+    console = Console()
+    console.print(
+        f"forecast of {cfg.model} on {cfg.dataset}, {est.epochs} epochs: {format_joules(mid)}{estimated} "
+        f"({format_joules(low)}-{format_joules(high)}, {est.level:.0%} interval), {est.duration_s[1]:.0f} s "
+        f"({est.duration_s[0]:.0f}-{est.duration_s[2]:.0f} s); one epoch {format_joules(est.epoch_energy_j)}",
+        highlight=False,
+    )
+    console.print(
+        f"from {est.steps_seen} of {est.steps_per_epoch} steps per epoch (the first {found.windows[0][0]} as warm-up) "
+        f"and {found.eval_batches} of {found.eval_batches_per_epoch} evaluation batches; sensors: "
+        f"{', '.join(found.sources) or 'none'}; no run folder was written",
+        highlight=False,
+    )
     return 0
 
 

@@ -165,7 +165,8 @@ def _epochs(
         history.append(parts.criterion.annotate(record, evaluation))
         reporter.end_epoch(history[-1])
         latest = live.forecasts.update(history)
-        if latest is not None and not latest.reached and hasattr(reporter, "forecast"):
+        ahead = latest is not None and not latest.reached and latest.epochs_seen < latest.planned_epochs
+        if ahead and hasattr(reporter, "forecast"):
             reporter.forecast(latest)  # the live line: where the run is heading
         if phase.diverged or not math.isfinite(evaluation.loss):
             run.write_metrics(history)
