@@ -30,6 +30,7 @@ Needs the ``huggingface`` extra (``pip install 'powertrain[huggingface]'``).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -120,6 +121,7 @@ class EnergyCallback(_transformers.TrainerCallback):
             sample_period_s=self._sample_period_s,
             clock=self._clock,
             framework="huggingface",
+            planned_epochs=math.ceil(args.num_train_epochs) if args.num_train_epochs and args.max_steps <= 0 else None,
         ).start()
         self.summary, self._epoch_figures = None, {}
 
@@ -166,6 +168,7 @@ class EnergyCallback(_transformers.TrainerCallback):
             tracker.observe(logs, epoch=len(tracker.epochs) or None, step=state.global_step)
             added["eval_energy_j"] = segment.energy_j
             added["energy_j"] = tracker.energy_j
+            added.update(tracker.forecasts.figures())  # forecast_energy_to_target_j, forecast_probability
         elif "train_runtime" in logs:  # the final metrics of train(): returned as TrainOutput.metrics
             tracker.cut("train")
             added.update(tracker.figures())

@@ -106,6 +106,8 @@ class EnergyCallback(_pl.Callback):
             clock=self._clock,
             framework="lightning",
         )
+        if (trainer.max_epochs or 0) > 0:  # forecasts need the planned epochs
+            self.tracker.forecasts.planned_epochs = int(trainer.max_epochs)
         if self._restored:
             self.tracker.load_state(self._restored)
         self.tracker.start()
@@ -165,6 +167,7 @@ class EnergyCallback(_pl.Callback):
         }
         if "energy_to_target_j" in figures:
             logged["to_target_j"] = figures["energy_to_target_j"]
+        logged.update(self.tracker.forecasts.figures())  # forecast_energy_to_target_j, forecast_probability
         carbon = self.tracker.carbon
         epoch_co2 = carbon.figures(figures["epoch_energy_j"], figures["epoch_duration_s"])
         logged.update({f"epoch_{k}": v for k, v in epoch_co2.items()})

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from powertrain._files import json_safe, write_atomic
 from powertrain.errors import ConfigError
 from powertrain.integrations._carbon import Carbon, CarbonAccount, CarbonHook
+from powertrain.integrations._forecast import ForecastLog
 from powertrain.integrations._segments import Segment, all_gather, local_part, merge_parts
 from powertrain.integrations._steps import StepWindows
 from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, ranks
@@ -74,6 +75,8 @@ class EnergyTracker(StepWindows):
         clock: The meter's clock (tests pass a fake one).
         host_id: This machine's identity for sensor ownership (default: the kernel's boot id).
         framework: Recorded in the summary (``"lightning"``, ``"huggingface"``, ``"pytorch"``).
+        planned_epochs: The epochs the run may train: with an accuracy-like target (``mode="max"``) every observed
+            epoch gets a forecast (:attr:`forecasts`, ``forecast`` in the epoch's figures and the summary).
 
     Raises:
         ConfigError: A target without a metric name or the reverse, or a bad ``mode``.
@@ -92,6 +95,7 @@ class EnergyTracker(StepWindows):
         clock: Clock = time.monotonic,
         host_id: str | None = None,
         framework: str = "pytorch",
+        planned_epochs: int | None = None,
     ) -> None:
         if (target_metric is None) != (target is None):
             raise ConfigError("give both target_metric and target (or neither)")
@@ -100,6 +104,7 @@ class EnergyTracker(StepWindows):
         if mode not in ("max", "min"):
             raise ConfigError(f"mode must be 'max' or 'min', not {mode!r}")
         self.target_metric, self.target, self.mode = target_metric, target, mode
+        self.forecasts = ForecastLog(target if mode == "max" else None, planned_epochs)
         self.carbon, self.framework = CarbonAccount(carbon), framework
         self._sensors, self._gpu_indices = sensors, gpu_indices
         self._sample_period_s, self._clock, self._host_id = sample_period_s, clock, host_id
@@ -237,6 +242,8 @@ class EnergyTracker(StepWindows):
             self.observe(metrics, epoch=epoch.number)
         if self.reached is not None:
             figures["energy_to_target_j"] = self.reached["energy_to_target_j"]
+        if self.forecasts.latest is not None and self.forecasts.latest.epochs_seen == epoch.number:
+            figures["forecast"] = self.forecasts.latest.to_dict()
         self.epochs.append(figures)
         return figures
 
@@ -245,9 +252,13 @@ class EnergyTracker(StepWindows):
 
         Call it right after the :meth:`cut` that ends the evaluation which produced ``metrics``.
         """
-        if self.reached is not None or self.target_metric is None or self.target is None:
+        if self.target_metric is None or self.target is None:
             return False
         value = _number(metrics.get(self.target_metric))
+        if value is not None and epoch is not None:  # where the run is heading (an accuracy-like target only)
+            self.forecasts.record(epoch, value, self.energy_j, self.elapsed_s)
+        if self.reached is not None:
+            return False
         if value is None:
             return False
         hit = value >= self.target if self.mode == "max" else value <= self.target
@@ -352,6 +363,7 @@ class EnergyTracker(StepWindows):
             "warnings": list(ledger.warnings),
             "carbon": carbon,
             "target": target,
+            "forecasts": list(self.forecasts.made),
             "epochs": list(self.epochs),
             "sensors": self._claim.owners if self._claim else [],
             "hardware": hosts[0],
