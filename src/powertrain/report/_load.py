@@ -181,11 +181,13 @@ def sweep_from_dict(data: dict[str, Any], path: Path) -> StudyData:
                 curve=curve or (run.curve if run else []),
                 run=run,
                 extra={"number": t.get("number"), "train_status": t.get("train_status"),
+                       "forecast": t.get("forecast"), "pruned_on_forecast": t.get("pruned_on_forecast"),
                        **_eat_extra(name, run, _float(t.get("accel_energy_ratio")))},  # fmt: skip
             )
         )
     _mark_eat(trials)
-    facts = {k: data.get(k) for k in ("objective", "directions", "counts", "energy", "spread", "pareto", "best")}
+    facts = {k: data.get(k) for k in ("objective", "directions", "counts", "energy", "spread", "pareto", "best",
+                                      "pruning", "ranking")}
     return StudyData(kind="sweep", name=str(data.get("study") or path.name), path=path, trials=trials,
                      target_accuracy=_float(data.get("target_accuracy")), facts=facts)  # fmt: skip
 

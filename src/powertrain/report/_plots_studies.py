@@ -111,7 +111,7 @@ def energy_heatmap(study: StudyData) -> Plot | None:
         for (lr, bs), t in cells.items():
             i, j = lrs.index(lr), sizes.index(bs)
             text = format_energy(t.energy_to_target_j) if t.energy_to_target_j is not None else (
-                "pruned" if t.status == "pruned" else "not reached")  # fmt: skip
+                _pruned_text(t) if t.status == "pruned" else "not reached")  # fmt: skip
             light = t.energy_to_target_j is None or image.norm(t.energy_to_target_j / scale) < 0.45
             ax.text(j, i, text, ha="center", va="center", fontsize=8.5, color="#111827" if light else "white")
         ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
@@ -123,7 +123,19 @@ def energy_heatmap(study: StudyData) -> Plot | None:
         ax.set_title(f"Energy to {_target(study)}: learning rate x batch size")
         return to_plot(fig, f"heatmap-{study.name}", "Energy-to-target by learning rate and batch size",
                        "Energy each setting spent until its validation accuracy first reached the target; grey cells "
-                       "never reached it (finished below it, or pruned for spending more than the best so far).")
+                       "never reached it: finished below it, or pruned (the accuracy it had reached, and with a "
+                       "forecast the energy-to-target it was heading for and how likely it was to get there).")
+
+
+def _pruned_text(t: Trial) -> str:
+    """A stopped setup's cell: the accuracy it had reached and, with a forecast, where it was heading."""
+    reached = f"pruned at {100 * t.curve[-1][3]:.1f}%" if t.curve else "pruned"
+    forecast = t.extra.get("forecast") or {}
+    if not forecast or forecast.get("reached"):
+        return reached
+    median = (forecast.get("energy_j") or {}).get("median")
+    heading = f"{format_energy(median)}, {100 * forecast['probability']:.0f}% likely" if median else "unlikely"
+    return f"{reached}\n-> {heading}"
 
 
 def _target(study: StudyData) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from powertrain.report import _plots_forecast as pf
 from powertrain.report import _plots_runs as pr
 from powertrain.report import _plots_studies as ps
 from powertrain.report._carbon import CarbonView
@@ -144,7 +145,8 @@ RUN_COLUMNS = ["run", "status", "final accuracy", "energy", "energy source", "en
 def _runs_section(runs: list[RunData], entries: list[tuple[Trial, dict[str, Any]]]) -> Section:
     target = next((r.summary.get("target_accuracy") for r in runs if r.summary.get("target_accuracy")), None)
     plots = [pr.power_over_time(runs), pr.energy_per_epoch(runs),
-             pr.accuracy_vs_energy([(r.name, r.curve) for r in runs], target=target)]  # fmt: skip
+             pr.accuracy_vs_energy([(r.name, r.curve) for r in runs], target=target),
+             pf.forecast_vs_actual(runs)]  # fmt: skip
     return Section("runs", "Runs", f"{len(runs)} run directories." if len(runs) != 1 else "One run directory.",
                    [p for p in plots if p],
                    [Table("Runs", RUN_COLUMNS, _run_rows(entries))])  # fmt: skip
@@ -186,7 +188,7 @@ def _study_section(index: int, study: StudyData, entries: list[tuple[Trial, dict
                 tables.append(item)
             elif item is not None:
                 plots.append(item)
-    plots += [ps.pareto_front(study)]
+    plots += [pf.eat_tradeoff(study) if (study.kind == "eat" or compares_eat) else ps.pareto_front(study)]
     best = min((t for t in study.trials if t.energy_to_target_j is not None),
                key=lambda t: t.energy_to_target_j or math.inf, default=None)  # fmt: skip
     curves = [(t.name, t.curve) for t in study.trials]
@@ -197,6 +199,12 @@ def _study_section(index: int, study: StudyData, entries: list[tuple[Trial, dict
         plots += [pr.energy_per_epoch(unique), pr.power_over_time(unique)]
     intro = (f"{len(study.trials)} trial(s); the study cost {format_energy(study.spent_j)} in all, every trial "
              f"counted (finished, pruned, failed). Folder: {study.path}")  # fmt: skip
+    pruning = study.facts.get("pruning") or {}
+    if pruning.get("not_spent_forecast_j") is not None:
+        intro += (f". Without pruning, by the forecasts of {pruning['forecast_trials']} of its "
+                  f"{pruning['pruned_trials']} pruned setups, the grid would have cost about "
+                  f"{format_energy(study.spent_j + pruning['not_spent_forecast_j'])} (measured per-epoch rate: at most "
+                  f"{format_energy(study.spent_j + pruning['not_spent_upper_j'])})")  # fmt: skip
     return Section(key, f"{study.kind.upper() if study.kind == 'eat' else study.kind.capitalize()} study: "
                    f"{study.name}", intro, [_rekey(p, key) for p in plots if p], tables)  # fmt: skip
 
