@@ -30,7 +30,9 @@ def forecast_vs_actual(runs: list[RunData]) -> Plot | None:
                 e, mid = f["epochs_seen"], f["energy_j"]["median"]
                 low, high = f["energy_j"]["low"], f["energy_j"]["high"]
                 if low is None:  # not even the low end is within the planned epochs
-                    ax.annotate("unlikely", (e, top * 0.9), ha="center", fontsize=7.5, color="#6b7280")
+                    ax.plot([e], [top], marker="x", color="#6b7280")
+                    ax.annotate(f"{100 * f['probability']:.0f}%", (e, top), xytext=(0, 4), textcoords="offset points",
+                                ha="center", fontsize=7.5, color="#6b7280")  # fmt: skip
                     continue
                 high_v = top if high is None else high / scale
                 mid_v = mid / scale if mid is not None and math.isfinite(mid) else None
@@ -43,14 +45,19 @@ def forecast_vs_actual(runs: list[RunData]) -> Plot | None:
                 ax.axhline(measured / scale, color="#111827", linestyle="--", linewidth=1)
                 ax.annotate(f"measured {format_energy(measured)}", (ax.get_xlim()[0], measured / scale),
                             xytext=(3, 3), textcoords="offset points", fontsize=7.5)  # fmt: skip
-            ax.set_ylim(0, top * 1.08)
+            ax.set_ylim(0, top * 1.1)
+            planned = max(int(f.get("planned_epochs") or 1) for f in made)
+            ax.set_xlim(0.5, planned + 0.5)
+            ax.set_xticks(range(1, planned + 1))
+            ax.axhspan(top * 0.97, top * 1.1, color="#f3f4f6", zorder=0)  # the band for "beyond the planned epochs"
             ax.set_xlabel("forecast made after epoch")
             ax.set_ylabel(f"energy to target ({unit})")
             ax.set_title(f"{run.name}: {'reached' if measured else 'not reached'}", fontsize=9)
         return to_plot(fig, "forecast_vs_actual", "Forecast after each epoch against what happened",
                        "After every epoch, the forecast energy-to-target (dot: median if it gets there; bar: 80 % "
-                       "interval, to the top when it may not get there within the planned epochs; the label: the "
-                       "probability it does) against the energy it then measured to the target (dashed line).")
+                       "interval, up into the grey band when it may not get there within the planned epochs; x: not "
+                       "even 10 % likely; the label: the probability it does) against the energy it then measured to "
+                       "the target (dashed line).")
 
 
 def eat_tradeoff(study: StudyData) -> Plot | None:
