@@ -354,6 +354,7 @@ def _summary(config: DemoConfig, swept: Any, eat: Any, report: Any, fallback: st
                 "params": best.params,
                 "energy_to_target_j": best.get("energy_to_target_j"),
                 "final_accuracy": best.get("final_accuracy"),
+                "forecast_after_epoch_1": _first_forecast(best.get("run_dir")),
             }
             if best
             else None,  # fmt: skip
@@ -375,6 +376,16 @@ def _summary(config: DemoConfig, swept: Any, eat: Any, report: Any, fallback: st
         },
         "report": {"html": str(report.html), "markdown": str(report.markdown)},
     }
+
+
+def _first_forecast(run_dir: Any) -> dict[str, Any] | None:
+    """The forecast the best setup's run made after its first epoch (None: it had reached the target already)."""
+    try:
+        made = json.loads((Path(str(run_dir)) / "summary.json").read_text()).get("forecasts") or []
+    except (OSError, ValueError):
+        return None
+    first = made[0] if made else None
+    return first if first and not first.get("reached") and "energy_j" in first else None
 
 
 def _eat_row(row: Any) -> dict[str, Any] | None:

@@ -60,6 +60,11 @@ def test_the_demo_runs_sweep_eat_and_report_on_the_engines(demo):
     text = shown.getvalue()
     assert "what the search cost" in text and f"report: {result.html}" in text
     assert f"{eat.decrease_pct:.1f}% lower" in text
+    # the best setup's forecast after its first epoch against what it measured (or: it needed no forecast)
+    first = saved["sweep"]["best"]["forecast_after_epoch_1"]
+    assert "its forecast after epoch 1 vs measured" in text
+    assert (first is None and "reached the target in epoch 1" in text) or (
+        first["epochs_seen"] == 1 and f"{first['probability']:.0%} likely" in text)  # fmt: skip
 
 
 def test_a_second_run_with_the_same_out_reuses_every_finished_run(demo, mocker):

@@ -86,6 +86,15 @@ def print_demo(result: DemoResult, console: Console) -> None:
     if best:
         params = ", ".join(f"{k} {v}" for k, v in best["params"].items())
         table.add_row(f"cheapest setup to {target} accuracy", f"{params}: {_j(best['energy_to_target_j'])}")
+        first = best.get("forecast_after_epoch_1")
+        measured = f"measured {_j(best['energy_to_target_j'])}"
+        if first:
+            energy = first["energy_j"]
+            interval = f"{_j(energy['low'])}-{_j(energy['high']) if energy['high'] is not None else 'beyond'}"
+            forecast = f"{_j(energy['median'])} ({interval}, {first['probability']:.0%} likely)"
+            table.add_row("its forecast after epoch 1 vs measured", f"{forecast} vs {measured}")
+        else:
+            table.add_row("its forecast after epoch 1 vs measured", f"reached the target in epoch 1 ({measured})")
     else:
         table.add_row(f"cheapest setup to {target} accuracy", "no trial reached the target")
     spread = sweep["spread"]
