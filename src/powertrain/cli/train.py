@@ -128,7 +128,7 @@ def _dry_run(cfg: TrainConfig, steps: int, resume: Path | None) -> int:
     )
     console.print(
         f"from {est.steps_seen} of {est.steps_per_epoch} steps per epoch (the first {found.windows[0][0]} as warm-up) "
-        f"and {found.eval_batches} of {found.eval_batches_per_epoch} evaluation batches; sensors: "
+        f"and {found.eval_batches} of {found.eval_batches_per_epoch} evaluation batches; energy source: "
         f"{', '.join(found.sources) or 'none'}; no run folder was written",
         highlight=False,
     )
