@@ -215,3 +215,7 @@ def test_a_full_study_folder_is_replayed_from_its_stored_curves_and_a_pruned_one
                                                  (0.1, TrialState.PRUNED, curves[0.1][:1])])  # fmt: skip
     with pytest.raises(ConfigError, match="pruned sweep .* cannot be replayed as a full grid"):
         read_trace(pruned)
+    running = _stored_study(tmp_path / "running", [(0.01, TrialState.COMPLETE, curves[0.01]),
+                                                   (0.1, TrialState.RUNNING, curves[0.1][:1])])  # fmt: skip
+    with pytest.raises(ConfigError, match="not finished"):
+        read_trace(running)

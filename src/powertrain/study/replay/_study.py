@@ -36,6 +36,12 @@ def trace_from_study(target: str | Path, *, study: str | None = None) -> Trace:
             f"{target}: a pruned sweep ({len(pruned)} configuration(s) stopped early) cannot be replayed as a full "
             "grid: their curves stop where pruning cut them; replay the same grid run without a pruner"
         )
+    unfinished = [t for t in result.trials if t.state in ("running", "waiting")]
+    if unfinished:
+        raise ConfigError(
+            f"{target}: the sweep is not finished ({len(unfinished)} trial(s) running or waiting): replay a finished "
+            "grid, or finish it first (run the same sweep command again)"
+        )
     runs: list[Run] = []
     params: dict[str, dict[str, Any]] = {}
     planned = 0
