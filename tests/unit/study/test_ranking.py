@@ -45,7 +45,8 @@ def test_sweep_show_of_a_sweep_with_seeds_says_which_setups_are_within_each_othe
     for lr, etts in ((0.01, (100.0, 110.0, 90.0)), (0.1, (105.0, 95.0, 115.0)), (0.3, (300.0, 310.0, 290.0))):
         for seed, ett in enumerate(etts):
             attrs = {"run_name": f"lr={lr}_seed={seed}", "energy_j": ett, "energy_to_target_j": ett, "hardware": "cpu"}
-            study.add_trial(optuna.create_trial(state=TrialState.COMPLETE, values=[ett], params={"lr": lr, "seed": seed},
+            params = {"lr": lr, "seed": seed}
+            study.add_trial(optuna.create_trial(state=TrialState.COMPLETE, values=[ett], params=params,
                                                 distributions=dists, user_attrs=attrs))  # fmt: skip
     assert main(["sweep", "show", str(tmp_path)]) == 0
     out = capsys.readouterr().out
