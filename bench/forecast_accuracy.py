@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     runs, sources = [], []
     for path in args.paths:
-        trace = read_trace(path)
+        trace = read_trace(path, unfinished=True)  # a sweep still running: its finished runs
         target = args.target if args.target is not None else trace.target_accuracy
         if target is None:
             raise SystemExit(f"{path}: give --target")

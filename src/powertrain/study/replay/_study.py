@@ -11,17 +11,20 @@ from powertrain.study.replay._trace import Run, Trace, check_setups, read_csv_tr
 __all__ = ["read_trace", "trace_from_study"]
 
 
-def read_trace(path: str | Path) -> Trace:
-    """Read a CSV trace, or a study folder or storage URL (a full sweep); one-line ConfigError on bad input."""
+def read_trace(path: str | Path, *, unfinished: bool = False) -> Trace:
+    """Read a CSV trace, or a study folder or storage URL (a full sweep); one-line ConfigError on bad input.
+
+    ``unfinished``: read a sweep still running too (its finished trials only; for studies of the runs, not replays).
+    """
     text = str(path)
     if "://" not in text and Path(text).is_file():
         return read_csv_trace(Path(text))
     if "://" not in text and not Path(text).exists():
         raise ConfigError(f"{text}: no such file or folder (give a CSV trace or a study folder)")
-    return trace_from_study(text)
+    return trace_from_study(text, unfinished=unfinished)
 
 
-def trace_from_study(target: str | Path, *, study: str | None = None) -> Trace:
+def trace_from_study(target: str | Path, *, study: str | None = None, unfinished: bool = False) -> Trace:
     """Every finished configuration of a full sweep, with its stored per-epoch curve.
 
     A sweep run in breadth-first rounds is read from the last round of each configuration (its curve holds every
@@ -36,10 +39,10 @@ def trace_from_study(target: str | Path, *, study: str | None = None) -> Trace:
             f"{target}: a pruned sweep ({len(pruned)} configuration(s) stopped early) cannot be replayed as a full "
             "grid: their curves stop where pruning cut them; replay the same grid run without a pruner"
         )
-    unfinished = [t for t in result.trials if t.state in ("running", "waiting")]
-    if unfinished:
+    running = [t for t in result.trials if t.state in ("running", "waiting")]
+    if running and not unfinished:
         raise ConfigError(
-            f"{target}: the sweep is not finished ({len(unfinished)} trial(s) running or waiting): replay a finished "
+            f"{target}: the sweep is not finished ({len(running)} trial(s) running or waiting): replay a finished "
             "grid, or finish it first (run the same sweep command again)"
         )
     runs: list[Run] = []
