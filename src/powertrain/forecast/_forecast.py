@@ -125,7 +125,10 @@ class Forecast:
         )  # fmt: skip
 
     def line(self) -> str:
-        """One line for a live display: ``85 % at epoch 4 (3-6), 212 J (160-300 J), 80 % likely within 10 epochs``."""
+        """One line for a live display: ``85 % at epoch 4 (3-6), 212 J (160-300 J), 80 % likely within 10 epochs``.
+
+        With a probability below one half, the line says how unlikely it is, and when and for how much if it does.
+        """
         from powertrain._units import format_joules
 
         target = f"{self.target_accuracy * 100:g} %"
@@ -134,10 +137,12 @@ class Forecast:
         likely = f"{self.probability * 100:.0f} % likely within {self.planned_epochs} epochs"
         if not math.isfinite(self.epoch.median):
             return f"{target} not likely: {likely}"
-        beyond = "beyond"
+        if self.probability < 0.5:
+            when = f"epoch {self.epoch.median:.0f}, {format_joules(self.energy_j.median)}"
+            return f"{target} not likely: {likely} (if it gets there: {when})"
 
         def span(iv: Interval, fmt: Any) -> str:
-            high = fmt(iv.high) if math.isfinite(iv.high) else beyond
+            high = fmt(iv.high) if math.isfinite(iv.high) else "beyond"
             return f"{fmt(iv.median)} ({fmt(iv.low)}-{high})"
 
         epoch = span(self.epoch, lambda v: f"{v:.0f}")

@@ -80,23 +80,45 @@ class RichReporter:
         )
         self._epochs: int | None = None
         self._steps: int | None = None
+        self._total_epochs = 0
+        self._first: list[tuple[int, float]] | None = None  # (step, energy_j) in a fresh run's first epoch
+        self._steps_per_epoch = 0
 
     def start(self, *, total_epochs: int, first_epoch: int) -> None:
         """Open the display."""
         self._progress.start()
         self._epochs = self._progress.add_task("epochs", total=total_epochs, completed=first_epoch, status="")
+        self._total_epochs = total_epochs
+        self._first = [] if first_epoch == 0 else None
 
     def start_epoch(self, epoch: int, steps: int) -> None:
         """Reset the step bar for ``epoch`` (counted from 1)."""
         if self._steps is not None:
             self._progress.remove_task(self._steps)
         self._steps = self._progress.add_task(f"epoch {epoch}", total=steps, status="")
+        self._steps_per_epoch = steps
+        if epoch > 1:
+            self._first = None
 
     def update(self, step: int, *, loss: float, accuracy: float, power_w: float, energy_j: float) -> None:
-        """Move the step bar to ``step`` and show the running figures."""
+        """Move the step bar to ``step`` and show the running figures (in the first epoch: the planned run's)."""
         if self._steps is not None:
             status = f"loss {loss:.4f}  acc {accuracy:.3f}  {power_w:7.1f} W  {_joules(energy_j)}"
-            self._progress.update(self._steps, completed=step, status=status)
+            self._progress.update(self._steps, completed=step, status=status + self._planned(step, energy_j))
+
+    def _planned(self, step: int, energy_j: float) -> str:
+        """Before the first epoch ends: the planned run's training energy from its steps so far."""
+        if self._first is None or step >= self._steps_per_epoch:
+            return ""
+        self._first.append((step, energy_j))
+        points = [(0, 0.0), *self._first]
+        windows = [(b[0] - a[0], b[1] - a[1], 0.0) for a, b in zip(points, points[1:], strict=False) if b[0] > a[0]]
+        if len(windows) < 3:
+            return ""
+        from powertrain.forecast import estimate_from_steps
+
+        est = estimate_from_steps(windows, steps_per_epoch=self._steps_per_epoch, epochs=self._total_epochs)
+        return f"  planned run ~{_joules(est.energy_j[1])} ({_joules(est.energy_j[0])}-{_joules(est.energy_j[2])})"
 
     def end_epoch(self, record: EpochRecord) -> None:
         """Print the epoch's line and advance the epoch bar."""
