@@ -85,7 +85,9 @@ class ForecastPruner(EnergyAwarePruner):
         if target is None or planned is None:
             return None
         curve = trial.user_attrs.get("curve") or []
-        return forecast_curve(curve, target_accuracy=float(target), planned_epochs=int(planned), samples=self.samples)
+        stop = bool(config.get("stop_at_target", True))  # as the engine and the run forecast it: one cached draw
+        return forecast_curve(curve, target_accuracy=float(target), planned_epochs=int(planned), stop_at_target=stop,
+                              samples=self.samples)  # fmt: skip
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         """True when the energy rule or a forecast rule stops ``trial``; the reason goes to :attr:`decisions`."""
