@@ -104,14 +104,16 @@ def evaluate(runs: list[tuple[Run, float, int]], forecaster: Forecaster) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", help="full sweeps' folders or CSV traces (several seeds: several paths)")
+    parser.add_argument("paths", nargs="+", help="sweeps' folders or CSV traces (several seeds: several paths); "
+                        "PATH@ACC gives that path its own target")  # fmt: skip
     parser.add_argument("--target", type=float, help="target accuracy (default: each study's own)")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args()
     runs, sources = [], []
-    for path in args.paths:
+    for given in args.paths:
+        path, _, own = given.partition("@")
         trace = read_trace(path, unfinished=True)  # a sweep still running: its finished runs
-        target = args.target if args.target is not None else trace.target_accuracy
+        target = float(own) if own else args.target if args.target is not None else trace.target_accuracy
         if target is None:
             raise SystemExit(f"{path}: give --target")
         runs += [(r, target, trace.planned_epochs) for r in trace.runs]
