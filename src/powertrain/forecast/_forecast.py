@@ -30,9 +30,9 @@ MODEL = "curve-ensemble/1"
 class Interval:
     """A forecast figure: median and interval; ``math.inf`` means "not within the planned epochs".
 
-    The interval is the central ``level`` interval of every draw, those that never reach the target included (so a
-    high end of ``inf`` says that reaching it is not ``(1 + level) / 2`` likely); the median is the median of the
-    draws that do reach it ("when, if it does"; ``inf`` when none does), next to the forecast's probability.
+    Median and interval are taken over every draw, those that never reach the target counted as infinitely late (so a
+    high end of ``inf`` says that reaching it is not ``(1 + level) / 2`` likely). When reaching it is less likely than
+    not, the median is that of the draws that do reach it ("when, if it does"; ``inf`` when none does).
     """
 
     median: float
@@ -41,11 +41,13 @@ class Interval:
 
     @classmethod
     def of(cls, values: np.ndarray, level: float) -> Interval:
-        """Median of the finite ``values`` and the central ``level`` interval of all of them."""
-        q = np.quantile(values, [(1.0 - level) / 2.0, (1.0 + level) / 2.0], method="inverted_cdf")
-        finite = values[np.isfinite(values)]
-        median = float(np.quantile(finite, 0.5, method="inverted_cdf")) if finite.size else math.inf
-        return cls(median, float(q[0]), float(q[1]))
+        """Median and central ``level`` interval of ``values`` (``inf``: never); see the class for the median."""
+        q = np.quantile(values, [0.5, (1.0 - level) / 2.0, (1.0 + level) / 2.0], method="inverted_cdf")
+        median = float(q[0])
+        if not math.isfinite(median):  # not likely: the median of the draws that do get there, if any
+            finite = values[np.isfinite(values)]
+            median = float(np.quantile(finite, 0.5, method="inverted_cdf")) if finite.size else math.inf
+        return cls(median, float(q[1]), float(q[2]))
 
     @classmethod
     def exact(cls, value: float) -> Interval:
