@@ -66,7 +66,10 @@ def sample_epoch_costs(
     else:
         logs = np.log(costs[1:])
         level = float(logs.mean())
-        spread = float(logs.std(ddof=1)) if logs.size >= 2 else prior.epoch_sd
+        # how much epochs vary: the later epochs around their level, and the first one around the level it predicts
+        # (on a machine shared with other jobs, two epochs of one run can differ by a factor of three)
+        residuals = np.append(logs - level, np.log(costs[0] * prior.later_over_first) - level)
+        spread = float(np.sqrt(np.sum(residuals**2) / max(1, residuals.size - 1)))
         epoch_sd = max(prior.epoch_sd, spread)
         level_sd = max(prior.level_sd, epoch_sd / np.sqrt(logs.size))
     levels = level + level_sd * rng.standard_normal((samples, 1))
