@@ -20,9 +20,9 @@ train:
   target_accuracy: 0.9
   stop_at_target: true
   dataset_options: {num_classes: 4, train_size: 256, test_size: 128}
-trials:
-  - {name: learns, lr: 0.2}
+trials:                 # in this order (a trial list keeps it): no best is known while "stuck" runs
   - {name: stuck, lr: 0.0000001}
+  - {name: learns, lr: 0.2}
 pruner: {name: forecast, risk: 0.2}
 """
 
