@@ -203,7 +203,8 @@ def _study_section(index: int, study: StudyData, entries: list[tuple[Trial, dict
     if pruning.get("not_spent_forecast_j") is not None:
         intro += (f". Without pruning, by the forecasts of {pruning['forecast_trials']} of its "
                   f"{pruning['pruned_trials']} pruned setups, the grid would have cost about "
-                  f"{format_energy(study.spent_j + pruning['not_spent_forecast_j'])} (measured per-epoch rate: at most "
+                  f"{format_energy(study.spent_j + pruning['not_spent_forecast_j'])} (each stopped setup's measured "
+                  f"energy per epoch x its planned epochs gives "
                   f"{format_energy(study.spent_j + pruning['not_spent_upper_j'])})")  # fmt: skip
     return Section(key, f"{study.kind.upper() if study.kind == 'eat' else study.kind.capitalize()} study: "
                    f"{study.name}", intro, [_rekey(p, key) for p in plots if p], tables)  # fmt: skip
