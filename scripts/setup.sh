@@ -3,8 +3,10 @@
 #   - the Debian package dataset-fashion-mnist (the embedded default dataset), where apt is available and we are root
 #   - a virtual environment in .venv with PyTorch, torchvision and powertrain (editable, with its dev tools)
 # With --test, also what the test suite needs beyond that:
-#   - Debian's postgresql (the tests start a throwaway server of their own) and chromium (the report's browser test)
-#   - the optional integration extras (Lightning, Hugging Face transformers)
+#   - Debian's postgresql (the tests start a throwaway server of their own), chromium (the report's browser test) and
+#     prometheus (it scrapes the exporter in the tests)
+#   - the optional integration extras (Lightning, Hugging Face transformers) and the trackers extra (MLflow,
+#     TensorBoard, W&B, Ray Tune, prometheus-client)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -32,6 +34,7 @@ if [ "$FOR_TESTS" = 1 ]; then
   missing=()
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   if [ "${#missing[@]}" -gt 0 ]; then
     if can_apt; then
       log "installing the Debian packages ${missing[*]} (for the tests)"
@@ -59,7 +62,7 @@ if ! "$VENV/bin/python" -c 'import torch, torchvision' >/dev/null 2>&1; then
 fi
 
 extras=dev
-[ "$FOR_TESTS" = 1 ] && extras=dev,integrations
+[ "$FOR_TESTS" = 1 ] && extras=dev,integrations,trackers
 stamp="$VENV/.powertrain-installed-$extras"
 if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing powertrain[$extras] and its dependencies"
