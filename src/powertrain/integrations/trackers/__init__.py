@@ -28,17 +28,21 @@ from __future__ import annotations
 from powertrain.integrations.trackers._base import RunInfo, Status, TrackerRun, flat_params, numeric_metrics
 from powertrain.integrations.trackers._fanout import BACKENDS, Trackers, TrackerSpec, parse_spec
 from powertrain.integrations.trackers._metrics import METRIC_NAMES, tracker_metrics
+from powertrain.integrations.trackers._runlog import RunLog, epoch_metrics, tracker_status
 
 __all__ = [
     "BACKENDS",
     "METRIC_NAMES",
     "RunInfo",
+    "RunLog",
     "Status",
     "TrackerRun",
     "TrackerSpec",
     "Trackers",
+    "epoch_metrics",
     "flat_params",
     "numeric_metrics",
     "parse_spec",
     "tracker_metrics",
+    "tracker_status",
 ]

@@ -140,3 +140,30 @@ def test_without_the_libraries_each_tracker_is_a_one_line_pip_install_message():
     for name, extra in (("mlflow", "mlflow"), ("tensorboard", "tensorboard"), ("wandb", "wandb"), ("ray", "ray"),
                         ("prometheus", "prometheus")):  # fmt: skip
         assert f"pip install 'powertrain[{extra}]'" in errors[name] and "\n" not in errors[name]
+
+
+def _record(epoch, accuracy, energy_j):
+    return {"epoch": epoch, "complete": True, "train_loss": 1.0 / epoch, "train_accuracy": accuracy,
+            "val_loss": float("nan"), "val_accuracy": accuracy, "lr": 0.1, "train_energy_j": 80.0,
+            "eval_energy_j": 20.0, "energy_j": energy_j, "train_time_s": 4.0, "eval_time_s": 1.0,
+            "elapsed_s": 5.0 * epoch, "avg_power_w": 20.0, "images_per_s": 100.0, "eat_density": float("nan"),
+            "energy_source": "estimated", "tasks": {}}  # fmt: skip
+
+
+def test_a_training_runs_epochs_become_metrics_with_energy_to_target_and_co2e(tmp_path):
+    from powertrain.carbon import CarbonSettings
+    from powertrain.integrations.trackers import RunLog
+
+    run = Recording(RunInfo(name="a", key="a"))
+    log = RunLog(Trackers([run]), target_accuracy=0.8, carbon=CarbonSettings(intensity_g_per_kwh=360.0, pue=1.0))
+    log.seen([_record(1, 0.5, 100.0)])  # logged by the process that ran before a resume
+    second = log.epoch(_record(2, 0.85, 200.0))
+    third = log.epoch(_record(3, 0.9, 300.0))
+    (tmp_path / "summary.json").write_text("{}")
+    log.finish("reached_target", artifacts=[tmp_path / "summary.json", tmp_path / "report"])
+    assert second["energy/to_target_j"] == third["energy/to_target_j"] == 200.0
+    assert second["energy/epoch_j"] == 100.0 and second["energy/total_j"] == 200.0 and "val_loss" not in second
+    assert second["energy/epoch_co2e_kg"] == pytest.approx(100.0 / 3.6e6 * 0.36)
+    assert third["energy/total_co2e_kg"] == pytest.approx(300.0 / 3.6e6 * 0.36)
+    assert [c[0] for c in run.calls] == ["metrics", "metrics", "artifact", "finish"]
+    assert run.calls[-1] == ("finish", "completed") and run.calls[0][2] == 2
