@@ -55,7 +55,18 @@ _HELPS = {
     "meter_interval_s": "Seconds between energy samples.",
     "gpu_indices": "CUDA GPU indices to measure, comma separated (default: all visible).",
 }
-CONFIG_FLAGS = config_flags(TrainConfig, aliases=_ALIASES, helps=_HELPS)
+# `log` gets its own repeatable --log (a generated list flag would take one comma-separated value)
+CONFIG_FLAGS = [f for f in config_flags(TrainConfig, aliases=_ALIASES, helps=_HELPS) if f.field != "log"]
+LogOpt = Annotated[
+    list[str] | None,
+    Opt("--log", help="Send the figures to a tracker: mlflow, tensorboard or wandb (NAME:OPTION for its URI, log dir "
+        "or project); repeatable. Sets the config's log."),  # fmt: skip
+]
+ServeOpt = Annotated[
+    str | None,
+    Opt("--serve", metavar="[HOST:]PORT", help="Serve the run's energy to Prometheus on PORT (127.0.0.1 unless HOST "
+        "is given) while it trains."),  # fmt: skip
+]
 
 
 @app.command("train")
@@ -69,6 +80,8 @@ def train_command(
         Opt("--dry-run-steps", help="Train only the first N steps and print the forecast of the planned run's energy "
             "and time; keeps no run folder."),
     ] = None,
+    log: LogOpt = None,
+    serve: ServeOpt = None,
     *,
     flags: dict[str, Any],
 ) -> int:
@@ -93,8 +106,11 @@ def train_command(
     cfg = apply_flags(base, flags)
     if dry_run_steps is not None:
         return _dry_run(cfg, dry_run_steps, resume)
+    if log:
+        cfg = cfg.replace(log=list(log))
+    serve = announce_serve(serve)
     try:
-        result = train(cfg, resume=resume, reporter=make_reporter(quiet=quiet))
+        result = train(cfg, resume=resume, reporter=make_reporter(quiet=quiet), serve=serve)
     except KeyboardInterrupt as exc:
         how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         typer.echo(f"powertrain: {how}; finished epochs are saved, continue with --resume", err=True)
@@ -133,6 +149,23 @@ def _dry_run(cfg: TrainConfig, steps: int, resume: Path | None) -> int:
         highlight=False,
     )
     return 0
+def announce_serve(serve: str | None) -> str | None:
+    """``[HOST:]PORT`` with port 0 resolved to a free port, said on stderr (so a scraper knows where to look)."""
+    if serve is None:
+        return None
+    import socket
+
+    from powertrain.integrations.prometheus import parse_serve
+
+    host, port = parse_serve(serve)
+    if port == 0:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"powertrain: serving Prometheus metrics on http://{shown}:{port}/metrics", err=True)
+    return f"{shown}:{port}"
 
 
 def print_result(result: TrainResult, console: Console) -> None:

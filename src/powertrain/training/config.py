@@ -62,6 +62,8 @@ class TrainConfig(Replaceable):
         estimate_batch_size: Batch size of the accelerator energy estimate made after training (EAT: 512);
             0 disables it.
         out: Run directory; default ``runs/<dataset>-<model>-<timestamp>``.
+        log: Experiment trackers that receive the run's figures: ``mlflow``, ``tensorboard``, ``wandb``, each
+            optionally ``NAME:OPTION`` (tracking URI, log dir, project); see docs/integrations.md.
         dataset_options: Extra keyword options of the dataset (for example ``num_classes`` of ``synthetic``).
         model_options: Extra keyword options of the model (for example ``hidden`` of ``mlp``).
         init_from: Start from pretrained weights: a run directory (its ``model.pt``), a state-dict file, or
@@ -120,6 +122,7 @@ class TrainConfig(Replaceable):
     meter_interval_s: float = 0.1
     gpu_indices: list[int] | None = None
     out: str | None = None
+    log: list[str] = field(default_factory=list)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None
@@ -171,6 +174,11 @@ class TrainConfig(Replaceable):
             raise ConfigError(f"init_from must be a run directory or a weights file, not {self.init_from!r}")
         if not (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:[0-9]+", self.device)):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
+        if self.log:
+            from powertrain.integrations.trackers._fanout import parse_spec
+
+            for spec in self.log:
+                parse_spec(spec)
         return self
 
     def carbon_settings(self) -> CarbonSettings:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
@@ -34,10 +34,14 @@ from powertrain.training.device import resolve_device, seed_everything
 from powertrain.training.epoch import REFRESH_S, divergence_reason, train_epoch
 from powertrain.training.forecasts import RunForecasts
 from powertrain.training.objective import Objective
+from powertrain.training.outputs import RunOutputs
 from powertrain.training.progress import ProgressReporter, QuietReporter
 from powertrain.training.resume import RESUMABLE_FIELDS, open_run, take_back
 from powertrain.training.rundir import EpochRecord, RunDir
 from powertrain.training.transfer import load_init_state
+
+if TYPE_CHECKING:
+    from powertrain.integrations.trackers import Trackers
 
 __all__ = ["RESUMABLE_FIELDS", "EpochCallback", "Status", "TrainResult", "evaluate", "train"]
 
@@ -68,6 +72,8 @@ def train(
     sensors: Sequence[Sensor] | None = None,
     reporter: ProgressReporter | None = None,
     on_epoch: EpochCallback | None = None,
+    trackers: Trackers | None = None,
+    serve: str | None = None,
 ) -> TrainResult:
     """Train one model and measure its energy.
 
@@ -84,6 +90,11 @@ def train(
             ``"pruned"``: the summary is final, the model is saved, and every epoch run is counted (a resume with
             more ``epochs`` continues it). Not called for an epoch that ended the run (target reached, budget spent,
             diverged). An exception it raises propagates; the finished epochs stay in the checkpoint.
+        trackers: The run's tracker runs (a sweep's trial: a child of its parent run); default: ``config.log``'s
+            trackers, keyed by the run folder so that a resume continues them. Each epoch's figures, the run's
+            config, ``summary.json`` and the final status go there (:mod:`powertrain.training.outputs`).
+        serve: ``[HOST:]PORT``: serve the run's energy, power, epoch and accuracy to Prometheus while it runs
+            (bound to 127.0.0.1 unless a host is given; port 0: any free port).
 
     Returns:
         The :class:`TrainResult`. The same facts are in the run directory.
@@ -96,8 +107,10 @@ def train(
     # pretrained weights are read before the run directory exists, so a bad init_from leaves nothing behind
     init_state = load_init_state(config.init_from) if resume is None and config and config.init_from else None
     run, config, state = open_run(config, resume)
+    outputs = RunOutputs(config, run, trackers=trackers, serve=serve)
+    outputs.check()
     with run.locked(), _terminate_on_sigterm():
-        return _train_locked(run, config, state, sensors, reporter or QuietReporter(), on_epoch, init_state)
+        return _train_locked(run, config, state, sensors, reporter or QuietReporter(), on_epoch, init_state, outputs)
 
 
 def _train_locked(
@@ -108,6 +121,7 @@ def _train_locked(
     reporter: ProgressReporter,
     on_epoch: EpochCallback | None,
     init_state: dict[str, torch.Tensor] | None = None,
+    outputs: RunOutputs | None = None,
 ) -> TrainResult:
     remove_stale_temps(run.path)
     device = resolve_device(config.device)
@@ -120,7 +134,8 @@ def _train_locked(
         sample_period_s=config.meter_interval_s,
         sync_cuda=device.type == "cuda",
     )
-    live = _Live(run, config, parts, meter, totals, history, checkpointed=done)
+    live = _Live(run, config, parts, meter, totals, history, checkpointed=done,
+                 outputs=outputs or RunOutputs(config, run))  # fmt: skip
     live.forecasts = RunForecasts(config.target_accuracy, config.epochs, stop_at_target=config.stop_at_target,
                                   saved=_saved_forecasts(run) if state is not None else None)  # fmt: skip
     live.forecasts.update(history)
@@ -129,6 +144,7 @@ def _train_locked(
     try:
         with meter, Heartbeat(run, meter, interval_s=_heartbeat_interval(config)) as heartbeat:
             live.write_summary("running", final=False)
+            live.outputs.start(meter, history)
             status, reason = _epochs(live, done + 1, heartbeat, reporter, on_epoch)
     except KeyboardInterrupt as exc:
         live.record_end("interrupted", signal=_signal_name(exc))
@@ -168,6 +184,7 @@ def _epochs(
         ahead = latest is not None and not latest.reached and latest.epochs_seen < latest.planned_epochs
         if ahead and hasattr(reporter, "forecast"):
             reporter.forecast(latest)  # the live line: where the run is heading
+        live.outputs.epoch(history[-1])
         if phase.diverged or not math.isfinite(evaluation.loss):
             run.write_metrics(history)
             return "diverged", divergence_reason(phase, epoch, config, evaluation.loss)
@@ -199,6 +216,7 @@ def _finish(live: _Live, status: Status, reason: str | None) -> TrainResult:
     if config.estimate_batch_size > 0 and status != "diverged":
         live.summary["accelerator"] = estimate_accelerator(parts.model, parts.bundle, config, parts.device)
         run.write_summary(live.summary)
+    live.outputs.end(status)
     return TrainResult(run_dir=run.path, status=status, history=live.history, summary=live.summary, model=parts.model)
 
 
@@ -213,6 +231,7 @@ class _Live:
     totals: Totals
     history: list[EpochRecord]
     checkpointed: int  # epochs in checkpoint.pt: what an interruption keeps
+    outputs: RunOutputs
     summary: dict[str, Any] = field(default_factory=dict)
     forecasts: RunForecasts | None = None
     started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -244,6 +263,7 @@ class _Live:
             self.write_summary(status, final=True, **extra)
         except OSError:
             log.warning("could not record status %s in %s (the disk may be full)", status, self.run.summary_path)
+        self.outputs.end(status, linger=False)
 
 
 def _saved_forecasts(run: RunDir) -> list[dict[str, Any]] | None:

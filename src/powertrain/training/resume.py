@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 RESUMABLE_FIELDS = frozenset(
     {
         "epochs",
+        "log",
         "target_accuracy",
         "stop_at_target",
         "energy_budget_j",

@@ -26,7 +26,7 @@ and dropped; the work goes on (:attr:`Trackers.failures` says why). Details: doc
 from __future__ import annotations
 
 from powertrain.integrations.trackers._base import RunInfo, Status, TrackerRun, flat_params, numeric_metrics
-from powertrain.integrations.trackers._fanout import BACKENDS, Trackers, TrackerSpec, parse_spec
+from powertrain.integrations.trackers._fanout import BACKENDS, Trackers, TrackerSpec, check_installed, parse_spec
 from powertrain.integrations.trackers._metrics import METRIC_NAMES, tracker_metrics
 from powertrain.integrations.trackers._runlog import RunLog, epoch_metrics, tracker_status
 
@@ -39,6 +39,7 @@ __all__ = [
     "TrackerRun",
     "TrackerSpec",
     "Trackers",
+    "check_installed",
     "epoch_metrics",
     "flat_params",
     "numeric_metrics",

@@ -16,7 +16,7 @@ from typing import Any
 from powertrain.errors import ConfigError, PowertrainError
 from powertrain.integrations.trackers._base import Axis, RunInfo, Status, TrackerRun, numeric_metrics
 
-__all__ = ["BACKENDS", "TrackerSpec", "Trackers", "parse_spec"]
+__all__ = ["BACKENDS", "TrackerSpec", "Trackers", "check_installed", "parse_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,21 @@ def parse_spec(text: str | TrackerSpec) -> TrackerSpec:
     if sep and not option.strip():
         raise ConfigError(f"tracker {text!r}: nothing after ':' (give {name}:OPTION or just {name})")
     return TrackerSpec(name, option.strip() or None)
+
+
+def check_installed(specs: Sequence[str | TrackerSpec]) -> list[TrackerSpec]:
+    """Parse ``specs`` and check that each tracker's library is installed, without importing it.
+
+    Raises:
+        ConfigError: An unknown name, or a missing library (one line with the ``pip install``).
+    """
+    import importlib.util
+
+    parsed = [parse_spec(s) for s in specs]
+    for spec in parsed:
+        if importlib.util.find_spec(spec.name) is None:
+            raise ConfigError(f"{spec.name} is not installed: pip install 'powertrain[{spec.name}]' to log to it")
+    return parsed
 
 
 class Trackers:

@@ -183,7 +183,8 @@ class SearchSpace:
 
     def fingerprint(self, base: TrainConfig) -> str:
         """A canonical string of the base config (minus per-machine fields) and the space."""
-        machine = {"device", "data_dir", "download", "workers", "out", "gpu_indices", "data_on_device", *_CARBON_FIELDS}
+        machine = {"device", "data_dir", "download", "workers", "out", "gpu_indices", "data_on_device", "log",
+                   *_CARBON_FIELDS}  # fmt: skip
         config = {k: v for k, v in base.to_dict().items() if k not in machine}
         return json.dumps({"base": config, **self.to_dict()}, sort_keys=True, default=str)
 
