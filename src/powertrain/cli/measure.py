@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +20,7 @@ from powertrain._files import check_writable, json_safe, remove_stale_temps, wri
 from powertrain.carbon import carbon_footprint, energy_provenance
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings, format_carbon
+from powertrain.cli._outputs import LogOpt, ServeOpt, announce_serve
 from powertrain.errors import ConfigError
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Measurement, discover_sensors
@@ -48,10 +51,14 @@ def measure(
     region: Region = None,
     pue: Pue = None,
     intensity: Intensity = None,
+    log: LogOpt = None,
+    serve: ServeOpt = None,
 ) -> int:
     """Run COMMAND and measure the energy it uses; exit with COMMAND's exit status.
 
-    The live power display and the summary go to stderr, so COMMAND's own output stays clean.
+    The live power display and the summary go to stderr, so COMMAND's own output stays clean. --serve exposes the
+    energy to Prometheus while COMMAND runs (and until the final figures were scraped, a few seconds at most); --log
+    records the result as a run in an experiment tracker.
     """
     if not command or not command[0]:
         raise ConfigError("missing COMMAND; usage: powertrain measure [OPTIONS] -- COMMAND [ARGS]...")
@@ -61,11 +68,16 @@ def measure(
     if out is not None:  # before any work: a bad path must not cost the measurement
         check_writable(out)
         remove_stale_temps(out.parent, name=out.name)
+    if log:
+        from powertrain.integrations.trackers import check_installed
+
+        check_installed(log)
+    serve = announce_serve(serve)
     console = Console(stderr=True, markup=False, highlight=False)
     sensors = discover_sensors(gpu_indices=gpu)
     report: dict[str, Any] = {"command": list(command), "status": "running", "hardware": describe_hardware()}
     try:
-        with EnergyMeter(sensors, sample_period_s=interval) as meter:
+        with EnergyMeter(sensors, sample_period_s=interval) as meter, _serving(meter, serve, command) as exporter:
             partial = _PartialWriter(out, report, meter)
             try:
                 run = _run_with_display(command, meter, console, partial)
@@ -76,37 +88,69 @@ def measure(
                 typer.echo(f"powertrain: error: permission denied: {command[0]}", err=True)
                 return COMMAND_NOT_EXECUTABLE
             described = meter.describe()
+            if exporter is not None:
+                exporter.finish(run.measurement)
     finally:
         for sensor in sensors:
             sensor.close()
     _print_summary(console, run)
-    hardware = report["hardware"]
+    _conclude(console, run, report, described, settings, out)
+    if log:
+        from powertrain.integrations.trackers import log_command
+
+        log_command(log, argv=run.argv, measurement=run.measurement, exit_code=run.exit_code,
+                    interrupted=run.interrupted, started_at=run.started_at, carbon=report.get("carbon"),
+                    params={"interval_s": interval}, artifact=out)  # fmt: skip
+    return run.exit_code
+
+
+def _conclude(console: Console, run: CommandRun, report: dict[str, Any], described: dict[str, Any],
+              settings: Any, out: Path | None) -> None:  # fmt: skip
+    """Print the CO2e and write the final JSON report (``report["carbon"]`` is set either way)."""
     m = run.measurement
     carbon = carbon_footprint(
         energy_j=m.energy_j,
         duration_s=m.duration_s,
-        hardware=hardware,
+        hardware=report["hardware"],
         settings=settings,
         energy_provenance=energy_provenance(m.source_by_device.values(), estimated=m.estimated),
     )
+    report["carbon"] = carbon
     console.print(f"CO2e: {format_carbon(carbon)}")
-    if out is not None:
-        report.update(
-            {
-                "command": list(run.argv),
-                "status": "finished",
-                "exit_code": run.exit_code,
-                "interrupted": run.interrupted,
-                "started_at": run.started_at,
-                "measurement": run.measurement.to_dict(),
-                "meter": described,
-                "carbon": carbon,
-            }
-        )
-        report.pop("so_far", None)
-        write_atomic(out, json.dumps(json_safe(report), indent=2) + "\n")
-        console.print(f"wrote {out}")
-    return run.exit_code
+    if out is None:
+        return
+    report.update(
+        {
+            "command": list(run.argv),
+            "status": "finished",
+            "exit_code": run.exit_code,
+            "interrupted": run.interrupted,
+            "started_at": run.started_at,
+            "measurement": run.measurement.to_dict(),
+            "meter": described,
+            "carbon": carbon,
+        }
+    )
+    report.pop("so_far", None)
+    write_atomic(out, json.dumps(json_safe(report), indent=2) + "\n")
+    console.print(f"wrote {out}")
+
+
+@contextlib.contextmanager
+def _serving(meter: EnergyMeter, serve: str | None, command: list[str]) -> Iterator[Any]:
+    """A Prometheus exporter of ``meter`` while the block runs (None without --serve); closed at the end."""
+    if serve is None:
+        yield None
+        return
+    from powertrain.integrations.prometheus import EnergyExporter, parse_serve
+
+    host, port = parse_serve(serve)
+    meter.start()  # the exporter's zero is the energy when the command starts
+    exporter = EnergyExporter(meter, run=Path(command[0]).name, host=host, port=port).start()
+    try:
+        yield exporter
+    finally:
+        exporter.close()
 
 
 class _PartialWriter:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
+from powertrain.cli._outputs import LogOpt
 from powertrain.training.progress import ProgressReporter, QuietReporter, RichReporter
 
 if TYPE_CHECKING:
@@ -46,11 +47,12 @@ def eat_command(
     epochs: Annotated[int | None, Opt(help="Epochs of every run (overrides train.epochs).")] = None,
     device: Annotated[str | None, Opt(help="auto, cpu, cuda or cuda:N (overrides train.device).")] = None,
     quiet: Quiet = False,
+    log: LogOpt = None,
 ) -> int:
     """Standard training against EAT settings: accuracy, energy ratio, measured energy; rerun to continue."""
     from powertrain.study import load_eat_study_config, run_eat_study
 
-    study = load_eat_study_config(config).replace(out=out, epochs=epochs, device=device).validate()
+    study = _with_log(load_eat_study_config(config), log).replace(out=out, epochs=epochs, device=device).validate()
     return _run(lambda **kw: run_eat_study(study, **kw), study.out, quiet, lambda done: print_study(done, Console()))
 
 
@@ -61,30 +63,38 @@ def eat_study_command(
     epochs: Annotated[int | None, Opt(help="Epochs of every run (overrides train.epochs).")] = None,
     device: Annotated[str | None, Opt(help="auto, cpu, cuda or cuda:N (overrides train.device).")] = None,
     quiet: Quiet = False,
+    log: LogOpt = None,
 ) -> int:
     """Deprecated alias of `powertrain study eat` (same arguments)."""
     typer.echo("powertrain: note: `eat-study` is an alias of `powertrain study eat`, kept for old scripts", err=True)
-    return eat_command(config, out=out, epochs=epochs, device=device, quiet=quiet)
+    return eat_command(config, out=out, epochs=epochs, device=device, quiet=quiet, log=log)
 
 
 @study_app.command("transfer")
 def transfer_command(config: Config, out: Out = None, storage: Storage = None, seeds: Seeds = None,
-                     quiet: Quiet = False) -> int:  # fmt: skip
+                     quiet: Quiet = False, log: LogOpt = None) -> int:  # fmt: skip
     """Pretrain, fine-tune and train from scratch: energy-to-target and the break-even number of tasks."""
     from powertrain.study import load_transfer_study_config, run_transfer_study
 
-    study = load_transfer_study_config(config).replace(out=out, storage=storage, seeds=_seeds(seeds)).validate()
+    study = _with_log(load_transfer_study_config(config), log)
+    study = study.replace(out=out, storage=storage, seeds=_seeds(seeds)).validate()
     return _run(lambda **kw: run_transfer_study(study, **kw), study.out, quiet, _print_markdown)
 
 
 @study_app.command("multitask")
 def multitask_command(config: Config, out: Out = None, storage: Storage = None, seeds: Seeds = None,
-                      quiet: Quiet = False) -> int:  # fmt: skip
+                      quiet: Quiet = False, log: LogOpt = None) -> int:  # fmt: skip
     """One shared trunk with a head per task against one model per task: energy until every task is on target."""
     from powertrain.study import load_multitask_study_config, run_multitask_study
 
-    study = load_multitask_study_config(config).replace(out=out, storage=storage, seeds=_seeds(seeds)).validate()
+    study = _with_log(load_multitask_study_config(config), log)
+    study = study.replace(out=out, storage=storage, seeds=_seeds(seeds)).validate()
     return _run(lambda **kw: run_multitask_study(study, **kw), study.out, quiet, _print_markdown)
+
+
+def _with_log(study: Any, log: list[str] | None) -> Any:
+    """The study config with ``--log`` trackers in its base training config (each of its sweeps logs there)."""
+    return study.replace(train=study.train.replace(log=list(log))) if log else study
 
 
 def _run(start: Callable[..., Any], out: str, quiet: bool, show: Callable[[Any], None]) -> int:

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings
+from powertrain.cli._outputs import LogOpt
 
 __all__ = ["merge_command", "run_command", "show_command", "sweep_app"]
 
@@ -50,16 +51,22 @@ def run_command(
     out: Annotated[str | None, Opt("--out", "-o", help="Study folder (runs, SQLite file, exports).")] = None,
     trials: Annotated[int | None, Opt("--trials", "-n", help="Total trials of a sampled sweep.")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No live display; only the final table.")] = False,
+    log: LogOpt = None,
     country: Country = None,
     region: Region = None,
     pue: Pue = None,
     intensity: Intensity = None,
 ) -> int:
-    """Run, join or continue a sweep: the same command on several machines with one --storage shares the work."""
+    """Run, join or continue a sweep: the same command on several machines with one --storage shares the work.
+
+    With --log, the sweep is a parent run in the tracker (found by the study's name) with one child run per trial.
+    """
     from powertrain.cli._sweep_view import SweepDisplay, print_result
     from powertrain.study import load_sweep_config, sweep
 
     cfg = load_sweep_config(config, storage=storage, study=study, out=out)
+    if log:
+        cfg = cfg.replace(log=list(log))
     if out is None and study is not None:
         cfg = cfg.replace(out=str(Path("studies") / study))
     if _carbon(country, region, pue, intensity) is not None:  # where this worker draws its power, not the study's

@@ -12,6 +12,7 @@ from rich.table import Table
 from powertrain.cli._app import app
 from powertrain.cli._carbon import format_carbon
 from powertrain.cli._config_flags import apply_flags, config_flags, with_flags
+from powertrain.cli._outputs import LogOpt, ServeOpt, announce_serve
 from powertrain.errors import ConfigError, Terminated
 from powertrain.training.config import TrainConfig, load_config
 
@@ -57,16 +58,7 @@ _HELPS = {
 }
 # `log` gets its own repeatable --log (a generated list flag would take one comma-separated value)
 CONFIG_FLAGS = [f for f in config_flags(TrainConfig, aliases=_ALIASES, helps=_HELPS) if f.field != "log"]
-LogOpt = Annotated[
-    list[str] | None,
-    Opt("--log", help="Send the figures to a tracker: mlflow, tensorboard or wandb (NAME:OPTION for its URI, log dir "
-        "or project); repeatable. Sets the config's log."),  # fmt: skip
-]
-ServeOpt = Annotated[
-    str | None,
-    Opt("--serve", metavar="[HOST:]PORT", help="Serve the run's energy to Prometheus on PORT (127.0.0.1 unless HOST "
-        "is given) while it trains."),  # fmt: skip
-]
+
 
 
 @app.command("train")
@@ -149,23 +141,6 @@ def _dry_run(cfg: TrainConfig, steps: int, resume: Path | None) -> int:
         highlight=False,
     )
     return 0
-def announce_serve(serve: str | None) -> str | None:
-    """``[HOST:]PORT`` with port 0 resolved to a free port, said on stderr (so a scraper knows where to look)."""
-    if serve is None:
-        return None
-    import socket
-
-    from powertrain.integrations.prometheus import parse_serve
-
-    host, port = parse_serve(serve)
-    if port == 0:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family) as probe:
-            probe.bind((host, 0))
-            port = int(probe.getsockname()[1])
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"powertrain: serving Prometheus metrics on http://{shown}:{port}/metrics", err=True)
-    return f"{shown}:{port}"
 
 
 def print_result(result: TrainResult, console: Console) -> None:

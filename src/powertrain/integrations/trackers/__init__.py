@@ -26,6 +26,7 @@ and dropped; the work goes on (:attr:`Trackers.failures` says why). Details: doc
 from __future__ import annotations
 
 from powertrain.integrations.trackers._base import RunInfo, Status, TrackerRun, flat_params, numeric_metrics
+from powertrain.integrations.trackers._command import log_command
 from powertrain.integrations.trackers._fanout import BACKENDS, Trackers, TrackerSpec, check_installed, parse_spec
 from powertrain.integrations.trackers._metrics import METRIC_NAMES, tracker_metrics
 from powertrain.integrations.trackers._runlog import RunLog, epoch_metrics, tracker_status
@@ -42,6 +43,7 @@ __all__ = [
     "check_installed",
     "epoch_metrics",
     "flat_params",
+    "log_command",
     "numeric_metrics",
     "parse_spec",
     "tracker_metrics",

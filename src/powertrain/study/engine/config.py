@@ -30,7 +30,7 @@ OBJECTIVES: dict[str, tuple[str, str, str]] = {
 }
 _TOP_KEYS = {
     "train", "space", "trials", "sampler", "objective", "n_trials", "pruner", "seed", "study", "out", "storage",
-    "heartbeat_s", "grace_s", "max_retries", "round_epochs",
+    "heartbeat_s", "grace_s", "max_retries", "round_epochs", "log",
 }  # fmt: skip
 
 
@@ -63,6 +63,9 @@ class SweepConfig(Replaceable):
         max_retries: How often a lost trial is retried.
         identity: More facts that make two studies different (a preset's own settings): part of the check that an
             existing study of the same name is the same study.
+        log: Experiment trackers (``mlflow``, ``tensorboard``, ``wandb``, optionally ``NAME:OPTION``): the sweep is
+            a parent run there (found by the study's name) with one child run per trial (found by its run's name,
+            so a retried trial or a next round continues it). Default: ``train.log``. Not part of the identity.
     """
 
     train: TrainConfig
@@ -81,6 +84,7 @@ class SweepConfig(Replaceable):
     grace_s: int = 30
     max_retries: int = 3
     identity: dict[str, Any] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
 
     @property
     def directions(self) -> list[str]:
@@ -126,6 +130,13 @@ class SweepConfig(Replaceable):
             raise ConfigError(f"study name must be non-empty without '/', not {self.study!r}")
         if self.heartbeat_s < 1 or self.grace_s <= self.heartbeat_s or self.max_retries < 0:
             raise ConfigError("need heartbeat_s >= 1, grace_s > heartbeat_s and max_retries >= 0")
+        if not isinstance(self.log, (list, tuple)):
+            raise ConfigError(f"log must be a list of trackers (mlflow, tensorboard, wandb), not {self.log!r}")
+        if self.log:
+            from powertrain.integrations.trackers._fanout import parse_spec
+
+            for spec in self.log:
+                parse_spec(spec)
         self.train.validate()
         self.space.validate(self.train)
         if self.sampler == "grid":
@@ -222,6 +233,7 @@ def sweep_config_from_dict(
             heartbeat_s=int(data.get("heartbeat_s", 10)),
             grace_s=int(data.get("grace_s", 30)),
             max_retries=int(data.get("max_retries", 3)),
+            log=[data["log"]] if isinstance(data.get("log"), str) else list(data.get("log") or []),
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):

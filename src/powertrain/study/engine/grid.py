@@ -28,9 +28,15 @@ def grid_of_runs(
         base: The sweep's base config; every trial overrides what its run changes (its ``out`` is the sweep's).
         always: Fields every trial names even where they equal the base's (part of the study's identity).
         **sweep: The other :class:`SweepConfig` fields (``objective``, ``study``, ``out``, ``storage``...).
+
+    The runs' trackers (``log`` of the base or of any run, unless ``sweep`` names them) become the sweep's ``log``:
+    which trackers a study logs to is not part of its trials.
     """
-    trials = tuple(TrialSpec(name, run_overrides(base, config, always=always)) for name, config in runs)
-    return SweepConfig(train=base, space=SearchSpace(trials=trials), sampler="grid", **sweep)
+    runs = list(runs)
+    log = list(sweep.pop("log", None) or base.log or next((c.log for _, c in runs if c.log), []))
+    base = base.replace(log=[])
+    trials = tuple(TrialSpec(name, run_overrides(base, config.replace(log=[]), always=always)) for name, config in runs)
+    return SweepConfig(train=base, space=SearchSpace(trials=trials), sampler="grid", log=log, **sweep)
 
 
 def run_overrides(base: TrainConfig, config: TrainConfig, *, always: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
@@ -55,6 +55,7 @@ from powertrain.study.engine.storage import (
     open_study,
     recover_lost_trials,
 )
+from powertrain.study.engine.tracking import close_sweep_log, log_progress, open_sweep_log, trial_trackers, with_log
 from powertrain.study.pruners import (
     EnergyAwarePruner,
     EnergySuccessiveHalvingPruner,
@@ -63,6 +64,9 @@ from powertrain.study.pruners import (
 )
 from powertrain.training import EpochRecord, TrainConfig, train
 from powertrain.training.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from powertrain.integrations.trackers import Trackers
 
 __all__ = ["PAUSED", "TrialCallback", "enqueue_missing_rounds", "next_trial", "run_trial", "sweep"]
 
@@ -109,7 +113,7 @@ def sweep(
         config = load_sweep_config(config)
     elif isinstance(config, Mapping):
         config = sweep_config_from_dict(config)
-    config = config.replace(n_trials=n_trials).validate()
+    config = with_log(config.replace(n_trials=n_trials).validate())
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -117,14 +121,23 @@ def sweep(
         config.storage_url, heartbeat_s=config.heartbeat_s, grace_s=config.grace_s, max_retries=config.max_retries
     )
     study = open_study(config, storage, make_sampler(config), make_pruner(config))
-    while (trial := next_trial(study, config)) is not None:
-        if on_start is not None:
-            on_start(study, trial)
-        state = run_trial(study, trial, config, sensors=sensors, reporter=reporter, extra=extra)
-        if on_trial is not None:
-            on_trial(from_study(study, out=out), trial.number, state.name.lower())
-    result = from_study(study, out=out)
-    result.write(out)
+    parent = open_sweep_log(config)
+    try:
+        while (trial := next_trial(study, config)) is not None:
+            if on_start is not None:
+                on_start(study, trial)
+            state = run_trial(study, trial, config, sensors=sensors, reporter=reporter, extra=extra, parent=parent)
+            if on_trial is not None or parent is not None:
+                so_far = from_study(study, out=out)
+                log_progress(parent, so_far)
+                if on_trial is not None:
+                    on_trial(so_far, trial.number, state.name.lower())
+        result = from_study(study, out=out)
+        result.write(out)
+    except BaseException as exc:
+        close_sweep_log(parent, out, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+        raise
+    close_sweep_log(parent, out, "completed")
     return result
 
 
@@ -144,12 +157,14 @@ def run_trial(
     sensors: Sequence[Sensor] | None = None,
     reporter: ProgressReporter | None = None,
     extra: Callable[[optuna.Trial, Any], None] | None = None,
+    parent: Trackers | None = None,
 ) -> TrialState:
     """Train the trial's configuration, record its figures, and tell the study how it ended (or pause it).
 
     A retried trial (its ``run_name`` inherited) continues the run directory's checkpoint when this machine has it;
     a run directory whose summary is already final is read back, not retrained. ``extra(trial, train_result)`` may
-    add user attributes after training (the EAT preset measures inference energy there).
+    add user attributes after training (the EAT preset measures inference energy there). ``parent``: the sweep's
+    tracker runs; the trial's run logs into its child run (:mod:`~powertrain.study.engine.tracking`).
     """
     space = config.space.as_grid() if config.sampler == "grid" else config.space
     params = space.suggest(trial)
@@ -161,7 +176,7 @@ def run_trial(
             cfg = config.space.config_for(config.train, params).replace(out=str(run_dir))
             trial.set_user_attr("config", cfg.to_dict())
             planned_epochs = cfg.epochs
-            status, summary = _train(study, trial, config, cfg, sensors, reporter, extra)
+            status, summary = _train(study, trial, config, cfg, sensors, reporter, extra, parent)
         except KeyboardInterrupt:
             _store_failure(study, trial, "interrupted (Ctrl-C); rerun the sweep to continue it", retry=True)
             raise
@@ -183,6 +198,7 @@ def _train(
     sensors: Sequence[Sensor] | None,
     reporter: ProgressReporter | None,
     extra: Callable[[optuna.Trial, Any], None] | None,
+    parent: Trackers | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Train this round of the run (or read back a run that already ended); returns its status and summary."""
     run_dir = Path(str(cfg.out))
@@ -211,7 +227,8 @@ def _train(
         carried_j = 0.0  # a fresh run: what an earlier attempt spent elsewhere stays with that attempt
     trial.set_user_attr("base_energy_j", carried_j)
     on_epoch = _EpochReport(study, trial, config, prune)
-    result = train(cfg, resume=resume, sensors=sensors, reporter=reporter, on_epoch=on_epoch)
+    trackers = trial_trackers(parent, config, trial.number, str(trial.user_attrs["run_name"]), run_dir, cfg)
+    result = train(cfg, resume=resume, sensors=sensors, reporter=reporter, on_epoch=on_epoch, trackers=trackers)
     store_curve(trial, result.history)
     if extra is not None:
         extra(trial, result)
