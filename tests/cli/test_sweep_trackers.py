@@ -1,4 +1,4 @@
-"""A real sweep logged to a real MLflow server: one parent, one child per trial, the children's figures = the trials'."""
+"""A real sweep logged to a real MLflow server: one parent, one child per trial, with the trials' figures."""
 
 from __future__ import annotations
 
