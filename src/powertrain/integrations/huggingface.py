@@ -66,6 +66,8 @@ class EnergyCallback(_transformers.TrainerCallback):
         sensors: Sensors to read instead of discovering them (tests pass scripted ones; yours to close).
         sample_period_s: The meter's sampling period in seconds.
         clock: The meter's clock.
+        log: Experiment trackers that also receive the figures (``mlflow``, ``tensorboard``, ``wandb``; optionally
+            ``NAME:OPTION``), logged by rank 0 each epoch with the summary file at the end.
 
     Attributes:
         tracker: The run's :class:`~powertrain.integrations.EnergyTracker` (from ``on_train_begin``).
@@ -84,8 +86,14 @@ class EnergyCallback(_transformers.TrainerCallback):
         sensors: Sequence[Sensor] | None = None,
         sample_period_s: float | None = 0.1,
         clock: Clock = time.monotonic,
+        log: Sequence[str] = (),
     ) -> None:
         EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon)  # validates now
+        if log:
+            from powertrain.integrations.trackers import check_installed
+
+            check_installed(log)
+        self.log_to = list(log)
         self.target_metric, self.target, self.mode = target_metric, target, mode
         self.log_steps, self.carbon = log_steps, carbon
         self.summary_path = None if summary_path is None else Path(summary_path)
@@ -122,6 +130,9 @@ class EnergyCallback(_transformers.TrainerCallback):
             clock=self._clock,
             framework="huggingface",
             planned_epochs=math.ceil(args.num_train_epochs) if args.num_train_epochs and args.max_steps <= 0 else None,
+            log=self.log_to,
+            run_name=(args.run_name or Path(args.output_dir or "trainer_output").name) if self.log_to else None,
+            run_params=args.to_dict() if self.log_to else None,
         ).start()
         self.summary, self._epoch_figures = None, {}
 

@@ -61,6 +61,8 @@ class EnergyCallback(_pl.Callback):
         sensors: Sensors to read instead of discovering them (tests pass scripted ones; yours to close).
         sample_period_s: The meter's sampling period in seconds.
         clock: The meter's clock.
+        log: Experiment trackers that also receive the figures (``mlflow``, ``tensorboard``, ``wandb``; optionally
+            ``NAME:OPTION``), logged by rank 0 each epoch with the summary file at the end.
 
     Attributes:
         tracker: The run's :class:`~powertrain.integrations.EnergyTracker` (after ``fit`` starts).
@@ -80,8 +82,14 @@ class EnergyCallback(_pl.Callback):
         sensors: Sequence[Sensor] | None = None,
         sample_period_s: float | None = 0.1,
         clock: Clock = time.monotonic,
+        log: Sequence[str] = (),
     ) -> None:
         EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon)  # validates now
+        if log:
+            from powertrain.integrations.trackers import check_installed
+
+            check_installed(log)
+        self.log_to = list(log)
         self.target_metric, self.target, self.mode = target_metric, target, mode
         self.log_steps, self.carbon, self.prefix = log_steps, carbon, prefix
         self.summary_path = None if summary_path is None else Path(summary_path)
@@ -105,6 +113,9 @@ class EnergyCallback(_pl.Callback):
             sample_period_s=self._sample_period_s,
             clock=self._clock,
             framework="lightning",
+            log=self.log_to,
+            run_name=_run_name(trainer) if self.log_to else None,
+            run_params=dict(getattr(pl_module, "hparams", {}) or {}) if self.log_to else None,
         )
         if (trainer.max_epochs or 0) > 0:  # forecasts need the planned epochs
             self.tracker.forecasts.planned_epochs = int(trainer.max_epochs)
@@ -351,3 +362,9 @@ class EATMixin:
         if eat is not None:
             eat.stop()
         super().on_train_end()  # type: ignore[misc]
+
+
+def _run_name(trainer: Any) -> str:
+    """``<logger name>-<version>`` of the trainer's log folder (``lightning_logs-version_3``)."""
+    folder = Path(trainer.log_dir or trainer.default_root_dir)
+    return f"{folder.parent.name}-{folder.name}"

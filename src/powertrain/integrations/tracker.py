@@ -29,6 +29,7 @@ from powertrain.integrations._forecast import ForecastLog
 from powertrain.integrations._segments import Segment, all_gather, local_part, merge_parts
 from powertrain.integrations._steps import StepWindows
 from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, ranks
+from powertrain.integrations.trackers._energy import tracker_log
 from powertrain.meters import EnergyMeter, Measurement, discover_sensors
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.window import Window
@@ -77,9 +78,14 @@ class EnergyTracker(StepWindows):
         framework: Recorded in the summary (``"lightning"``, ``"huggingface"``, ``"pytorch"``).
         planned_epochs: The epochs the run may train: with an accuracy-like target (``mode="max"``) every observed
             epoch gets a forecast (:attr:`forecasts`, ``forecast`` in the epoch's figures and the summary).
+        log: Experiment trackers for the figures (``mlflow``, ``tensorboard``, ``wandb``; ``NAME:OPTION``): rank 0
+            logs each epoch's figures and metrics, then the summary file and the status (docs/integrations.md).
+        run_name: The tracker run's name and key (default: the framework and the start time).
+        run_params: Parameters for the tracker run (hyperparameters).
 
     Raises:
-        ConfigError: A target without a metric name or the reverse, or a bad ``mode``.
+        ConfigError: A target without a metric name or the reverse, a bad ``mode``, or an unknown or missing
+            tracker in ``log``.
     """
 
     def __init__(
@@ -96,6 +102,9 @@ class EnergyTracker(StepWindows):
         host_id: str | None = None,
         framework: str = "pytorch",
         planned_epochs: int | None = None,
+        log: Sequence[str] = (),
+        run_name: str | None = None,
+        run_params: Mapping[str, Any] | None = None,
     ) -> None:
         if (target_metric is None) != (target is None):
             raise ConfigError("give both target_metric and target (or neither)")
@@ -125,6 +134,7 @@ class EnergyTracker(StepWindows):
         self.reached: dict[str, Any] | None = None
         self.started_at: str | None = None
         self._hosts: list[dict[str, Any]] | None = None
+        self._log = tracker_log(log, run_name or f"{framework}-{datetime.now():%Y%m%d-%H%M%S}", run_params)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     @property
@@ -151,6 +161,8 @@ class EnergyTracker(StepWindows):
         self._meter.start()
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._open_segment()
+        if self._log is not None:
+            self._log.start(active=self.ranks.is_zero)
         return self
 
     def _open_segment(self) -> None:
@@ -245,6 +257,8 @@ class EnergyTracker(StepWindows):
         if self.forecasts.latest is not None and self.forecasts.latest.epochs_seen == epoch.number:
             figures["forecast"] = self.forecasts.latest.to_dict()
         self.epochs.append(figures)
+        if self._log is not None:
+            self._log.epoch(figures, metrics)
         return figures
 
     def observe(self, metrics: Mapping[str, Any], *, epoch: int | None = None, step: int | None = None) -> bool:
@@ -406,6 +420,8 @@ class EnergyTracker(StepWindows):
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, json.dumps(json_safe(summary), indent=2) + "\n")
+        if self._log is not None:
+            self._log.finish(path, status)
         return summary
 
     def _gather_hosts(self) -> list[dict[str, Any]]:

@@ -98,3 +98,25 @@ def test_bad_options_are_one_line_errors():
         EnergyTracker(carbon=CarbonSettings(country="Atlantis"))
     with pytest.raises(ConfigError, match="carbon must be"):
         EnergyTracker(carbon="DEU")
+
+
+def test_energy_tracker_logs_epochs_to_trackers_on_rank_zero(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    clock = FakeClock()
+    tracker = _tracker(clock, target_metric="acc", target=0.5, carbon=False, log=[f"tensorboard:{tmp_path / 'tb'}"],
+                       run_name="mine", run_params={"lr": 0.1}).start()  # fmt: skip
+    for accuracy in (0.4, 0.6):
+        tracker.begin_epoch()
+        clock.advance(2.0)
+        tracker.end_epoch({"acc": accuracy})
+    tracker.finish(path=tmp_path / "energy_summary.json")
+    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("energy/epoch_j")] == [(1, 700.0), (2, 700.0)]
+    assert [(e.step, e.value) for e in acc.Scalars("energy/to_target_j")] == [(2, 1400.0)]
+    assert [e.value for e in acc.Scalars("acc")] == pytest.approx([0.4, 0.6])
+    assert (tmp_path / "tb" / "artifacts" / "energy_summary.json").exists()
+    with pytest.raises(ConfigError, match="unknown tracker"):
+        _tracker(clock, log=["nope"])

@@ -176,3 +176,20 @@ def test_resumed_fit_continues_the_totals(tmp_path):
     assert [e["epoch"] for e in resumed["epochs"]] == [1, 2]
     assert resumed["epochs"][0] == first["epochs"][0]  # carried over from the checkpoint, not measured again
     assert resumed["energy_j"] > first["epochs"][0]["energy_j"] + resumed["epochs"][1]["epoch_energy_j"] - 1e-9
+
+
+def test_energy_callback_sends_each_epoch_to_a_tracker(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sensor = ScriptedPowerSensor([WATTS], device="cpu:package-0", component="cpu")
+    energy = EnergyCallback(target_metric="val_score", target=2, sensors=[sensor], sample_period_s=0.02,
+                            log=[f"tensorboard:{tmp_path / 'tb'}"])  # fmt: skip
+    _trainer(tmp_path, [energy], epochs=2).fit(Net(), _data(), _data(32))
+    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    totals = [(e.step, e.value) for e in acc.Scalars("energy/total_j")]
+    assert totals == [(f["epoch"], pytest.approx(f["energy_j"])) for f in energy.summary["epochs"]]
+    assert [e.value for e in acc.Scalars("val_score")] == [1.0, 2.0]
+    assert acc.Scalars("energy/to_target_j")[-1].value == pytest.approx(energy.summary["target"]["energy_to_target_j"])
+    assert (tmp_path / "tb" / "artifacts" / "energy_summary.json").exists()
