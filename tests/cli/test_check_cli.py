@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 
-import powertrain.cli.check  # noqa: F401  registers the command
 from powertrain.cli import main
 
 

@@ -33,6 +33,7 @@ from powertrain.cli import study as _study  # noqa: E402,F401  isort: skip
 from powertrain.cli import sweep as _sweep  # noqa: E402,F401  isort: skip
 from powertrain.cli import sweep_replay as _sweep_replay  # noqa: E402,F401  isort: skip
 from powertrain.cli import report as _report  # noqa: E402,F401  isort: skip
+from powertrain.cli import check as _check  # noqa: E402,F401  isort: skip
 from powertrain.cli import version as _version  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
