@@ -13,8 +13,28 @@ raises :class:`~powertrain.errors.ConfigError` with the ``pip install`` line whe
 docs/integrations.md.
 """
 
-from powertrain.integrations._carbon import Carbon, CarbonHook
-from powertrain.integrations.distributed import claim_sensors, host_id, sensor_identity
-from powertrain.integrations.tracker import EnergyTracker, Segment
+from typing import TYPE_CHECKING
+
+from powertrain._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from powertrain.integrations._carbon import Carbon, CarbonHook
+    from powertrain.integrations.distributed import claim_sensors, host_id, sensor_identity
+    from powertrain.integrations.tracker import EnergyTracker, Segment
 
 __all__ = ["Carbon", "CarbonHook", "EnergyTracker", "Segment", "claim_sensors", "host_id", "sensor_identity"]
+
+# imported on first use: `powertrain.integrations.prometheus` (served by `measure --serve`) and the trackers need none
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Carbon": "powertrain.integrations._carbon",
+        "CarbonHook": "powertrain.integrations._carbon",
+        "claim_sensors": "powertrain.integrations.distributed",
+        "host_id": "powertrain.integrations.distributed",
+        "sensor_identity": "powertrain.integrations.distributed",
+        "EnergyTracker": "powertrain.integrations.tracker",
+        "Segment": "powertrain.integrations.tracker",
+    },
+    globals(),
+)

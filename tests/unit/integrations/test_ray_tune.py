@@ -49,9 +49,9 @@ def test_two_trials_at_once_report_their_energy_to_tune_and_into_their_folders(l
     results = _fit(local_ray, "asha", scheduler=asha, together=str(tmp_path))
     assert not results.errors and len(results) == 2
     frames = [r.metrics_dataframe for r in results]
-    assert frames[0]["pid"].iloc[0] != frames[1]["pid"].iloc[0]  # two worker processes...
-    spans = [(f["wall_s"].min(), f["wall_s"].max()) for f in frames]
-    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # ...running at the same time
+    pids = {str(f["pid"].iloc[0]) for f in frames}
+    # two worker processes, each of which waited until the other had started: they ran at the same time
+    assert len(pids) == 2 and {p.name for p in tmp_path.iterdir()} == pids
     for result, frame in zip(results, frames, strict=True):
         assert list(frame["epoch"]) == [1, 2, 3]
         energy = list(frame["energy_j"])
