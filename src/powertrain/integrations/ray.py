@@ -59,7 +59,8 @@ __all__ = ["EnergyBudgetStopper", "TrialEnergy", "trial_figures"]
 SUMMARY_NAME = "energy_summary.json"
 
 
-def trial_figures(figures: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[str, Any]:
+def trial_figures(figures: Mapping[str, Any], summary: Mapping[str, Any], attribution: str | None = None
+                  ) -> dict[str, Any]:  # fmt: skip
     """The energy entries of a Tune result from an EnergyTracker epoch's ``figures`` and the run's ``summary``."""
     out: dict[str, Any] = {
         "energy_j": float(figures["energy_j"]),
@@ -70,8 +71,9 @@ def trial_figures(figures: Mapping[str, Any], summary: Mapping[str, Any]) -> dic
         "energy_estimated": bool(summary.get("estimated", False)),
         "energy_sources": "+".join(sorted(set(dict(summary.get("sources", {})).values()))) or "none",
     }
-    if "attribution" in summary:
-        out["energy_attribution"] = str(summary["attribution"])
+    attribution = attribution or summary.get("attribution")
+    if attribution:
+        out["energy_attribution"] = str(attribution)
     carbon = summary.get("carbon") or {}
     if "co2e_kg" in carbon:
         out["co2e_kg"] = float(carbon["co2e_kg"])
@@ -92,6 +94,8 @@ class TrialEnergy:
         gpu_indices: CUDA GPUs the trial uses (default: every visible one, as Ray sets ``CUDA_VISIBLE_DEVICES``).
         sample_period_s: The meter's sampling period.
         folder: Where ``energy_summary.json`` goes (default: the trial's folder, from ``tune.get_context()``).
+        attribution: Whose energy, where the meter offers attribution (``"process"``: the trial's process tree;
+            ``"machine"``: everything); default: the meter's default.
     """
 
     def __init__(
@@ -105,10 +109,12 @@ class TrialEnergy:
         gpu_indices: Sequence[int] | None = None,
         sample_period_s: float | None = 0.1,
         folder: str | Path | None = None,
+        attribution: str | None = None,
     ) -> None:
+        scope: dict[str, Any] = {"attribution": attribution} if attribution is not None else {}
         self.tracker = EnergyTracker(sensors=sensors, gpu_indices=gpu_indices, target_metric=target_metric,
                                      target=target, mode=mode, carbon=carbon, sample_period_s=sample_period_s,
-                                     framework="ray-tune")  # fmt: skip
+                                     framework="ray-tune", **scope)  # fmt: skip
         self._folder = Path(folder) if folder is not None else None
         self.summary: dict[str, Any] | None = None
 
@@ -147,7 +153,7 @@ class TrialEnergy:
         """
         figures = self.tracker.end_epoch(metrics)
         summary = self.tracker.summary(status="reported")
-        result = {**metrics, **trial_figures(figures, summary)}
+        result = {**metrics, **trial_figures(figures, summary, getattr(self.tracker, "attribution_kind", None))}
         write_atomic(self.path, json.dumps(json_safe(summary), indent=2) + "\n", durable=False)
         self.tracker.begin_epoch()
         tune.report(result, checkpoint=checkpoint)
