@@ -117,3 +117,27 @@ def test_trainer_logs_energy_metrics_target_and_summary(tmp_path):
     assert [h["epoch_energy_j"] for h in history if "epoch_energy_j" in h] == pytest.approx(per_epoch)
     # The callback that ran after ours (attach() put ours first) saw the same figures.
     assert [log.get("energy_j") for log in early.logs] == [h.get("energy_j") for h in history]
+
+
+def test_trainer_energy_goes_to_a_tracker_each_epoch(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = transformers.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=16, num_labels=2)  # fmt: skip
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), num_train_epochs=2, per_device_train_batch_size=8, logging_steps=2,
+        save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True,
+    )  # fmt: skip
+    sensor = ScriptedPowerSensor([WATTS], device="cpu:package-0", component="cpu")
+    energy = EnergyCallback(sensors=[sensor], sample_period_s=0.02, log=[f"tensorboard:{tmp_path / 'tb'}"])
+    trainer = transformers.Trainer(model=transformers.BertForSequenceClassification(config), args=args,
+                                   train_dataset=Tokens(32), callbacks=[energy])  # fmt: skip
+    trainer.train()
+    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0, "tensors": 0})
+    acc.Reload()
+    totals = [(e.step, e.value) for e in acc.Scalars("energy/total_j")]
+    assert totals == [(e["epoch"], pytest.approx(e["energy_j"])) for e in energy.summary["epochs"]]
+    assert len(totals) == 2 and (tmp_path / "tb" / "artifacts" / "energy_summary.json").exists()
+    params = acc.Tensors("params/text_summary")[-1].tensor_proto.string_val[0].decode()
+    assert "| num_train_epochs | 2 |" in params
