@@ -2,7 +2,8 @@
 
 ``scripts/setup.sh --test`` installs MLflow (the ``trackers`` extra). The server runs in its own process group (MLflow
 starts uvicorn workers under it), is ready when ``/health`` answers, and the whole group is ended when the test session
-ends. Artifacts are proxied by the server into its own folder (``--artifacts-destination``).
+ends. Artifacts are proxied by the server into its own folder (``--artifacts-destination``). A small watchdog leads the
+group: if the test process dies without ending it (SIGKILL, a killed CI job), the watchdog ends the group itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,20 @@ import urllib.request
 from pathlib import Path
 
 __all__ = ["MlflowServer"]
+
+# argv: PARENT_PID COMMAND...; runs COMMAND in this process group and ends the group once PARENT_PID is gone
+WATCHDOG = """
+import os, signal, subprocess, sys, time
+parent, command = int(sys.argv[1]), sys.argv[2:]
+child = subprocess.Popen(command)
+signal.signal(signal.SIGTERM, lambda *_: (os.killpg(0, signal.SIGKILL)))
+while child.poll() is None:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        os.killpg(0, signal.SIGKILL)
+    time.sleep(0.5)
+"""
 
 
 def _free_port() -> int:
@@ -44,8 +59,9 @@ class MlflowServer:
             "--workers", "1", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
             "--artifacts-destination", str(self.root / "artifacts"),
         ]  # fmt: skip
+        watched = [sys.executable, "-c", WATCHDOG, str(os.getpid()), *command]
         with open(self.root / "log", "wb") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+            self._process = subprocess.Popen(watched, stdout=log, stderr=subprocess.STDOUT, env=env,
                                              start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -23,6 +23,18 @@ from typing import Any
 __all__ = ["PrometheusServer", "free_port"]
 
 
+def _die_with_parent():  # noqa: ANN202 - a preexec_fn
+    """Prometheus gets SIGTERM when the test process dies, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``)."""
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def preexec() -> None:
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)
+
+    return preexec
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now (127.0.0.1)."""
     with socket.socket() as s:
@@ -61,7 +73,8 @@ class PrometheusServer:
             f"--web.listen-address=127.0.0.1:{self.port}",
         ]
         with open(self.root / "log", "wb") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                             preexec_fn=_die_with_parent())  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
