@@ -184,7 +184,7 @@ def _epochs(
         ahead = latest is not None and not latest.reached and latest.epochs_seen < latest.planned_epochs
         if ahead and hasattr(reporter, "forecast"):
             reporter.forecast(latest)  # the live line: where the run is heading
-        live.outputs.epoch(history[-1])
+        live.outputs.epoch(history[-1], forecast=latest)
         if phase.diverged or not math.isfinite(evaluation.loss):
             run.write_metrics(history)
             return "diverged", divergence_reason(phase, epoch, config, evaluation.loss)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from powertrain.training.config import TrainConfig
 from powertrain.training.rundir import EpochRecord, RunDir
@@ -80,10 +80,10 @@ class RunOutputs:
             self.exporter = EnergyExporter(meter, run=self.run.path.name, host=host, port=port).start()
             log.info("serving Prometheus metrics on %s", self.exporter.url)
 
-    def epoch(self, record: EpochRecord, *, energy_to_target_j: float | None = None) -> None:
-        """One finished epoch: metrics to the trackers, progress to the exporter."""
+    def epoch(self, record: EpochRecord, *, forecast: Any = None, energy_to_target_j: float | None = None) -> None:
+        """One finished epoch: metrics and the forecast to target (if any) to the trackers, progress to the exporter."""
         if self.log is not None:
-            self.log.epoch(record.to_dict())
+            self.log.epoch(record.to_dict(), extra=_forecast_metrics(forecast))
         if self.exporter is not None:
             reached = self.log.energy_to_target_j if self.log is not None else energy_to_target_j
             self.exporter.update(epoch=record.epoch, accuracy=record.val_accuracy, energy_to_target_j=reached)
@@ -105,3 +105,18 @@ class RunOutputs:
                     self.exporter.finish()
             finally:
                 self.exporter.close()
+
+
+def _forecast_metrics(forecast: Any) -> dict[str, float]:
+    """``forecast/...`` metrics of a :class:`~powertrain.forecast.Forecast` (none before it exists or once reached).
+
+    An end of ``inf`` (not within the planned epochs) is left out by the trackers, which log finite numbers only.
+    """
+    if forecast is None or getattr(forecast, "reached", True):
+        return {}
+    energy, epoch = forecast.energy_j, forecast.epoch
+    return {
+        "forecast/energy_to_target_j": energy.median, "forecast/energy_to_target_low_j": energy.low,
+        "forecast/energy_to_target_high_j": energy.high, "forecast/epochs_to_target": epoch.median,
+        "forecast/probability": forecast.probability,
+    }  # fmt: skip
