@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test test-gpu lint bench-meter gpu-bundle gpu-evidence
+.PHONY: setup demo test test-stress test-gpu lint bench-meter gpu-bundle gpu-evidence
 
 setup:
 	@bash scripts/setup.sh
@@ -13,6 +13,14 @@ demo: setup
 test:
 	@bash scripts/setup.sh --test
 	$(PY) -m pytest -q
+
+# The suite N times (default 5) with every core kept busy and in random order (scripts/test-stress.sh):
+#   make test-stress N=5 [SEED=123] [LOAD=0] [ARGS='tests/cli']
+N ?= 5
+test-stress:
+	@bash scripts/setup.sh --test
+	PYTHON=$(PY) bash scripts/test-stress.sh -n $(N) $(if $(SEED),--seed $(SEED)) $(if $(filter 0,$(LOAD)),--no-load) \
+		$(if $(ARGS),-- $(ARGS))
 
 test-gpu: setup
 	$(PY) -m pytest -q -m gpu tests/gpu
