@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import optuna
@@ -41,11 +40,12 @@ def _config(tmp_path, *, epochs, train_size, seeds):
     return path, study
 
 
-def _worker(config, out, storage):
+def _worker(config, out, storage, *, kill_at=None):
     cmd = [sys.executable, "-m", "powertrain", "sweep", str(config), "--out", str(out), "-q"]
     if storage:
         cmd += ["--storage", storage]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "POWERTRAIN_KILL_AT": kill_at} if kill_at else None  # powertrain/_killpoints.py
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def _finish(proc, timeout=180):
@@ -109,31 +109,20 @@ def test_worker_killed_mid_trial_restarts_and_finishes_the_study(tmp_path, backe
     storage = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     config, study_name = _config(tmp_path, epochs=3, train_size=768, seeds=[0, 1])
     out = tmp_path / "study"
-    proc = _worker(config, out, storage)
-    deadline = time.monotonic() + 120
-    victim = None
-    try:
-        while time.monotonic() < deadline and victim is None:  # kill inside an epoch after a checkpointed one
-            for run in (out / "runs").glob("*") if (out / "runs").exists() else ():
-                beat = RunDir(run).read_heartbeat()
-                if (run / "checkpoint.pt").exists() and beat is not None and beat["energy_j"] > 0:
-                    if int(beat["epoch"]) >= RunDir(run).load_checkpoint()["epoch"]:  # not the finished epoch's
-                        victim = run
-            assert proc.poll() is None, proc.stderr.read()
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert victim is not None, "no trial checkpointed an epoch in time"
+    # the worker SIGKILLs itself in epoch 2 of its second trial, right after a heartbeat of that epoch holding energy
+    # was written (a kill point the code announces: no race between a check here and the kill)
+    proc = _worker(config, out, storage, kill_at="heartbeat:2@seed=1")
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == -signal.SIGKILL, err
+    victim = (out / "runs" / "seed=1").resolve()  # the grid's seeded order runs seed=0 first
     url = storage or f"sqlite:///{out / 'study.db'}"
     killed = optuna.load_study(study_name=study_name, storage=url)
     finished_before = {t.params["seed"]: dict(t.user_attrs) for t in killed.trials if t.state.is_finished()}
-    assert [t.state.name for t in killed.trials].count("RUNNING") == 1
+    assert [t.state.name for t in killed.trials] == ["COMPLETE", "RUNNING"]  # the first trial finished, then the kill
     checkpointed = RunDir(victim).load_checkpoint()["epoch"]
-    # what the restart finds: normally the killed epoch's heartbeat; if the epoch ended between the check above
-    # and the kill (a loaded machine), its checkpoint and no heartbeat, and nothing is lost
-    beat = RunDir(victim).read_heartbeat()
-    lost_j = float(beat["energy_j"]) if beat is not None and int(beat["epoch"]) >= checkpointed else 0.0
+    beat = RunDir(victim).read_heartbeat()  # what the restart finds: the killed epoch's energy so far
+    assert checkpointed == 1 and beat["epoch"] == 2 and beat["energy_j"] > 0
+    lost_j = float(beat["energy_j"])
 
     restarted = _worker(config, out, storage)
     try:
@@ -156,10 +145,9 @@ def test_worker_killed_mid_trial_restarts_and_finishes_the_study(tmp_path, backe
         assert again.user_attrs == attrs
     summary = json.loads(RunDir(victim).summary_path.read_text())
     metrics = RunDir(victim).read_metrics()
-    assert summary["status"] == "completed" and [int(r["epoch"]) for r in metrics] == list(
-        range(int(metrics[0]["epoch"]), int(metrics[0]["epoch"]) + 3)
-    )  # every epoch once: the retry continued the checkpoint (epoch > checkpointed were redone, not repeated)
-    assert checkpointed >= 1 and summary["energy"]["lost_j"] == pytest.approx(lost_j)  # the killed epoch's energy
+    # every epoch once: the retry continued the checkpoint (epoch 1 kept, the killed epoch 2 redone, not repeated)
+    assert summary["status"] == "completed" and [int(r["epoch"]) for r in metrics] == [1, 2, 3]
+    assert summary["energy"]["lost_j"] == pytest.approx(lost_j)  # the killed epoch's energy, counted once
     assert [p[0] for p in retry.user_attrs["curve"]] == [1, 2, 3]
     # the study's energy counts each joule once: the failed attempt's reported energy plus what the retry added
     spent = lost.user_attrs.get("energy_j", 0.0) + (retry.user_attrs["energy_j"] - retry.user_attrs["base_energy_j"])

@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from powertrain import _killpoints as killpoints
+
 if TYPE_CHECKING:
     from powertrain.meters import EnergyMeter
     from powertrain.training.rundir import RunDir
@@ -73,13 +75,16 @@ class Heartbeat:
                 device: joules - current.base_by_device_j.get(device, 0.0)
                 for device, joules in self.meter.energy_by_device_j().items()
             }
+            energy_j = sum(by_device.values())
             self.run.write_heartbeat(
                 epoch=current.epoch,
-                energy_j=sum(by_device.values()),
+                energy_j=energy_j,
                 duration_s=time.monotonic() - current.started_s,
                 by_device_j=by_device,
                 session=self.session,
             )
+            if energy_j > 0:
+                killpoints.reached("heartbeat", current.epoch, self.run.path)  # fault tests only (inert)
 
     def close(self) -> None:
         """Write a last heartbeat (if an epoch is in progress) and stop the thread."""
