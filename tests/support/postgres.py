@@ -1,8 +1,9 @@
-"""A throwaway PostgreSQL server for the tests: Debian's binaries, a cluster in a temporary folder, loopback only.
+"""A throwaway PostgreSQL server for the tests: Debian's binaries, a cluster in a temporary folder, no network.
 
-``scripts/setup.sh --test`` (run by ``make test``) installs Debian's ``postgresql``. The server listens on 127.0.0.1 on
-a free port with ``trust`` authentication, keeps its socket in its own folder, and is stopped (``pg_ctl stop -m
-immediate``) and deleted when the test session ends. As root, the cluster runs as the ``postgres`` user, since
+``scripts/setup.sh --test`` (run by ``make test``) installs Debian's ``postgresql``. The server listens only on a Unix
+socket in its own folder (no TCP port: nothing another process on the machine holds or takes can collide with it),
+with ``trust`` authentication; ``pg_ctl start -w`` returns once it accepts connections. It is stopped (``pg_ctl stop
+-m immediate``) and deleted when the test session ends. As root, the cluster runs as the ``postgres`` user, since
 PostgreSQL refuses to run as root.
 """
 
@@ -11,10 +12,8 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 __all__ = ["PostgresServer", "find_pg_bin"]
@@ -29,12 +28,6 @@ def find_pg_bin() -> Path | None:
     return Path(on_path).parent if on_path else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PostgresServer:
     """Start with :meth:`start`, connect with :attr:`url`, end with :meth:`stop`."""
 
@@ -47,8 +40,7 @@ class PostgresServer:
         self.bin = bin_dir
         self.root = Path(tempfile.mkdtemp(prefix="powertrain-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql://postgres@/postgres?host={self.root}"  # the socket folder, no TCP
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]
@@ -57,19 +49,17 @@ class PostgresServer:
     def _run(self, *args: str) -> None:
         subprocess.run([*self._as_user, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def start(self, timeout_s: float = 30.0) -> PostgresServer:
-        """initdb, start the server and wait until it accepts connections."""
+    def start(self, timeout_s: float = 120.0) -> PostgresServer:
+        """initdb, then start the server; ``pg_ctl -w`` waits (up to ``timeout_s``) until it accepts connections."""
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root} -c fsync=off"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-o", options,
-                  "-w", "-t", str(int(timeout_s)), "start")  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            time.sleep(0.1)
-        raise RuntimeError(f"PostgreSQL did not start on port {self.port}; see {self.root / 'log'}")
+        options = f"-c listen_addresses='' -c unix_socket_directories={self.root} -c fsync=off"
+        try:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-o", options,
+                      "-w", "-t", str(int(timeout_s)), "start")  # fmt: skip
+        except subprocess.CalledProcessError:
+            log = (self.root / "log").read_text(errors="replace") if (self.root / "log").exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {log[-2000:]}") from None
+        return self
 
     def stop(self) -> None:
         """Stop the server at once and delete its folder."""
