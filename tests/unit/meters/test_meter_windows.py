@@ -294,7 +294,7 @@ def test_sync_cuda_without_cuda_warns_and_still_measures(monkeypatch):
 
 
 def test_background_sampler_resolves_windows_on_the_real_clock():
-    gpu = ScriptedCounterSensor(lambda t: 50.0 * t)  # time.monotonic, like the meter
+    gpu = ScriptedPowerSensor([50.0])  # steady 50 W, integrated on the meter's real clock: exact at any load
     with EnergyMeter([gpu], sample_period_s=0.002) as meter:
         assert meter.describe()["running"] is True
         whole = meter.begin("whole")
@@ -308,9 +308,7 @@ def test_background_sampler_resolves_windows_on_the_real_clock():
     assert gpu.reads >= 5
     assert all(w.ready for w in steps)  # the final sample at stop covers every window
     total = whole.measurement
-    # The script is linear in time; the only error is the gap between a read and its timestamp, which a
-    # GIL switch (5 ms) can stretch on a loaded machine: a few percent of this 0.2 s window at most.
-    assert total.energy_j == pytest.approx(50.0 * total.duration_s, rel=0.1)
+    assert total.energy_j == pytest.approx(50.0 * total.duration_s, rel=1e-6)
     step_energy_j = sum(w.measurement.energy_j for w in steps)
-    assert step_energy_j == pytest.approx(50.0 * sum(w.measurement.duration_s for w in steps), rel=0.1)
+    assert step_energy_j == pytest.approx(50.0 * sum(w.measurement.duration_s for w in steps), rel=1e-6)
     assert step_energy_j <= total.energy_j

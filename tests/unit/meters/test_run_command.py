@@ -8,11 +8,12 @@ import pytest
 
 from powertrain.meters import EnergyMeter
 from powertrain.meters.command import run_command
-from powertrain.meters.testing import ScriptedCounterSensor
+from powertrain.meters.testing import ScriptedPowerSensor
 
 
 def meter() -> EnergyMeter:
-    return EnergyMeter([ScriptedCounterSensor(lambda t: 80.0 * t)], sample_period_s=0.01)
+    """A steady 80 W power sensor, integrated on the meter's own clock: a window holds exactly 80 W x its duration."""
+    return EnergyMeter([ScriptedPowerSensor([80.0])], sample_period_s=0.01)
 
 
 def test_exit_status_and_measurement_of_the_child():
@@ -22,7 +23,7 @@ def test_exit_status_and_measurement_of_the_child():
     assert run.argv[1:] == ("-c", "import sys; sys.exit(3)")
     assert not run.interrupted
     assert run.measurement.name == "command"
-    assert run.measurement.energy_j == pytest.approx(80.0 * run.measurement.duration_s, rel=1e-2)
+    assert run.measurement.energy_j == pytest.approx(80.0 * run.measurement.duration_s, rel=1e-6)
 
 
 def test_a_child_killed_by_a_signal_exits_like_in_a_shell():

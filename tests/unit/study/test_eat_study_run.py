@@ -3,13 +3,12 @@ a changed study refused, and an interrupted study continued."""
 
 import json
 import shutil
-import time
 
 import optuna
 import pytest
 
 from powertrain.errors import ConfigError
-from powertrain.meters.testing import ScriptedCounterSensor
+from powertrain.meters.testing import ScriptedPowerSensor
 from powertrain.study import EatStudyConfig, run_eat_study
 from powertrain.study.engine import loop as _trial
 
@@ -38,7 +37,8 @@ def make_config(out, **changes):
 
 
 def sensors():
-    return [ScriptedCounterSensor(lambda t: POWER_W * t, clock=time.monotonic)]  # a steady 50 W device
+    # a steady 50 W device, integrated on the meter's own clock: every window holds exactly 50 W x its duration
+    return [ScriptedPowerSensor([POWER_W])]
 
 
 @pytest.fixture(scope="module")
@@ -90,19 +90,19 @@ def test_table_rows_come_from_the_runs_ratios_and_accuracies(study):
 def test_inference_energy_rows_are_measured_with_their_source(study):
     for row in study.tables["mlp"].rows:
         inference = row.inference
-        assert inference["rounds"] == 2 and inference["source"] == "counter" and inference["component"] == "all"
-        assert inference["avg_power_w"] == pytest.approx(POWER_W, rel=1e-3)  # the meter times reads at their midpoint
+        assert inference["rounds"] == 2 and inference["source"] == "integrated" and inference["component"] == "all"
+        assert inference["avg_power_w"] == pytest.approx(POWER_W, rel=1e-6)
         assert inference["j_per_1k_images"] > 0
     for record in study.records:
         assert all(r.images == r.passes * 64 and r.duration_s >= 0.05 for r in record.inference)
     saved = json.loads(study.results_json.read_text())
     assert saved["complete"] is True
-    assert saved["tables"]["mlp"]["rows"][1]["inference"]["source"] == "counter"
+    assert saved["tables"]["mlp"]["rows"][1]["inference"]["source"] == "integrated"
     spent = sum(r.train_energy_j for r in study.records)  # one attempt per run: each spent its run's energy
     assert saved["carbon"]["energy_j"] == pytest.approx(spent)
     assert saved["carbon"]["operational_kg_co2e"] > 0 and saved["carbon"]["embodied_kg_co2e"] > 0
     text = study.results_md.read_text()
-    assert "| setting | sigma | lambda | accuracy |" in text and "counter (all)" in text
+    assert "| setting | sigma | lambda | accuracy |" in text and "integrated (all)" in text
 
 
 def test_rerun_reports_the_finished_sweep_without_training(study, tmp_path, mocker):
