@@ -5,7 +5,8 @@ import json
 import signal
 import subprocess
 import sys
-import time
+
+from tests.support.waiting import wait_for
 
 
 def test_sigint_writes_an_interrupted_summary_and_exits_130(long_run_config, tmp_path):
@@ -15,10 +16,8 @@ def test_sigint_writes_an_interrupted_summary_and_exits_130(long_run_config, tmp
         [sys.executable, "-m", "powertrain", "train", "-c", str(config), "--out", str(run), "-q"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not (run / "metrics.csv").exists() or len((run / "metrics.csv").read_text().splitlines()) < 2:
-        assert proc.poll() is None and time.monotonic() < deadline, "no epoch finished in time"
-        time.sleep(0.05)
+    metrics = run / "metrics.csv"
+    wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, "a finished epoch", proc=proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

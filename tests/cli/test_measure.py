@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from tests.support.waiting import wait_for
 
 from powertrain.cli import main
 from powertrain.errors import SensorUnavailable
@@ -50,7 +50,10 @@ def test_measure_writes_json_and_exits_with_the_commands_status(tmp_path, sensor
     assert report["interrupted"] is False
     m = Measurement.from_dict(report["measurement"])
     assert set(m.energy_by_device_j) == {"gpu:0", "cpu:estimate"}
-    assert m.energy_by_device_j["gpu:0"] == pytest.approx(200.0 * m.duration_s, rel=1e-2)
+    # the steady 20 W power sensor is integrated on the meter's own clock: exactly 20 W x the command's duration, on
+    # any machine (a counter read on the real clock is off by its power x however long a busy machine pauses a read)
+    assert m.energy_by_device_j["cpu:estimate"] == pytest.approx(20.0 * m.duration_s, rel=1e-6)
+    assert m.energy_by_device_j["gpu:0"] > 0
     assert m.source_by_device == {"gpu:0": "counter", "cpu:estimate": "estimated"}
     assert m.estimated and m.total_includes == ("cpu", "gpu")
     assert {"cpu_model", "gpus", "hostname"} <= set(report["hardware"])
@@ -150,10 +153,7 @@ def test_ctrl_c_is_forwarded_to_the_child_and_the_json_is_still_written(tmp_path
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():  # wait for an event, not for a guessed delay
-            assert parent.poll() is None and time.monotonic() < deadline, "child never started"
-            time.sleep(0.02)
+        wait_for(ready.exists, "the child to start", proc=parent)
         os.kill(parent.pid, signal.SIGINT)
         assert parent.wait(timeout=60) == 5
     finally:

@@ -10,17 +10,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
+
+from tests.support.waiting import wait_for
 
 from powertrain.training import RunDir
-
-
-def _wait_for(predicate, proc, what, timeout_s=120.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert proc.poll() is None, f"exited early ({proc.returncode}) waiting for {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_sigterm_records_the_status_and_exits_143(long_run_config, tmp_path):
@@ -30,7 +23,7 @@ def test_sigterm_records_the_status_and_exits_143(long_run_config, tmp_path):
         [sys.executable, "-m", "powertrain", "train", "-c", str(long_run_config), "--out", str(run), "-q"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    _wait_for(lambda: (run / "heartbeat.json").exists(), proc, "the first epoch to start")
+    wait_for(lambda: (run / "heartbeat.json").exists(), "the first epoch to start", proc=proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -51,14 +44,11 @@ def test_sigkilled_measure_takes_its_child_along_and_leaves_partial_energy(tmp_p
         [sys.executable, "-m", "powertrain", "measure", "--out", str(out), "--", sys.executable, "-c", child],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    _wait_for(lambda: out.exists() and "so_far" in out.read_text(), proc, "a partial report")
+    wait_for(lambda: out.exists() and "so_far" in out.read_text(), "a partial report", proc=proc)
     child_pid = int(pid_file.read_text())
     proc.kill()
     proc.wait()
-    deadline = time.monotonic() + 10
-    while _alive(child_pid):
-        assert time.monotonic() < deadline, "the measured command outlived a SIGKILLed powertrain measure"
-        time.sleep(0.05)
+    wait_for(lambda: not _alive(child_pid), "the measured command to end with its SIGKILLed powertrain measure")
     report = json.loads(out.read_text())
     assert report["status"] == "running" and report["so_far"]["duration_s"] > 0
     assert report["so_far"]["energy_j"] >= 0 and report["hardware"]["cpu_logical_cores"] >= 1

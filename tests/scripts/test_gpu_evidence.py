@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gpu-evidence.sh"
@@ -119,15 +121,16 @@ def test_a_failed_or_timed_out_step_is_recorded_and_the_next_one_runs(tmp_path, 
     out = tmp_path / "out"
     start = time.monotonic()
     assert runner.main([str(out), "--dry-run", "--work", str(tmp_path / "work")]) == 1
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 60  # the sleeper was cut at its limit: its own 60 s never ran out
     records = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
     assert records["fails"]["status"] == "failed"
     assert records["fails"]["error"] == "c0: exit status 3: bad input"
-    assert records["hangs"]["status"] == "timeout" and records["hangs"]["duration_s"] < 5
+    assert records["hangs"]["status"] == "timeout" and 2 <= records["hangs"]["duration_s"] < 60  # limit 2 s
     assert records["works"]["status"] == "ok" and "fine" in records["works"]["commands"][0]["output_tail"]
     assert records["gpu-only"]["status"] == "skipped: no GPU"
-    with pytest.raises(ProcessLookupError):  # the timed-out command's process is gone
-        os.kill(int(pid_file.read_text()), 0)
+    # the timed-out command's process is gone (found by its command line: on a busy machine it may be stopped at its
+    # limit before it has even written its pid)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if str(pid_file) in " ".join(p.info["cmdline"] or ())]
     summary = (out / "summary.md").read_text()
     assert "| fails | exits 3 | failed |" in summary and "| hangs | sleeps past its limit | timeout |" in summary
     assert "| made-up ratio | 1.500 | <= 1.2 | NOT MET (dry run) |" in summary
@@ -234,10 +237,7 @@ def test_a_stopped_runner_stops_its_commands_and_keeps_the_finished_steps(tmp_pa
     proc = subprocess.Popen([sys.executable, "-c", STOPPED_RUN, str(ROOT / "scripts"), str(pid_file), str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        for _ in range(600):  # the sleeping step has started (at most 60 s on a busy machine)
-            if pid_file.exists() and pid_file.read_text():
-                break
-            time.sleep(0.1)
+        wait_for(lambda: pid_file.exists() and pid_file.read_text(), "the sleeping step to start", proc=proc)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -12,6 +12,7 @@ import signal
 import time
 
 import pytest
+from tests.support.waiting import wait_for
 
 from powertrain._files import current_umask
 from powertrain.errors import ConfigError, OutputError, Terminated
@@ -27,21 +28,30 @@ def sensor():
 
 
 class StopAt(QuietReporter):
-    """Raises ``error`` when epoch ``epoch`` starts (``where="start"``) or after its evaluation (``"end"``)."""
+    """Raises ``error`` when epoch ``epoch`` starts (``where="start"``) or after its evaluation (``"end"``).
 
-    def __init__(self, epoch, error, where="start"):
-        self.epoch, self.error, self.where, self.record = epoch, error, where, None
+    At the start it first waits until the run's heartbeat holds energy of that epoch (the meter sampled it and the
+    heartbeat thread wrote it), so the interruption has energy to lose. After the evaluation nothing needs waiting
+    for: the heartbeat's last write, when the run ends, covers the epoch's training and evaluation.
+    """
+
+    def __init__(self, epoch, error, where="start", *, run=None):
+        self.epoch, self.error, self.where, self.run, self.record = epoch, error, where, run, None
 
     def start_epoch(self, epoch, steps):
         if self.where == "start" and epoch == self.epoch:
-            time.sleep(0.6)  # let the heartbeat record some energy of this epoch first
+            if self.run is not None:
+                wait_for(lambda: _holds_energy(self.run.read_heartbeat(), epoch), f"a heartbeat of epoch {epoch}")
             raise self.error
 
     def end_epoch(self, record):
         if self.where == "end" and record.epoch == self.epoch:
             self.record = record
-            time.sleep(0.6)
             raise self.error
+
+
+def _holds_energy(beat, epoch):
+    return beat is not None and beat["epoch"] == epoch and beat["energy_j"] > 0
 
 
 def summary_of(run):
@@ -69,7 +79,8 @@ def test_an_epoch_interrupted_twice_counts_both_interruptions_and_its_evaluation
     assert beat1["energy_j"] >= epoch2.train_energy_j + epoch2.eval_energy_j > 0
 
     with pytest.raises(KeyboardInterrupt):  # the same epoch, interrupted again
-        train(small_config(epochs=3), resume=run.path, sensors=[sensor()], reporter=StopAt(2, KeyboardInterrupt()))
+        again = StopAt(2, KeyboardInterrupt(), run=run)
+        train(small_config(epochs=3), resume=run.path, sensors=[sensor()], reporter=again)
     beat2 = run.read_heartbeat()
     assert beat2["session"] != beat1["session"] and beat2["energy_j"] > 0
     assert summary_of(run.path)["energy"]["lost_j"] == pytest.approx(beat1["energy_j"])
