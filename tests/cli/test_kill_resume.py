@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from powertrain.training import RunDir
 
@@ -17,44 +16,31 @@ def _rows(path):
 
 
 def test_sigkill_then_resume(long_run_config, tmp_path):
-    config = long_run_config
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "powertrain", "train", "-c", str(config), "--out", str(run), "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:  # wait until two epochs are checkpointed
-            done = len(_rows(run / "metrics.csv")) if (run / "metrics.csv").exists() else 0
-            beat = json.loads((run / "heartbeat.json").read_text()) if (run / "heartbeat.json").exists() else {}
-            if done >= 2 and beat.get("epoch", -1) > done and beat.get("energy_j", 0) > 0:
-                break  # two epochs checkpointed and energy already spent in the next one
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the run did not finish two epochs in time")
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    cmd = [sys.executable, "-m", "powertrain", "train", "-c", str(long_run_config), "--out", str(run), "-q"]
+    # the run SIGKILLs itself in epoch 3, after two checkpointed epochs, right after a heartbeat holding epoch 3's
+    # energy was written (powertrain/_killpoints.py): the state is known exactly, whatever the machine's load
+    env = {**os.environ, "POWERTRAIN_KILL_AT": "heartbeat:3"}
+    killed = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
 
     before = _rows(run / "metrics.csv")
     beat = json.loads((run / "heartbeat.json").read_text())
     assert json.loads((run / "summary.json").read_text())["status"] == "running"
-    checkpointed = RunDir(run).load_checkpoint()["epoch"]  # the source of truth; metrics.csv may lag by one
-    # the heartbeat belongs to an unfinished epoch unless the kill fell between checkpoint and heartbeat clean-up
-    expected_lost_j = beat["energy_j"] if beat["epoch"] > checkpointed else 0.0
-    target = checkpointed + 1
+    assert RunDir(run).load_checkpoint()["epoch"] == len(before) == 2
+    assert beat["epoch"] == 3 and beat["energy_j"] > 0  # the killed epoch's energy so far, for the resume to count
     resumed = subprocess.run(
-        [sys.executable, "-m", "powertrain", "train", "--resume", str(run), "--epochs", str(target), "-q"],
+        [sys.executable, "-m", "powertrain", "train", "--resume", str(run), "--epochs", "3", "-q"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     after = _rows(run / "metrics.csv")
-    assert [int(r["epoch"]) for r in after] == list(range(1, target + 1))
-    assert after[: len(before)] == before  # finished epochs carried over untouched
+    assert [int(r["epoch"]) for r in after] == [1, 2, 3]
+    assert after[:2] == before  # finished epochs carried over untouched
     summary = json.loads((run / "summary.json").read_text())
     energy = summary["energy"]
-    assert summary["status"] == "completed" and summary["epochs_completed"] == target
-    assert energy["lost_j"] == expected_lost_j  # the killed epoch's energy is counted, not dropped
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 3
+    assert energy["lost_j"] == beat["energy_j"]  # the killed epoch's energy is counted, not dropped
     epochs_j = sum(float(r["train_energy_j"]) + float(r["eval_energy_j"]) for r in after)
     assert abs(energy["total_j"] - (epochs_j + energy["lost_j"])) < 1e-6 * max(1.0, energy["total_j"])
     assert abs(float(after[-1]["energy_j"]) - energy["total_j"]) < 1e-6 * max(1.0, energy["total_j"])

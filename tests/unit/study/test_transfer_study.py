@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -17,6 +16,7 @@ import yaml
 
 from powertrain.cli import main
 from powertrain.errors import ConfigError
+from powertrain.meters.testing import ScriptedCounterSensor
 from powertrain.models import create_model
 from powertrain.study import load_sweep, load_transfer_study_config, run_transfer_study
 from powertrain.study.engine.results import TrialRecord
@@ -83,7 +83,10 @@ def transfer_study(tmp_path_factory):
     """A finished transfer study: 2 seeds, every fine-tuning mode (run once for this module's tests)."""
     tmp_path = tmp_path_factory.mktemp("transfer")
     config = transfer_config(tmp_path, finetune=["full", "head", {"finetune": "last_blocks", "finetune_blocks": 1}])
-    return config, run_transfer_study(config)
+    # a steady 20 W scripted CPU estimate: every run's energy is its duration x 20 W (> 0), labelled estimated like
+    # the real estimate, which can read 0 J for a run shorter than its 10 ms CPU-time ticks on a busy machine
+    cpu = ScriptedCounterSensor(lambda t: 20.0 * t, device="cpu:estimate", component="cpu", source="estimated")
+    return config, run_transfer_study(config, sensors=[cpu])
 
 
 @pytest.fixture(scope="module")
@@ -169,19 +172,13 @@ def test_killed_study_continues_without_redoing_finished_stages(tmp_path):
     )  # fmt: skip
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "powertrain", "study", "transfer", str(config), "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    victim, deadline = None, time.monotonic() + 240
-    try:
-        while victim is None and time.monotonic() < deadline:
-            for run in (out / "finetune" / "runs").glob("*"):
-                if (run / "checkpoint.pt").exists() and not (run / "model.pt").exists():
-                    victim = run
-            assert proc.poll() is None, proc.stderr.read()
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert victim is not None, "no fine-tune checkpointed an epoch in time"
+    # the study SIGKILLs itself in epoch 2 of the fine-tune, after its first epoch was checkpointed and right after a
+    # heartbeat with epoch 2's energy (powertrain/_killpoints.py): no race between a check here and the kill
+    env = {**os.environ, "POWERTRAIN_KILL_AT": "heartbeat:2@/finetune/runs/"}
+    killed = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (victim,) = (out / "finetune" / "runs").iterdir()
+    assert RunDir(victim).load_checkpoint()["epoch"] == 1 and not (victim / "model.pt").exists()
     pretrain_db = f"sqlite:///{out / 'pretrain' / 'study.db'}"
     pretrained = optuna.load_study(study_name="study-pretrain", storage=pretrain_db).trials
     before = [(t.number, t.state, dict(t.user_attrs)) for t in pretrained]
@@ -195,8 +192,7 @@ def test_killed_study_continues_without_redoing_finished_stages(tmp_path):
     assert tuned.counts == {"fail": 1, "complete": 1}  # the killed attempt, and its retry that finished it
     retry = tuned.by_state("complete")[0]
     assert retry.get("run_dir") == str(victim.resolve())
-    metrics = RunDir(victim).read_metrics()
-    assert [int(r["epoch"]) for r in metrics] == list(range(int(metrics[0]["epoch"]), int(metrics[0]["epoch"]) + 3))
+    assert [int(r["epoch"]) for r in RunDir(victim).read_metrics()] == [1, 2, 3]  # each epoch once
     data = json.loads((out / "results.json").read_text())
     row = data["comparisons"][0]["rows"][0]
     assert row["finetune"]["energy_j"] == retry.get("energy_j") and row["finetune"]["epochs_completed"] == 3
