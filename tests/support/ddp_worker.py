@@ -7,11 +7,13 @@ own GPU (rank 0: 200 W, rank 1: 300 W), all labelled alike. The job therefore dr
 per rank would report 100 + 50 more per extra rank. A second tracker pretends the ranks run on two nodes, so each
 node's CPU package counts (750 W). Time is a fake clock every rank advances alike; each rank writes what it saw.
 Then, in the same process group, the ranks run examples/torchrun_energy.py as shipped, with the sensors it discovers.
+The ranks meet through a FileStore in OUT_DIR (no TCP port to choose).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -63,8 +65,10 @@ def run(out: Path, rank: int, host: str, name: str) -> None:
 
 def main() -> None:
     out = Path(sys.argv[1])
-    dist.init_process_group("gloo")
-    rank = dist.get_rank()
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    # the rendezvous is a file in the test's folder, not MASTER_PORT: no free port to pick and lose to another process
+    store = dist.FileStore(str(out / "rendezvous"), world_size)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size)
     run(out, rank, "node-a", "one-node")
     run(out, rank, f"node-{rank}", "two-nodes")
     runpy.run_path(str(EXAMPLE), run_name="example")["main"](epochs=1, out=str(out / "example-summary.json"))
