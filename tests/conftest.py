@@ -1,4 +1,4 @@
-"""Test-suite hooks, and the one fixture shared across folders (``long_run_config``).
+"""Test-suite hooks, and the fixtures shared across folders.
 
 Tests marked ``gpu`` need a CUDA GPU with NVML; they are skipped, with the reason, when either is missing
 (they only run when selected, e.g. ``pytest -m gpu``).
@@ -58,6 +58,23 @@ def long_run_config(tmp_path):
     path = tmp_path / "long-run.yaml"
     path.write_text(LONG_RUN)
     return path
+
+
+@pytest.fixture
+def steady_cpu_estimate(monkeypatch):
+    """Sensor discovery (a meter's or a tracker's own) finds one steady 20 W CPU estimate, scripted.
+
+    For in-process runs that assert an energy figure without passing sensors (the CLI, shipped examples): their joules
+    are then their duration x 20 W, labelled ``estimated`` like this machine's real estimate, which can read 0 J for
+    a run shorter than its 10 ms CPU-time ticks.
+    """
+    from powertrain.meters.testing import ScriptedPowerSensor
+
+    def discover(**_options):
+        return [ScriptedPowerSensor([20.0], device="cpu:estimate", component="cpu", source="estimated")]
+
+    monkeypatch.setattr("powertrain.meters.meter.discover_sensors", discover)
+    monkeypatch.setattr("powertrain.integrations.tracker.discover_sensors", discover)
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ def grid(tmp_path):
     return path
 
 
-def test_grid_sweep_runs_every_point_once_and_a_rerun_keeps_them(grid, tmp_path, capsys):
+def test_grid_sweep_runs_every_point_once_and_a_rerun_keeps_them(grid, tmp_path, capsys, steady_cpu_estimate):
     out = tmp_path / "study"
     assert main(["sweep", str(grid), "--out", str(out), "-q"]) == 0
     printed = capsys.readouterr().out

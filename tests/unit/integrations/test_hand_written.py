@@ -16,12 +16,12 @@ from powertrain.meters.testing import FakeClock, ScriptedCounterSensor, Scripted
 EXAMPLE = Path(__file__).parents[3] / "examples" / "hand_written_loop.py"
 
 
-def test_example_loop_measures_each_epoch_and_eat_sparsifies(capsys):
+def test_example_loop_measures_each_epoch_and_eat_sparsifies(capsys, steady_cpu_estimate):
     main = runpy.run_path(str(EXAMPLE), run_name="example")["main"]
     eat = main(epochs=2, lam=2.0, batch_size=256)
     standard = main(epochs=2, lam=0.0, batch_size=256)
     assert [r["epoch"] for r in eat] == [1, 2]
-    assert all(r["energy_j"] > 0 and r["power_w"] > 0 for r in eat + standard)  # the CPU estimate at least
+    assert all(r["energy_j"] > 0 and r["power_w"] == pytest.approx(20.0) for r in eat + standard)  # what it found
     assert eat[-1]["density"] < standard[-1]["density"]
     assert "epoch 2:" in capsys.readouterr().out
 
