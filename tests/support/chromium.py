@@ -12,6 +12,7 @@ import base64
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -70,7 +71,7 @@ class _Pipe:
         return ": " + self.log.read().decode(errors="replace")[-2000:]
 
     def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
-             timeout_s: float = 30.0) -> dict[str, Any]:  # fmt: skip
+             timeout_s: float = 120.0) -> dict[str, Any]:  # fmt: skip
         self.next_id += 1
         message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -88,7 +89,7 @@ class _Pipe:
                 return dict(reply.get("result", {}))
             self.events.append(reply)
 
-    def wait_event(self, method: str, timeout_s: float = 30.0) -> dict[str, Any]:
+    def wait_event(self, method: str, timeout_s: float = 120.0) -> dict[str, Any]:
         for event in self.events:
             if event.get("method") == method:
                 return event
@@ -101,8 +102,9 @@ class _Pipe:
 
     def _read(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self.buffer:
-            if time.monotonic() > deadline:
-                raise TimeoutError("Chromium did not answer in time")
+            remaining_s = deadline - time.monotonic()  # a generous deadline (a busy machine), and a real one: no hang
+            if remaining_s <= 0 or not select.select([self.read_fd], [], [], remaining_s)[0]:
+                raise TimeoutError(f"Chromium did not answer in time{self.log_tail()}")
             chunk = os.read(self.read_fd, 1 << 20)
             if not chunk:
                 raise RuntimeError(f"Chromium closed the pipe (exit status {self.proc.poll()}){self.log_tail()}")
