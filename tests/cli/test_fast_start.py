@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.support.waiting import DEADLINE_S
+
 PROBE = """
 import contextlib, io, sys
 from powertrain.cli import app, main
@@ -29,7 +31,7 @@ print(",".join(heavy))
 
 
 def test_version_info_measure_and_every_help_run_without_importing_torch():
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=DEADLINE_S)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()[:300]}"
 

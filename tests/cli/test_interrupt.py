@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 
-from tests.support.waiting import wait_for
+from tests.support.waiting import DEADLINE_S, wait_for
 
 
 def test_sigint_writes_an_interrupted_summary_and_exits_130(long_run_config, tmp_path):
@@ -19,7 +19,7 @@ def test_sigint_writes_an_interrupted_summary_and_exits_130(long_run_config, tmp
     metrics = run / "metrics.csv"
     wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, "a finished epoch", proc=proc)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=DEADLINE_S)
     assert proc.returncode == 130
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
     summary = json.loads((run / "summary.json").read_text())

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+from tests.support.waiting import DEADLINE_S
+
 from powertrain.training import RunDir
 
 
@@ -21,7 +23,8 @@ def test_sigkill_then_resume(long_run_config, tmp_path):
     # the run SIGKILLs itself in epoch 3, after two checkpointed epochs, right after a heartbeat holding epoch 3's
     # energy was written (powertrain/_killpoints.py): the state is known exactly, whatever the machine's load
     env = {**os.environ, "POWERTRAIN_KILL_AT": "heartbeat:3"}
-    killed = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    killed = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            timeout=DEADLINE_S)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
 
     before = _rows(run / "metrics.csv")
@@ -31,7 +34,7 @@ def test_sigkill_then_resume(long_run_config, tmp_path):
     assert beat["epoch"] == 3 and beat["energy_j"] > 0  # the killed epoch's energy so far, for the resume to count
     resumed = subprocess.run(
         [sys.executable, "-m", "powertrain", "train", "--resume", str(run), "--epochs", "3", "-q"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=DEADLINE_S,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     after = _rows(run / "metrics.csv")

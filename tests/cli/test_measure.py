@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.waiting import wait_for
+from tests.support.waiting import DEADLINE_S, wait_for
 
 from powertrain.cli import main
 from powertrain.errors import SensorUnavailable
@@ -127,7 +127,7 @@ def test_python_dash_m_powertrain_measures_a_real_command(tmp_path):
         [sys.executable, "-m", "powertrain", "measure", "--out", str(out), "--", *child("print('child says hi')")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=DEADLINE_S,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "child says hi"  # the summary goes to stderr
@@ -155,7 +155,7 @@ def test_ctrl_c_is_forwarded_to_the_child_and_the_json_is_still_written(tmp_path
     try:
         wait_for(ready.exists, "the child to start", proc=parent)
         os.kill(parent.pid, signal.SIGINT)
-        assert parent.wait(timeout=60) == 5
+        assert parent.wait(timeout=DEADLINE_S) == 5
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 
-from tests.support.waiting import wait_for
+from tests.support.waiting import DEADLINE_S, wait_for
 
 from powertrain.training import RunDir
 
@@ -25,7 +25,7 @@ def test_sigterm_records_the_status_and_exits_143(long_run_config, tmp_path):
     )  # fmt: skip
     wait_for(lambda: (run / "heartbeat.json").exists(), "the first epoch to start", proc=proc)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=DEADLINE_S)
     assert proc.returncode == 143, err
     assert "terminated (SIGTERM)" in err and "--resume" in err and "Traceback" not in err
     summary = json.loads((run / "summary.json").read_text())

@@ -10,6 +10,7 @@ import uuid
 
 import optuna
 import pytest
+from tests.support.waiting import DEADLINE_S
 
 from powertrain.training import RunDir
 
@@ -48,7 +49,7 @@ def _worker(config, out, storage, *, kill_at=None):
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _finish(proc, timeout=180):
+def _finish(proc, timeout=DEADLINE_S):
     _, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err
 
@@ -73,7 +74,7 @@ def test_two_workers_share_a_postgresql_grid_each_point_exactly_once(tmp_path, p
         assert run_dir.startswith((str(tmp_path / "w0"), str(tmp_path / "w1")))
         assert json.loads(RunDir(run_dir).summary_path.read_text())["status"] == "completed"
     shown = subprocess.run([sys.executable, "-m", "powertrain", "sweep", "show", postgres_url, "--study", study_name],
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+                           capture_output=True, text=True, timeout=DEADLINE_S)  # fmt: skip
     assert shown.returncode == 0 and "6 trials on" in shown.stdout, shown.stderr
 
 
@@ -112,7 +113,7 @@ def test_worker_killed_mid_trial_restarts_and_finishes_the_study(tmp_path, backe
     # the worker SIGKILLs itself in epoch 2 of its second trial, right after a heartbeat of that epoch holding energy
     # was written (a kill point the code announces: no race between a check here and the kill)
     proc = _worker(config, out, storage, kill_at="heartbeat:2@seed=1")
-    _, err = proc.communicate(timeout=180)
+    _, err = proc.communicate(timeout=DEADLINE_S)
     assert proc.returncode == -signal.SIGKILL, err
     victim = (out / "runs" / "seed=1").resolve()  # the grid's seeded order runs seed=0 first
     url = storage or f"sqlite:///{out / 'study.db'}"

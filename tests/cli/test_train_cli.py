@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.support.waiting import DEADLINE_S
 
 from powertrain.cli import main
 
@@ -72,7 +73,7 @@ def test_real_entry_point_exit_code_for_missing_data(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "powertrain", "train", "--dataset", "cifar10", "--data-dir", str(tmp_path), "-q",
          "--out", str(tmp_path / "r")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=DEADLINE_S,
     )  # fmt: skip
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tests.support.waiting import wait_for
+from tests.support.waiting import DEADLINE_S, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gpu-evidence.sh"
@@ -40,7 +40,7 @@ def _env() -> dict[str, str]:
 def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     out = tmp_path / "evidence"
     proc = subprocess.run(["bash", str(SCRIPT), "--dry-run", str(out)], env=_env(), capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+                          timeout=DEADLINE_S)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{s}.json" for s in STEP_FILES), "summary.md"])
     steps = {name: json.loads((out / f"{name}.json").read_text()) for name in STEP_FILES}
@@ -149,7 +149,7 @@ def test_without_a_gpu_the_real_run_refuses_with_one_line(tmp_path, monkeypatch,
 
 
 def test_the_script_refuses_a_missing_outdir():
-    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=DEADLINE_S)
     assert proc.returncode == 2 and "OUTDIR" in proc.stderr
 
 
@@ -205,7 +205,7 @@ def test_the_gpu_commands_are_accepted_by_the_benchmarks_and_commands_they_call(
     study = steps_module.STEP_BY_NAME["eat-study"].commands(ctx)[0].argv[5]
     sweep = steps_module.STEP_BY_NAME["sweep"].commands(ctx)[0].argv[5]
     proc = subprocess.run([sys.executable, "-c", CHECK_GPU_COMMANDS, json.dumps(benches), study, sweep], cwd=ROOT,
-                          env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+                          env=_env(), capture_output=True, text=True, timeout=DEADLINE_S)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("parsed bench/") == 5 and "parsed scripts/gpu_evidence_ops.py" in proc.stdout
     assert "configs valid" in proc.stdout
@@ -239,7 +239,7 @@ def test_a_stopped_runner_stops_its_commands_and_keeps_the_finished_steps(tmp_pa
     try:
         wait_for(lambda: pid_file.exists() and pid_file.read_text(), "the sleeping step to start", proc=proc)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=DEADLINE_S)
     finally:
         proc.kill()
     assert proc.returncode == 130, err[-2000:]

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.waiting import DEADLINE_S
+
 from powertrain.integrations.distributed import Ranks, claim_sensors, sensor_identity
 from powertrain.meters.testing import ScriptedCounterSensor
 
@@ -32,7 +34,7 @@ def test_two_ranks_count_each_device_once_and_agree(tmp_path):
         )
     printed = []
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=DEADLINE_S)
         assert proc.returncode == 0, err.decode()[-2000:]
         printed.append(out.decode().splitlines())
 

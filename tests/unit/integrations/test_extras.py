@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+from tests.support.waiting import DEADLINE_S
+
 # Runs in a fresh interpreter where importing lightning, pytorch_lightning or transformers fails, as it does where the
 # extras are not installed (this venv has them, for the other tests).
 SCRIPT = """
@@ -34,7 +36,7 @@ print(json.dumps(errors))
 
 
 def test_core_and_tracker_work_without_the_extras_and_each_module_names_its_extra():
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=DEADLINE_S)
     assert proc.returncode == 0, proc.stderr[-2000:]
     errors = json.loads(proc.stdout.splitlines()[-1])
     assert errors.keys() == {"lightning", "huggingface"}

@@ -13,6 +13,7 @@ import optuna
 import pytest
 import torch
 import yaml
+from tests.support.waiting import DEADLINE_S
 
 from powertrain.cli import main
 from powertrain.errors import ConfigError
@@ -175,7 +176,8 @@ def test_killed_study_continues_without_redoing_finished_stages(tmp_path):
     # the study SIGKILLs itself in epoch 2 of the fine-tune, after its first epoch was checkpointed and right after a
     # heartbeat with epoch 2's energy (powertrain/_killpoints.py): no race between a check here and the kill
     env = {**os.environ, "POWERTRAIN_KILL_AT": "heartbeat:2@/finetune/runs/"}
-    killed = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    killed = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            timeout=DEADLINE_S)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     (victim,) = (out / "finetune" / "runs").iterdir()
     assert RunDir(victim).load_checkpoint()["epoch"] == 1 and not (victim / "model.pt").exists()
