@@ -8,10 +8,10 @@ process started with the environment variable ``POWERTRAIN_KILL_AT`` set to ``PO
 whose path contains ``TEXT``). Without the variable :func:`reached` does nothing (one environment look-up).
 
 Points:
-    ``heartbeat:E``: right after a heartbeat of epoch ``E`` that holds energy (more than 0 J) was written, in the
-    heartbeat thread; the place is the run directory. So ``POWERTRAIN_KILL_AT=heartbeat:2@seed=1`` kills a
-    sweep worker in epoch 2 of its trial ``seed=1``, after epoch 1 was checkpointed and with epoch 2's energy on disk
-    for the resume to count as lost.
+    ``heartbeat:E``: right after a heartbeat of epoch ``E`` that holds energy (more than 0 J) was written: by the
+    heartbeat thread, or at the latest when epoch ``E``'s training phase ends; the place is the run directory. So
+    ``POWERTRAIN_KILL_AT=heartbeat:2@seed=1`` kills a sweep worker in epoch 2 of its trial ``seed=1``, after epoch 1
+    was checkpointed and with epoch 2's energy on disk for the resume to count as lost.
 """
 
 from __future__ import annotations

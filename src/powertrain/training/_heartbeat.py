@@ -1,8 +1,10 @@
 """The heartbeat: energy spent in the epoch in progress, written to ``heartbeat.json`` from a background thread.
 
 The checkpoint holds every finished epoch; the heartbeat holds what a kill would otherwise lose, training and
-evaluation alike: the meter's energy (total and per device) since the epoch began. Each process writes its own
-``session`` id, so a resume counts one process's heartbeat once, however often it is interrupted afterwards.
+evaluation alike: the meter's energy (total and per device) since the epoch began. It is written every ``interval_s``
+and once more when an epoch's training phase ends, so an epoch shorter than the interval is not lost whole to a kill
+in its evaluation. Each process writes its own ``session`` id, so a resume counts one process's heartbeat once,
+however often it is interrupted afterwards.
 """
 
 from __future__ import annotations
@@ -86,15 +88,19 @@ class Heartbeat:
             if energy_j > 0:
                 killpoints.reached("heartbeat", current.epoch, self.run.path)  # fault tests only (inert)
 
+    def flush(self) -> None:
+        """Write the heartbeat now (no-op between epochs); a full disk is left for the next checkpoint to report."""
+        try:
+            self.beat()
+        except OSError:  # a full disk must not hide the error that ends the run, nor make one
+            pass
+
     def close(self) -> None:
         """Write a last heartbeat (if an epoch is in progress) and stop the thread."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        try:
-            self.beat()
-        except OSError:  # a full disk must not hide the error that ended the run
-            pass
+        self.flush()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -173,6 +173,7 @@ def _epochs(
         reporter.start_epoch(epoch, len(parts.train_loader))
         phase = train_epoch(parts, config, meter, reporter, epoch, totals)
         parts.schedule.step_epoch()
+        heartbeat.flush()  # the training phase's energy is on disk, however short the epoch
         with meter.window(f"eval:{epoch}") as window:
             evaluation = parts.criterion.evaluate(parts.model, parts.test_loader, amp=config.amp)
         totals.add(window.measurement)
