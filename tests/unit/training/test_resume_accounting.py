@@ -155,3 +155,17 @@ def test_diverged_run_says_why(small_config):
     # an lr beyond float32 overflows inside the optimizer: the same status and a line saying why, not a traceback
     result = train(small_config(epochs=3, lr=1e308, out=small_config().out + "-2"), sensors=[sensor()])
     assert result.status == "diverged" and "optimizer overflowed" in result.summary["reason"]
+
+
+def test_an_epoch_shorter_than_the_heartbeat_interval_has_its_training_energy_on_disk(small_config):
+    """The heartbeat is written when the training phase ends, not only every interval (here 0.5 s, longer than an
+    epoch): a kill during the evaluation still finds the epoch's training energy to count as lost."""
+    seen = {}
+
+    class Look(QuietReporter):
+        def end_epoch(self, record):  # after the evaluation, before the checkpoint clears the heartbeat
+            seen[record.epoch] = (record, RunDir(small_config().out).read_heartbeat())
+
+    train(small_config(epochs=2, meter_interval_s=5.0), sensors=[sensor()], reporter=Look())
+    for epoch, (record, beat) in seen.items():
+        assert beat["epoch"] == epoch and beat["energy_j"] >= record.train_energy_j > 0
