@@ -7,6 +7,10 @@ Tests marked ``gpu`` need a CUDA GPU with NVML; they are skipped, with the reaso
 from __future__ import annotations
 
 import functools
+import logging
+import os
+import signal
+import sys
 
 import pytest
 
@@ -36,6 +40,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if reason is not None:
         for item in gpu_items:
             item.add_marker(pytest.mark.skip(reason=f"needs a CUDA GPU: {reason}"))
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@pytest.fixture(autouse=True)
+def _restore_process_state():
+    """Every test starts from the process state the one before it found, whatever the order of the tests.
+
+    Code run in-process changes state that outlives a test: ``main()`` adds a stderr handler to the ``powertrain``
+    logger (and typer an exception hook), the GPU-evidence runner installs SIGINT/SIGTERM handlers and puts its folder
+    on ``sys.path``, a test may chdir or set PyTorch's thread count. Put back after each test: signal handlers, the
+    environment, the working folder, ``sys.path``, the exception hook, the ``powertrain`` logger and the thread count.
+    """
+    handlers = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    environ, cwd, path, excepthook = dict(os.environ), os.getcwd(), list(sys.path), sys.excepthook
+    logger = logging.getLogger("powertrain")
+    log_state = (list(logger.handlers), logger.level, logger.propagate)
+    threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    yield
+    for sig, handler in handlers.items():
+        if signal.getsignal(sig) is not handler and handler is not None:
+            signal.signal(sig, handler)
+    if os.environ != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    if os.getcwd() != cwd:
+        os.chdir(cwd)
+    sys.path[:] = path
+    sys.excepthook = excepthook
+    logger.handlers[:], logger.level, logger.propagate = log_state
+    if threads is not None and sys.modules["torch"].get_num_threads() != threads:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 LONG_RUN = """
