@@ -12,6 +12,8 @@ Points:
     heartbeat thread, or at the latest when epoch ``E``'s training phase ends; the place is the run directory. So
     ``POWERTRAIN_KILL_AT=heartbeat:2@seed=1`` kills a sweep worker in epoch 2 of its trial ``seed=1``, after epoch 1
     was checkpointed and with epoch 2's energy on disk for the resume to count as lost.
+    ``checkpoint:E``: right after epoch ``E``'s checkpoint was written, before its heartbeat is removed (the window
+    where a resume must not count that epoch's heartbeat again); the place is the run directory.
 """
 
 from __future__ import annotations

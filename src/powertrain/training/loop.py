@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
+from powertrain import _killpoints as killpoints
 from powertrain._files import remove_stale_temps
 from powertrain.errors import ConfigError, Terminated, raise_terminated
 from powertrain.meters import EnergyMeter, Sensor
@@ -191,6 +192,7 @@ def _epochs(
             return "diverged", divergence_reason(phase, epoch, config, evaluation.loss)
         if phase.complete:
             run.save_checkpoint(make_checkpoint(parts, epoch, history, totals))
+            killpoints.reached("checkpoint", epoch, run.path)  # fault tests only (inert)
             live.checkpointed = epoch
             heartbeat.checkpointed()
         run.write_metrics(history)
