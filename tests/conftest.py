@@ -51,13 +51,14 @@ def _restore_process_state():
 
     Code run in-process changes state that outlives a test: ``main()`` adds a stderr handler to the ``powertrain``
     logger (and typer an exception hook), the GPU-evidence runner installs SIGINT/SIGTERM handlers and puts its folder
-    on ``sys.path``, a test may chdir or set PyTorch's thread count. Put back after each test: signal handlers, the
-    environment, the working folder, ``sys.path``, the exception hook, the ``powertrain`` logger and the thread count.
+    on ``sys.path``, studies set Optuna's verbosity, a test may chdir or set PyTorch's thread count. Put back after
+    each test: signal handlers, environment, working folder, ``sys.path``, exception hook, the ``powertrain`` and
+    ``optuna`` loggers, and the thread count.
     """
     handlers = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     environ, cwd, path, excepthook = dict(os.environ), os.getcwd(), list(sys.path), sys.excepthook
-    logger = logging.getLogger("powertrain")
-    log_state = (list(logger.handlers), logger.level, logger.propagate)
+    loggers = [logging.getLogger(name) for name in ("powertrain", "optuna")]  # optuna's: its verbosity
+    log_states = [(list(logger.handlers), logger.level, logger.propagate) for logger in loggers]
     threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     yield
     for sig, handler in handlers.items():
@@ -70,7 +71,8 @@ def _restore_process_state():
         os.chdir(cwd)
     sys.path[:] = path
     sys.excepthook = excepthook
-    logger.handlers[:], logger.level, logger.propagate = log_state
+    for logger, (log_handlers, level, propagate) in zip(loggers, log_states, strict=True):
+        logger.handlers[:], logger.level, logger.propagate = log_handlers, level, propagate
     if threads is not None and sys.modules["torch"].get_num_threads() != threads:
         sys.modules["torch"].set_num_threads(threads)
 
