@@ -2,8 +2,9 @@
 # Run the test suite N times under adverse conditions and say, per run, what failed (issue 19):
 #   - both cores (every core) kept busy by one busy-looping process each, started for each run and always killed,
 #     also on Ctrl-C or SIGTERM (--no-load: an idle machine);
-#   - tests in a random order (pytest-random-order, bucket `global` by default), with the seed printed so that a
-#     failing order can be replayed;
+#   - tests in a random order (pytest-random-order: modules in a random order, and the tests of each module), with the
+#     seed printed so that a failing order can be replayed (--bucket global mixes all tests, but then module-scoped
+#     fixtures are built again each time the order comes back to their module: a much longer run);
 #   - each run takes the shared suite lock on its own (flock on /tmp/powertrain-suite.lock), so that others can run
 #     the suite between two runs of this loop; the load starts only once the lock is held.
 #
@@ -12,12 +13,12 @@
 #   -n RUNS         how many runs (default 5)
 #   --seed SEED     the first run's order seed; run i uses SEED+i-1 (default: a random seed per run)
 #   --no-load       no background load
-#   --bucket B      pytest-random-order bucket: global, package, module, class, parent, none (default global)
+#   --bucket B      pytest-random-order bucket: module (default), global, package, class, parent, none
 #   --logs DIR      where each run's full pytest output goes (default: a new folder under /tmp)
 #   PYTEST_ARGS     passed on to pytest (for example a test path, or -m slow)
 #
 # Replay one run's order: scripts/test-stress.sh -n 1 --seed SEED (with its load setting), or directly
-#   python -m pytest -q -p random_order --random-order-bucket=global --random-order-seed=SEED
+#   python -m pytest -q -p random_order --random-order-bucket=module --random-order-seed=SEED
 # PYTHON (default .venv/bin/python, else python3) runs pytest; LOCK (default /tmp/powertrain-suite.lock) is the lock;
 # RUN_TIMEOUT_S (default 1800) ends a run that hangs. Exit status: 0 when every run passed, 1 otherwise, 2 for bad use.
 set -uo pipefail
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 LOCK=${LOCK:-/tmp/powertrain-suite.lock}
 RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-1800}
-runs=5 seed="" load=1 bucket=global logs="" pytest_args=()
+runs=5 seed="" load=1 bucket=module logs="" pytest_args=()
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "test-stress: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
