@@ -27,7 +27,7 @@ PYTHON=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo pyth
 LOCK=${LOCK:-/tmp/powertrain-suite.lock}
 RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-1800}
 runs=5 seed="" load=1 bucket=module logs="" pytest_args=()
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 die() { echo "test-stress: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
