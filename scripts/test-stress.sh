@@ -50,7 +50,7 @@ logs=${logs:-$(mktemp -d -t powertrain-stress.XXXXXX)}
 mkdir -p "$logs" || die "cannot create $logs"
 cores=$(nproc)
 
-load_pids=() pytest_pid=""
+load_pids=() pytest_pid="" lock_pid=""
 stop_load() {
   [ "${#load_pids[@]}" -gt 0 ] || return 0
   kill "${load_pids[@]}" 2>/dev/null
@@ -58,6 +58,7 @@ stop_load() {
   load_pids=()
 }
 cleanup() {  # pytest first gets SIGINT (its fixtures stop their servers), then 30 s later its whole group SIGKILL
+  [ -z "$lock_pid" ] || kill "$lock_pid" 2>/dev/null  # still waiting for the lock
   if [ -n "$pytest_pid" ] && kill -INT "$pytest_pid" 2>/dev/null; then
     for _ in $(seq 1 300); do kill -0 "$pytest_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pytest_pid" 2>/dev/null
@@ -78,7 +79,8 @@ for i in $(seq 1 "$runs"); do
   run_seed=${run_seed:-$(( (RANDOM << 15 | RANDOM) ))}
   log="$logs/run-$i-seed-$run_seed.log"
   exec 9>"$LOCK"
-  flock 9 & wait $!                      # in the background: a signal is handled while waiting for the lock
+  flock 9 & lock_pid=$!                  # in the background: a signal is handled while waiting for the lock
+  wait "$lock_pid"; lock_pid=""
   if [ "$load" = 1 ]; then
     for _ in $(seq 1 "$cores"); do "$PYTHON" -c 'while True: pass' 9>&- & load_pids+=($!); done
   fi
