@@ -17,26 +17,26 @@ def _rows(path):
         return list(csv.DictReader(fh))
 
 
+def _train(args, *, kill_at=None):
+    """``powertrain train ARGS``; with ``kill_at``, the run SIGKILLs itself at that kill point (_killpoints.py)."""
+    env = {**os.environ, "POWERTRAIN_KILL_AT": kill_at} if kill_at else None
+    done = subprocess.run([sys.executable, "-m", "powertrain", "train", *args, "-q"], env=env, capture_output=True,
+                          text=True, timeout=DEADLINE_S)  # fmt: skip
+    assert done.returncode == (-signal.SIGKILL if kill_at else 0), done.stderr
+
+
 def test_sigkill_then_resume(long_run_config, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "powertrain", "train", "-c", str(long_run_config), "--out", str(run), "-q"]
     # the run SIGKILLs itself in epoch 3, after two checkpointed epochs, right after a heartbeat holding epoch 3's
-    # energy was written (powertrain/_killpoints.py): the state is known exactly, whatever the machine's load
-    env = {**os.environ, "POWERTRAIN_KILL_AT": "heartbeat:3"}
-    killed = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            timeout=DEADLINE_S)  # fmt: skip
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    # energy was written: the state is known exactly, whatever the machine's load
+    _train(["-c", str(long_run_config), "--out", str(run)], kill_at="heartbeat:3")
 
     before = _rows(run / "metrics.csv")
     beat = json.loads((run / "heartbeat.json").read_text())
     assert json.loads((run / "summary.json").read_text())["status"] == "running"
     assert RunDir(run).load_checkpoint()["epoch"] == len(before) == 2
     assert beat["epoch"] == 3 and beat["energy_j"] > 0  # the killed epoch's energy so far, for the resume to count
-    resumed = subprocess.run(
-        [sys.executable, "-m", "powertrain", "train", "--resume", str(run), "--epochs", "3", "-q"],
-        capture_output=True, text=True, timeout=DEADLINE_S,
-    )  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr
+    _train(["--resume", str(run), "--epochs", "3"])
     after = _rows(run / "metrics.csv")
     assert [int(r["epoch"]) for r in after] == [1, 2, 3]
     assert after[:2] == before  # finished epochs carried over untouched
@@ -51,18 +51,10 @@ def test_sigkill_then_resume(long_run_config, tmp_path):
 
 def test_sigkill_between_a_checkpoint_and_its_heartbeat_clean_up_counts_nothing_twice(long_run_config, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "powertrain", "train", "-c", str(long_run_config), "--out", str(run), "-q"]
     # killed right after epoch 1's checkpoint was written, while epoch 1's heartbeat is still on disk
-    env = {**os.environ, "POWERTRAIN_KILL_AT": "checkpoint:1"}
-    killed = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            timeout=DEADLINE_S)  # fmt: skip
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    _train(["-c", str(long_run_config), "--out", str(run)], kill_at="checkpoint:1")
     assert RunDir(run).load_checkpoint()["epoch"] == 1 and RunDir(run).read_heartbeat()["epoch"] == 1
-    resumed = subprocess.run(
-        [sys.executable, "-m", "powertrain", "train", "--resume", str(run), "--epochs", "2", "-q"],
-        capture_output=True, text=True, timeout=DEADLINE_S,
-    )  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr
+    _train(["--resume", str(run), "--epochs", "2"])
     energy = json.loads((run / "summary.json").read_text())["energy"]
     assert energy["lost_j"] == 0  # epoch 1 is in the checkpoint: its heartbeat is not counted again
     rows = _rows(run / "metrics.csv")
