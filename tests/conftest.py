@@ -179,4 +179,7 @@ def wandb_offline(tmp_path, monkeypatch):
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
-    return home
+    yield home
+    import wandb
+
+    wandb.teardown()  # W&B's process-wide settings and service belong to this test: the next one starts its own

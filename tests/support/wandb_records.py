@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import struct
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.support.waiting import wait_for
 
 __all__ = ["OfflineRun", "finished_offline_run", "read_offline_run"]
 
@@ -103,18 +104,23 @@ def read_offline_run(path: Path) -> OfflineRun:
     return run
 
 
-def finished_offline_run(folder: Path, run_id: str, *, deadline_s: float = 60.0) -> tuple[Path, OfflineRun]:
+def finished_offline_run(folder: Path, run_id: str) -> tuple[Path, OfflineRun]:
     """The offline run file of ``run_id`` under ``folder/wandb`` once it holds the run's exit record.
 
-    W&B's service writes the file after ``run.finish()`` returns, so this waits for that condition (up to
-    ``deadline_s``).
+    W&B's service process writes the file after ``run.finish()`` returns, so this waits for that condition (with the
+    suite's deadline for conditions, :data:`tests.support.waiting.DEADLINE_S`: a busy machine makes it slower, not
+    absent). W&B names the folder by the second and the id, and adds ``-1``, ``-2`` ... when a folder of that name
+    exists already (two attempts of one run within a second).
     """
-    give_up = time.monotonic() + deadline_s
-    while True:
-        for path in sorted(folder.glob(f"wandb/offline-run-*-{run_id}/run-{run_id}.wandb")):
+    found: list[tuple[Path, OfflineRun]] = []
+
+    def finished() -> bool:
+        for path in sorted(folder.glob(f"wandb/offline-run-*-{run_id}*/run-{run_id}.wandb")):
             run = read_offline_run(path)
             if run.exit_code is not None:
-                return path, run
-        if time.monotonic() > give_up:
-            raise TimeoutError(f"no finished W&B offline run {run_id} under {folder} after {deadline_s:.0f} s")
-        time.sleep(0.05)
+                found.append((path, run))
+                return True
+        return False
+
+    wait_for(finished, f"a finished W&B offline run {run_id} under {folder}")
+    return found[-1]

@@ -55,9 +55,11 @@ class WandbRun(TrackerRun):
     def _init(info: RunInfo, project: str, group: str | None) -> Any:
         import wandb
 
-        folder = None
-        if not os.environ.get("WANDB_DIR") and info.folder is not None:
-            folder = Path(info.folder)
+        # WANDB_DIR is read here, at each run, and passed on: W&B's process-wide settings keep the value of the first
+        # run otherwise, so a later run in the same process (a notebook, a second study) would write to the old folder.
+        folder = Path(os.environ["WANDB_DIR"]) if os.environ.get("WANDB_DIR") else info.folder
+        if folder is not None:
+            folder = Path(folder)
             folder.mkdir(parents=True, exist_ok=True)
         run = wandb.init(
             project=project,

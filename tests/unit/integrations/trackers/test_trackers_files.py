@@ -69,7 +69,7 @@ def test_wandb_offline_run_files_hold_config_epoch_metrics_group_and_summary(wan
             child.log_artifact(path)
         file, run = finished_offline_run(wandb_offline, trial_id)
         attempts.append(run)
-        file.unlink()  # offline folders are named by the second and the id: keep the attempts apart
+        file.unlink()  # keep the attempts apart (a second attempt within the same second goes to a '-1' folder)
     sweep.finish()
     first = attempts[0]
     assert (first.project, first.group, first.name, first.job_type) == ("energy", "grid", "trial-0", "trial")
