@@ -260,8 +260,10 @@ def _parse_bool(text: str) -> bool:
 def _parse_yaml(text: str) -> Any:
     import yaml
 
+    from powertrain._files import load_yaml_text
+
     try:
-        return yaml.safe_load(text)
+        return load_yaml_text(text)  # the loader of config files: 1e-3 is a number, alias bombs are refused
     except yaml.YAMLError:
         return text
 

@@ -213,8 +213,6 @@ def load_config(path: str | Path) -> TrainConfig:
     """
     path = Path(path)
     data = read_yaml(path)
-    if data is None:
-        data = {}
     if isinstance(data, dict) and isinstance(data.get("train"), dict):
         beside = sorted(str(k) for k in data if k != "train")
         if beside:
