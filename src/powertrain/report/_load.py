@@ -7,16 +7,14 @@ demo's output, a folder of runs) is read as all of them. Reading never imports t
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from powertrain.errors import ConfigError
+from powertrain._files import read_yaml
+from powertrain._records import read_metrics, read_results, read_summary
+from powertrain.errors import ConfigError, DamagedFileError
 from powertrain.hardware import hardware_label
 from powertrain.report._model import ReportInput, RunData, StudyData, Trial, _float
 
@@ -30,56 +28,32 @@ class ReportInputError(ConfigError):
     """A report path that is not a run directory or a study folder, or that cannot be read."""
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ReportInputError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ReportInputError(f"{path} does not hold a JSON object")
-    return data
-
-
 def is_run(path: Path) -> bool:
     """A run directory has ``summary.json`` and ``config.yaml``."""
     return (path / "summary.json").is_file() and (path / "config.yaml").is_file()
 
 
 def load_run(path: Path, name: str | None = None) -> RunData:
-    """Read one run directory."""
-    summary = _read_json(path / "summary.json")
-    try:
-        config = yaml.safe_load((path / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ReportInputError(f"cannot read {path / 'config.yaml'}: {exc}") from None
-    epochs: list[dict[str, float]] = []
-    if (path / "metrics.csv").is_file():
-        with (path / "metrics.csv").open(newline="") as fh:
-            for row in csv.DictReader(fh):
-                epochs.append({k: _num(v) for k, v in row.items() if k is not None})
+    """Read one run directory: its summary, config and metrics, every field's kind checked (``_records``).
+
+    Raises:
+        DamagedFileError: A file of the run is damaged (named with the field), never read as a run of 0 J.
+    """
+    summary = read_summary(path / "summary.json")
+    config = read_yaml(path / "config.yaml", what="run config")
+    if not isinstance(config, dict):
+        raise DamagedFileError(f"run config {path / 'config.yaml'} is damaged: expected a mapping of option: value")
+    epochs: list[dict[str, float]] = read_metrics(path / "metrics.csv")
     if epochs and epochs[0].get("epoch") == 0:  # metrics.csv counts from 0; the report, like the CLI, from 1
         for e in epochs:
             e["epoch"] += 1
-    return RunData(name=name or path.name, path=path, config=config if isinstance(config, dict) else {},
-                   summary=summary, epochs=epochs)  # fmt: skip
-
-
-def _num(value: str | None) -> float:
-    try:
-        return float(value) if value not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
+    return RunData(name=name or path.name, path=path, config=config, summary=summary, epochs=epochs)
 
 
 def _results(path: Path) -> dict[str, Any] | None:
+    """The folder's ``results.json`` (kinds checked), None when it has none."""
     file = path / "results.json"
-    if not file.is_file():
-        return None
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_results(file) if file.is_file() else None
 
 
 def is_eat_study(path: Path) -> bool:
@@ -90,7 +64,7 @@ def is_eat_study(path: Path) -> bool:
 
 def load_eat_study(path: Path) -> StudyData:
     """The EAT study: one trial per (model, setting), with its energy ratio, accuracy and inference energy."""
-    data = _read_json(path / "results.json")
+    data = read_results(path / "results.json")
     rows = {(m, r["setting"]): r for m, t in (data.get("tables") or {}).items() for r in t.get("rows", [])}
     trials = []
     for record in data.get("runs") or []:
@@ -150,7 +124,7 @@ def load_sweep_folder(path: Path) -> StudyData:
         if load_sweep is not None:
             data = load_sweep(path).to_dict()
     if data is None:
-        data = _read_json(path / "results.json")
+        data = read_results(path / "results.json")
     return sweep_from_dict(data, path)
 
 

@@ -11,11 +11,11 @@ every task is on target, one shared model against one model per task, and per ta
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from powertrain._records import read_results
 from powertrain.report._figure import Plot, new_figure, to_plot
 from powertrain.report._load import is_sweep, register_loader, sweep_from_dict
 from powertrain.report._model import StudyData, Trial
@@ -28,11 +28,8 @@ _STAGES = {"transfer": ("pretrain", "finetune", "scratch"), "multitask": ("multi
 
 
 def _results(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((path / "results.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    file = path / "results.json"
+    return read_results(file) if file.is_file() else None
 
 
 def is_transfer_study(path: Path) -> bool:

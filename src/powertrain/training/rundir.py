@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from powertrain._files import json_safe, read_yaml, write_atomic
+from powertrain._records import load_torch, read_heartbeat, read_summary
 from powertrain.errors import ConfigError, DamagedFileError, OutputError
 
 if TYPE_CHECKING:
@@ -103,12 +104,19 @@ class RunDir:
     heartbeat_path = property(lambda self: self.path / "heartbeat.json")
     lock_path = property(lambda self: self.path / ".lock")
 
-    def create(self) -> None:
-        """Make the directory; a directory that already holds a run is refused (use resume instead)."""
+    def check_creatable(self) -> None:
+        """Refuse, creating nothing, a path that is a file or a directory that already holds a run."""
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"--out {self.path} is a file; give a folder for the run")
         if self.checkpoint_path.exists() or self.summary_path.exists():
             raise ConfigError(f"{self.path} already holds a run; continue it with --resume {self.path} or pick --out")
+        blocker = next((p for p in self.path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise OutputError(f"cannot create run folder {self.path}: {blocker} is a file")
+
+    def create(self) -> None:
+        """Make the directory; a directory that already holds a run is refused (use resume instead)."""
+        self.check_creatable()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -167,7 +175,10 @@ class RunDir:
         write_atomic(self.metrics_path, buffer.getvalue())
 
     def read_metrics(self) -> list[dict[str, str]]:
-        """The rows of ``metrics.csv`` as string dicts (empty when the file does not exist or cannot be read)."""
+        """The raw rows of ``metrics.csv`` as text (empty when missing or unreadable): to count finished epochs.
+
+        Readers of the figures use :func:`powertrain._records.read_metrics`, which checks every cell.
+        """
         try:
             with self.metrics_path.open(newline="", encoding="utf-8") as fh:
                 return list(csv.DictReader(fh))
@@ -179,16 +190,10 @@ class RunDir:
         write_atomic(self.summary_path, json.dumps(json_safe(summary), indent=2, sort_keys=False) + "\n")
 
     def read_summary(self) -> dict[str, Any]:
-        """The JSON summary; a missing or damaged file is a one-line ConfigError."""
-        try:
-            result = json.loads(self.summary_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{self.path} has no summary.json: is it a finished powertrain run?") from None
-        except (OSError, ValueError) as exc:
-            raise DamagedFileError(f"{self.summary_path} is damaged: {exc}") from None
-        if not isinstance(result, dict):
-            raise DamagedFileError(f"{self.summary_path} is damaged: expected a JSON object")
-        return result
+        """The JSON summary, its fields' kinds checked; a missing or damaged file is a one-line ConfigError."""
+        if not self.summary_path.exists():
+            raise ConfigError(f"{self.path} has no summary.json: is it a finished powertrain run?")
+        return read_summary(self.summary_path)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Write the checkpoint atomically (plain tensors and containers, loadable with ``weights_only=True``)."""
@@ -202,7 +207,7 @@ class RunDir:
         """Read the checkpoint with ``weights_only=True``; a truncated or foreign file is a DamagedFileError."""
         if not self.checkpoint_path.exists():
             raise ConfigError(f"{self.path} has no checkpoint.pt to resume from")
-        state = _load_torch(self.checkpoint_path, "checkpoint")
+        state = load_torch(self.checkpoint_path, "checkpoint")
         missing = [k for k in _CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
         if missing:
             raise DamagedFileError(
@@ -223,7 +228,7 @@ class RunDir:
     def load_model_state(self) -> dict[str, torch.Tensor]:
         """The stored weights (``model.pt``, else the last checkpoint's), loaded with ``weights_only=True``."""
         if self.model_path.exists():
-            state = _load_torch(self.model_path, "weights file")
+            state = load_torch(self.model_path, "weights file")
             if not isinstance(state, dict):
                 raise DamagedFileError(f"{self.model_path} does not hold a state_dict of weights")
             return state
@@ -247,25 +252,8 @@ class RunDir:
         write_atomic(self.heartbeat_path, json.dumps(json_safe(payload)), durable=False)
 
     def read_heartbeat(self) -> dict[str, Any] | None:
-        """The last heartbeat, or None when there is none or it is unreadable."""
-        try:
-            data = json.loads(self.heartbeat_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict):
-            return None
-        try:
-            data["epoch"] = int(data["epoch"])
-            data["energy_j"] = float(data["energy_j"])
-            data["duration_s"] = float(data.get("duration_s", 0.0))
-        except (KeyError, TypeError, ValueError):
-            return None
-        if not (math.isfinite(data["energy_j"]) and data["energy_j"] >= 0 and math.isfinite(data["duration_s"])):
-            return None
-        by_device = data.get("by_device_j")
-        if not isinstance(by_device, dict) or not all(isinstance(v, (int, float)) for v in by_device.values()):
-            data["by_device_j"] = {}
-        return data
+        """The last heartbeat, or None when there is none or it is damaged (logged: see :func:`read_heartbeat`)."""
+        return read_heartbeat(self.heartbeat_path)
 
     def clear_heartbeat(self) -> None:
         """Remove the heartbeat once its epoch is in the checkpoint."""
@@ -273,20 +261,6 @@ class RunDir:
 
 
 _CHECKPOINT_KEYS = ("epoch", "model", "history")
-
-
-def _load_torch(path: Path, what: str) -> Any:
-    import pickle
-
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, KeyError, IndexError, OSError, TypeError,
-            AttributeError, UnicodeDecodeError) as exc:  # fmt: skip
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        message = f"{what} {path} is damaged (truncated, empty or not a torch file): {reason[:200]}"
-        raise DamagedFileError(message) from None
 
 
 def _csv_value(value: object) -> object:

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from powertrain._records import load_torch
 from powertrain.errors import ConfigError
 from powertrain.training.config import TrainConfig
 from powertrain.training.objective import Objective
@@ -73,10 +74,9 @@ def load_init_state(source: str) -> dict[str, torch.Tensor]:
     """
     path = resolve_init_path(source)
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle refusals, truncated or foreign files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"init_from {source}: cannot load {path} with weights_only=True ({first})") from None
+        data = load_torch(path, "weights file")
+    except ConfigError as exc:  # pickle refusals, truncated or foreign files
+        raise ConfigError(f"init_from {source}: {exc}") from None
     if isinstance(data, Mapping):
         for key in ("model", "state_dict"):
             if isinstance(data.get(key), Mapping):
