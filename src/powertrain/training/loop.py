@@ -37,7 +37,7 @@ from powertrain.training.forecasts import RunForecasts
 from powertrain.training.objective import Objective
 from powertrain.training.outputs import RunOutputs
 from powertrain.training.progress import ProgressReporter, QuietReporter
-from powertrain.training.resume import RESUMABLE_FIELDS, open_run, take_back
+from powertrain.training.resume import RESUMABLE_FIELDS, check_new_run, open_run, take_back
 from powertrain.training.rundir import EpochRecord, RunDir
 from powertrain.training.transfer import load_init_state
 
@@ -105,13 +105,24 @@ def train(
         UnknownNameError: An unknown dataset or model.
         DataNotFoundError: The dataset is not on disk.
     """
-    # pretrained weights are read before the run directory exists, so a bad init_from leaves nothing behind
-    init_state = load_init_state(config.init_from) if resume is None and config and config.init_from else None
+    parts = None
+    if resume is None and config is not None:
+        # validate, then act: the data, the model (and pretrained weights) are built before the run directory
+        # exists, so a bad dataset or model option, missing data or a bad init_from leaves nothing behind
+        config = config.replace(out=str(check_new_run(config)))
+        init_state = load_init_state(config.init_from) if config.init_from else None
+        parts = _build(config, init_state)
     run, config, state = open_run(config, resume)
     outputs = RunOutputs(config, run, trackers=trackers, serve=serve)
     outputs.check()
     with run.locked(), _terminate_on_sigterm():
-        return _train_locked(run, config, state, sensors, reporter or QuietReporter(), on_epoch, init_state, outputs)
+        return _train_locked(run, config, state, sensors, reporter or QuietReporter(), on_epoch, parts, outputs)
+
+
+def _build(config: TrainConfig, init_state: dict[str, torch.Tensor] | None = None) -> RunParts:
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    return build_parts(config, device, init_state)
 
 
 def _train_locked(
@@ -121,19 +132,18 @@ def _train_locked(
     sensors: Sequence[Sensor] | None,
     reporter: ProgressReporter,
     on_epoch: EpochCallback | None,
-    init_state: dict[str, torch.Tensor] | None = None,
+    parts: RunParts | None = None,
     outputs: RunOutputs | None = None,
 ) -> TrainResult:
     remove_stale_temps(run.path)
-    device = resolve_device(config.device)
-    seed_everything(config.seed)
-    parts = build_parts(config, device, init_state)
+    if parts is None:
+        parts = _build(config)
     history, done, totals = take_back(run, parts, state)
     meter = EnergyMeter(
         sensors,
         gpu_indices=config.gpu_indices if sensors is None else None,
         sample_period_s=config.meter_interval_s,
-        sync_cuda=device.type == "cuda",
+        sync_cuda=parts.device.type == "cuda",
     )
     live = _Live(run, config, parts, meter, totals, history, checkpointed=done,
                  outputs=outputs or RunOutputs(config, run))  # fmt: skip
@@ -167,6 +177,7 @@ def _epochs(
         live.run, live.config, live.parts, live.meter, live.totals, live.history,
     )  # fmt: skip
     for epoch in range(first, config.epochs + 1):  # epochs count from 1
+        killpoints.reached("epoch", epoch, run.path)  # fault tests only (inert)
         heartbeat.begin_epoch(epoch)
         if parts.penalty is not None:
             parts.penalty.set_epoch(epoch - 1, steps_per_epoch=max(1, len(parts.train_loader)))  # 0-based

@@ -19,7 +19,7 @@ from powertrain.training.config import TrainConfig
 from powertrain.training.device import restore_rng
 from powertrain.training.rundir import EpochRecord, RunDir
 
-__all__ = ["RESUMABLE_FIELDS", "open_run", "take_back"]
+__all__ = ["RESUMABLE_FIELDS", "check_new_run", "open_run", "take_back"]
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ def open_run(
     if resume is None:
         if config is None:
             raise ConfigError("train() needs a config, or resume=RUN_DIR")
-        config.validate()
-        run = RunDir(config.out or _default_out(config))
+        run = RunDir(check_new_run(config))
         run.create()
         run.write_config(config.to_dict())
         return run, config, None
@@ -84,6 +83,21 @@ def open_run(
         state = None
     run.write_config(stored.to_dict())
     return run, stored, state
+
+
+def check_new_run(config: TrainConfig) -> Path:
+    """Validate ``config`` for a new run and check, creating nothing, that its folder can hold one; returns the folder.
+
+    The folder is ``config.out``, or ``runs/<dataset>-<model>-<time>`` when it has none.
+
+    Raises:
+        ConfigError: A bad value, or a folder that already holds a run (resume it instead).
+        OutputError: ``out`` is a file.
+    """
+    config.validate()
+    run = RunDir(config.out or _default_out(config))
+    run.check_creatable()
+    return run.path
 
 
 def take_back(run: RunDir, parts: RunParts, state: dict[str, Any] | None) -> tuple[list[EpochRecord], int, Totals]:
@@ -147,7 +161,7 @@ def _refuse_resume_without_checkpoint(run: RunDir) -> None:
         except (ConfigError, TypeError, ValueError):
             finished = 1  # a summary we cannot read: assume it records work
     if finished or run.model_path.exists():
-        raise ConfigError(
+        raise DamagedFileError(
             f"{run.path} has no checkpoint.pt but records finished work ({finished} epoch(s)"
             f"{', model.pt' if run.model_path.exists() else ''}); resuming would retrain it from scratch and overwrite "
             "metrics.csv and summary.json: restore checkpoint.pt, or start a new run with --out"
