@@ -65,13 +65,27 @@ def _markdown_cell(value: object) -> str:
     return _markdown_text(text)
 
 
-def _writable(out: Path) -> None:
+def _writable(out: Path) -> list[Path]:
+    """Create the report folder (and missing parents); returns the folders this call created, deepest last."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"cannot write the report into {out}: it is a file, not a folder")
+    created = [p for p in (out, *out.parents) if not p.exists()][::-1]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the report folder {out}: {exc.strerror or exc}") from None
-    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+    if not os.access(out, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot write the report into {out}: not a writable folder")
+    return created
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders a failed report created, deepest first, as long as they are empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def build_report(
@@ -99,7 +113,18 @@ def build_report(
     settings = settings.validate() if settings is not None else None
     report = load_inputs(list(paths))
     folder = Path(out) if out is not None else (report.paths[0] / "report" if len(paths) == 1 else Path("report"))
-    _writable(folder)
+    created = _writable(folder)
+    try:
+        return _write(report, folder, settings, title)
+    except BaseException:
+        for name in ("report.html", "report.md"):  # a half-written report is no report: nothing stays behind
+            if created:
+                (folder / name).unlink(missing_ok=True)
+        _remove_empty(created)
+        raise
+
+
+def _write(report: Any, folder: Path, settings: CarbonSettings | None, title: str | None) -> ReportResult:
     carbon = carbon_view(report, settings)
     cards = headline(report, carbon)
     sections = build_sections(report, carbon)
