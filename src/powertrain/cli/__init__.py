@@ -11,11 +11,13 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 
 import typer
 
 from powertrain.cli._app import app
+from powertrain.cli._output import install_warning_lines
 from powertrain.errors import PowertrainError, Terminated, raise_terminated
 
 try:  # typer >= 0.22 vendors click
@@ -52,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _log_warnings_as_lines()
     terminated: list[int] = []
+    previous_hook = install_warning_lines()  # every warnings.warn once, as one `powertrain: warning:` line
     try:
         with _sigterm_raises(terminated):
             result = app(args=args, prog_name="powertrain", standalone_mode=False)
@@ -75,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PowertrainError as exc:
         typer.echo(f"powertrain: error: {one_line(exc)}", err=True)
         return USAGE_ERROR
+    finally:
+        warnings.showwarning = previous_hook
     status = int(result) if isinstance(result, int) else 0
     # a command that handled SIGTERM on its Ctrl-C path returns 130; the shell convention for SIGTERM is 143
     return TERMINATED if terminated and status == INTERRUPTED else status

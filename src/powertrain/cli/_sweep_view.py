@@ -175,7 +175,11 @@ def print_result(result: SweepResult, console: Console) -> None:
 
 
 class SweepDisplay:
-    """The live view of a running sweep: trials done, running, pruned, failed; best so far; energy so far."""
+    """The live view of a running sweep: trials done, running, pruned, failed; best so far; energy so far.
+
+    On a terminal it is one live block, redrawn in place. Written to a pipe or a log, it is plain lines, each ended:
+    one when the sweep opens its study, one when a trial starts or ends, and the whole block at the end.
+    """
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -185,12 +189,16 @@ class SweepDisplay:
         self.epoch_line = ""
         self.live_j = 0.0  # energy of this worker's running trial, not yet in the storage
         self.trial_number = -1
+        self._printed = ""
 
     def begin(self, config: Any) -> None:
         """Start the live view."""
         self.current = f"opening study {config.study} ({config.storage_url.split('://')[0]})"
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
-        self.live.start()
+        if self.console.is_terminal:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
+            self.live.start()
+        else:
+            self._refresh()
 
     def end(self, result: SweepResult | None = None) -> None:
         """Stop the live view (its last state stays on screen), showing ``result`` when the sweep returned one."""
@@ -200,6 +208,8 @@ class SweepDisplay:
             self.live.update(self._render())
             self.live.stop()
             self.live = None
+        elif result is not None:
+            self.console.print(self._render(), markup=False, highlight=False)
 
     def trial_started(self, study: Any, trial: Any) -> None:
         """This worker claimed a trial."""
@@ -227,6 +237,9 @@ class SweepDisplay:
     def _refresh(self) -> None:
         if self.live is not None:
             self.live.update(self._render())
+        elif not self.console.is_terminal and self.current != self._printed:  # a pipe: one ended line per change
+            self._printed = self.current
+            self.console.print(f"now: {self.current}", markup=False, highlight=False)
 
     def _render(self) -> Group:
         r = self.result

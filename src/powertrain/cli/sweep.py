@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
+from powertrain._files import check_writable
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings
+from powertrain.cli._output import capture_third_party, console
 from powertrain.cli._outputs import LogOpt
+from powertrain.errors import ConfigError
 
 __all__ = ["merge_command", "run_command", "show_command", "sweep_app"]
 
@@ -64,15 +66,15 @@ def run_command(
     from powertrain.cli._sweep_view import SweepDisplay, print_result
     from powertrain.study import load_sweep_config, sweep
 
+    capture_third_party()
+    # out: --out, else the file's out:, else studies/<--study or the file's study or its stem>
     cfg = load_sweep_config(config, storage=storage, study=study, out=out)
     if log:
         cfg = cfg.replace(log=list(log))
-    if out is None and study is not None:
-        cfg = cfg.replace(out=str(Path("studies") / study))
     if _carbon(country, region, pue, intensity) is not None:  # where this worker draws its power, not the study's
         given = {"country": country, "region": region, "pue": pue, "intensity_g_per_kwh": intensity}
         cfg = cfg.replace(train=cfg.train.replace(**given))
-    display = None if quiet else SweepDisplay(Console(stderr=True))
+    display = None if quiet else SweepDisplay(console(stderr=True))
     result = None
     try:
         if display is not None:
@@ -93,9 +95,9 @@ def run_command(
     finally:
         if display is not None:
             display.end(result)
-    console = Console()
-    print_result(result, console)
-    console.print(f"results: {Path(cfg.out) / 'results.json'} and {Path(cfg.out) / 'results.csv'}")
+    out_console = console()
+    print_result(result, out_console)
+    out_console.print(f"results: {Path(cfg.out) / 'results.json'} and {Path(cfg.out) / 'results.csv'}")
     return 0
 
 
@@ -117,13 +119,24 @@ def show_command(
     from powertrain.cli._sweep_view import compare_lines, print_result
     from powertrain.study import load_sweep
 
-    console = Console()
+    capture_third_party()
+    settings = _carbon(country, region, pue, intensity)  # None: each trial's own run settings
     result = load_sweep(target, study=study)
-    result.carbon_settings = _carbon(country, region, pue, intensity)  # None: each trial's own run settings
-    print_result(result, console)
-    if compare is not None:
-        for line in compare_lines(result, load_sweep(compare)):
-            console.print(line, markup=False, highlight=False)
+    other = load_sweep(compare) if compare is not None else None
+    if other is not None and (other.objective, other.directions) != (result.objective, result.directions):
+        raise ConfigError(
+            f"cannot compare {result.study} ({', '.join(result.objective)}) with {other.study} "
+            f"({', '.join(other.objective)}): they optimize different objectives"
+        )
+    for path in (csv, json):
+        if path is not None:
+            check_writable(path, what="--csv" if path is csv else "--json")
+    result.carbon_settings = settings
+    out_console = console()
+    print_result(result, out_console)
+    if other is not None:
+        for line in compare_lines(result, other):
+            out_console.print(line, markup=False, highlight=False)
     if csv is not None or json is not None:
         _export(result, csv, json)
     return 0
@@ -145,9 +158,11 @@ def merge_command(
     from powertrain.cli._sweep_view import print_result
     from powertrain.study import merge_sweeps
 
+    capture_third_party()
+    settings = _carbon(country, region, pue, intensity)  # checked before anything is merged
     merged = merge_sweeps(dest, sources, study=study)
-    merged.carbon_settings = _carbon(country, region, pue, intensity)
-    print_result(merged, Console())
+    merged.carbon_settings = settings
+    print_result(merged, console())
     return 0
 
 

@@ -16,9 +16,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 LR = CategoricalDistribution([0.01, 0.1, 0.3, 1.0])
 
 
-def _trial(lr, state, *, ett=None, energy=100.0, base=0.0, hardware="cpu A", epochs=4, done=4):
+def _trial(lr, state, *, ett=None, energy=100.0, base=0.0, hardware="cpu A", epochs=4, done=4, run=None):
     attrs = {
-        "run_name": f"lr={lr}", "hardware": hardware, "energy_j": energy, "base_energy_j": base,
+        "run_name": run or f"lr={lr}", "hardware": hardware, "energy_j": energy, "base_energy_j": base,
         "energy_to_target_j": ett, "reached_target": ett is not None, "config": {"epochs": epochs},
         "curve": [[e, energy * e / done, float(e), 0.5] for e in range(1, done + 1)],
     }  # fmt: skip
@@ -42,19 +42,22 @@ def test_spread_energy_and_pruning_count_every_trial_once(tmp_path):
         _trial(0.1, TrialState.COMPLETE, ett=100.0, energy=100.0),
         _trial(0.3, TrialState.COMPLETE, energy=400.0),  # never reached the target
         _trial(1.0, TrialState.PRUNED, energy=150.0, done=1),  # stopped after 1 of 4 epochs
-        _trial(0.01, TrialState.FAIL, energy=60.0),  # a lost attempt...
-        _trial(0.01, TrialState.COMPLETE, ett=90.0, energy=160.0, base=60.0),  # ...and its retry
+        _trial(0.01, TrialState.FAIL, energy=60.0, run="again"),  # a lost attempt (another run, same lr)...
+        _trial(0.01, TrialState.COMPLETE, ett=90.0, energy=160.0, base=60.0, run="again"),  # ...and its retry
     ])  # fmt: skip
     result = load_sweep(folder)
-    assert result.best.get("run_name") == "lr=0.01" and result.best.values == [90.0]
+    assert result.best.get("run_name") == "again" and result.best.values == [90.0]
     assert result.spread["ratio"] == pytest.approx(500.0 / 90.0) and result.spread["trials"] == 3
     energy = result.energy
     assert energy["total_j"] == pytest.approx(500 + 100 + 400 + 150 + 60 + 100)  # the retry adds only its own part
-    assert energy["pruned_j"] == 150.0 and energy["fail_j"] == 60.0
+    # by the state each configuration ended in: the lost attempt's 60 J count with its completed retry
+    assert energy["pruned_j"] == 150.0 and energy["fail_j"] == 0.0
+    assert energy["complete_j"] == pytest.approx(500 + 100 + 400 + 160)
     assert result.pruning["not_spent_upper_j"] == pytest.approx(150.0 * 3)  # 150 J per epoch, 3 epochs left
     exported = result.to_dict()
-    assert exported["best_energy_to_target_j"] == 90.0 and exported["spread"]["best_trial"] == "lr=0.01"
-    assert [t["spent_j"] for t in exported["trials"]][-1] == pytest.approx(100.0)
+    assert exported["best_energy_to_target_j"] == 90.0 and exported["spread"]["best_trial"] == "again"
+    assert [t["spent_j"] for t in exported["trials"]][-2:] == pytest.approx([60.0, 100.0])  # each attempt's own part
+    assert [t["run_spent_j"] for t in exported["trials"]][-2:] == pytest.approx([0.0, 160.0])  # the run, on its last
 
 
 def test_compare_and_merge_group_by_hardware(tmp_path, capsys):
@@ -89,6 +92,8 @@ def test_sweep_results_carry_operational_and_embodied_co2e_of_what_each_trial_sp
         config = {"epochs": 4, "country": country, "pue": 1.2}
         trial.user_attrs.update(hardware_info=cpu_host, duration_s=3600.0, energy_sources=["estimated"],
                                 energy_estimated=True, config=config)  # fmt: skip
+    # the retry continues the run: its duration is the run's, two hours, of which the lost attempt already counted one
+    trials[2].user_attrs.update(duration_s=7200.0, base_duration_s=3600.0)
     result = load_sweep(_study(tmp_path / "s", "s", trials))
     per_j = {
         c: carbon_footprint(energy_j=1.0, duration_s=0, hardware=cpu_host, settings=CarbonSettings(country=c, pue=1.2))[

@@ -13,19 +13,24 @@ epoch), and for a trial the forecast pruner stopped ``pruned_on_forecast`` (its 
 
 from __future__ import annotations
 
-import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+from powertrain._records import read_metrics, read_summary
+from powertrain.errors import ConfigError
 from powertrain.hardware import describe_hardware, hardware_label
 from powertrain.study.engine.config import OBJECTIVES
 from powertrain.study.engine.storage import worker_id
 from powertrain.training import EpochRecord
 
+log = logging.getLogger(__name__)
+
 __all__ = [
+    "ENDED_STATUSES",
     "epoch_number",
     "existing_summary",
     "objective_value",
@@ -95,30 +100,35 @@ def store_curve(trial: optuna.Trial, history: list[EpochRecord]) -> None:
 
 def store_curve_rows(trial: optuna.Trial, run_dir: Path) -> None:
     """The curve from a finished run's metrics.csv (for a run whose trial was lost after it ended)."""
-    import csv
-
-    try:
-        with (run_dir / "metrics.csv").open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError:
-        return
-    base = 0 if rows and int(rows[0]["epoch"]) >= 1 else 1
-    curve = [
-        [int(r["epoch"]) + base, float(r["energy_j"]), float(r["elapsed_s"]), float(r["val_accuracy"] or "nan")]
-        for r in rows
-    ]
+    rows = read_metrics(run_dir / "metrics.csv")
+    base = 0 if rows and rows[0]["epoch"] >= 1 else 1
+    curve = [[r["epoch"] + base, r["energy_j"], r["elapsed_s"], r["val_accuracy"]] for r in rows]
     trial.set_user_attr("curve", curve)
 
 
-def existing_summary(run_dir: Path) -> dict[str, Any] | None:
-    """The run's summary when it is final (the run ended before the trial was told); else None."""
-    try:
-        data = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError):
+#: Training statuses that end a run for good: a trial whose run ended so reads it back instead of training it again.
+#: ``failed`` and ``interrupted`` are not among them: such a run is resumed from its checkpoint.
+ENDED_STATUSES = ("completed", "reached_target", "budget_exhausted", "diverged", "pruned")
+
+
+def existing_summary(run_dir: Path, *, ended_only: bool = True) -> dict[str, Any] | None:
+    """The run's final summary when the run ended (before its trial was told); else None.
+
+    With ``ended_only`` (the default) a run that failed or was interrupted is not read back: a rerun resumes it. A
+    damaged summary is logged and treated as none (the resume rewrites it, or says why it cannot).
+    """
+    if not (run_dir / "summary.json").exists():
         return None
-    if isinstance(data, dict) and data.get("final") and data.get("status") != "interrupted":
-        return data
-    return None
+    try:
+        data = read_summary(run_dir / "summary.json")
+    except ConfigError as exc:
+        log.warning("%s", exc)
+        return None
+    if not data.get("final"):
+        return None
+    if ended_only and data["status"] not in ENDED_STATUSES:
+        return None
+    return data
 
 
 def epoch_number(record: EpochRecord, curve: list[list[float]]) -> int:

@@ -5,28 +5,38 @@ every grid point once, or ``n_trials`` sampled trials, shared by every worker ru
 same storage. A trial's life:
 
 1. **claim** (:func:`next_trial`): lost trials of dead workers are failed and re-enqueued, a paused round whose
-   worker died gets its next round, then this worker claims a WAITING trial (or asks the sampler for a new one);
+   worker died gets its next round, then this worker claims a WAITING trial (or asks the sampler for a new one); a
+   trial that a killed worker claimed without running is waited for until it counts as lost, so that a rerun
+   finishes the study;
 2. **run** (:func:`run_trial`): a real training run in ``OUT/runs/<name>/`` (continuing its checkpoint when the
    trial is a retry or a next round), reporting every epoch's energy to the pruner;
 3. **pause and next round**: with breadth-first ``round_epochs``, a run that stopped at the end of its round is
    told PRUNED with ``paused`` set and its next round is enqueued;
-4. **tell**: PRUNED, COMPLETE with the objectives' values, or FAIL;
+4. **tell**: PRUNED, COMPLETE with the objectives' values, or FAIL (a run that failed or was interrupted is never a
+   complete trial: a rerun resumes it from its checkpoint, and only a run that cannot be resumed stays failed);
 5. **export**: every trial's figures (:mod:`~powertrain.study.engine.figures`) live in the storage as user
    attributes, so the results can be read from anywhere; ``results.json`` and ``results.csv`` are written at the end.
+
+Every step announces a kill point (:mod:`powertrain._killpoints`: ``claim``, ``start-energy``, ``epoch``,
+``heartbeat``, ``checkpoint``, ``tell``, ``round-end``, ``told``, ``export``), where the fault tests kill the worker or
+fill its disk.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
+import sqlalchemy
 from optuna.trial import TrialState
 
-from powertrain.errors import PowertrainError
+from powertrain import _killpoints as killpoints
+from powertrain.errors import DamagedFileError, OutputError, PowertrainError
 from powertrain.forecast import forecast_curve
 from powertrain.meters import Sensor
 from powertrain.study.engine.config import (
@@ -37,6 +47,7 @@ from powertrain.study.engine.config import (
     sweep_config_from_dict,
 )
 from powertrain.study.engine.figures import (
+    ENDED_STATUSES,
     epoch_number,
     existing_summary,
     objective_value,
@@ -45,15 +56,23 @@ from powertrain.study.engine.figures import (
     store_identity,
     store_summary,
 )
+from powertrain.study.engine.recovery import RetryLost, orphans_pending_s, recover_lost_trials
 from powertrain.study.engine.results import SweepResult, from_study
+from powertrain.study.engine.rounds import (
+    PAUSED,
+    enqueue_missing_rounds,
+    pause,
+    paused_run,
+    round_of,
+    rounds_pending_s,
+)
 from powertrain.study.engine.storage import (
-    RetryLost,
+    check_storage_url,
     claim_trial,
-    enqueue_copy,
     heartbeat,
     open_storage,
     open_study,
-    recover_lost_trials,
+    storage_errors,
 )
 from powertrain.study.engine.tracking import close_sweep_log, log_progress, open_sweep_log, trial_trackers, with_log
 from powertrain.study.pruners import (
@@ -68,9 +87,12 @@ from powertrain.training.progress import ProgressReporter
 if TYPE_CHECKING:
     from powertrain.integrations.trackers import Trackers
 
-__all__ = ["PAUSED", "TrialCallback", "enqueue_missing_rounds", "next_trial", "run_trial", "sweep"]
+__all__ = ["ENDED", "PAUSED", "TrialCallback", "enqueue_missing_rounds", "next_trial", "run_trial", "sweep"]
 
 log = logging.getLogger(__name__)
+
+#: Training statuses that end a run for good (a trial reads such a run back instead of training it again)
+ENDED = ENDED_STATUSES
 
 #: ``on_trial(result_so_far, trial_number, state)`` after every trial this worker ran
 TrialCallback = Callable[[SweepResult, int, str], None]
@@ -115,24 +137,35 @@ def sweep(
         config = sweep_config_from_dict(config)
     config = with_log(config.replace(n_trials=n_trials).validate())
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; give a folder for the study")
+    check_storage_url(config.storage_url)  # validate, then act: nothing is created for a storage that cannot work
+    created = _make_folder(out)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(
-        config.storage_url, heartbeat_s=config.heartbeat_s, grace_s=config.grace_s, max_retries=config.max_retries
-    )
-    study = open_study(config, storage, make_sampler(config), make_pruner(config))
+    try:
+        with storage_errors(config.storage_url):
+            storage = open_storage(
+                config.storage_url, heartbeat_s=config.heartbeat_s, grace_s=config.grace_s,
+                max_retries=config.max_retries,
+            )  # fmt: skip
+            study = open_study(config, storage, make_sampler(config), make_pruner(config))
+    except BaseException:
+        if created and not any(out.iterdir()):  # e.g. an unreachable server: leave nothing behind
+            out.rmdir()
+        raise
     parent = open_sweep_log(config)
     try:
-        while (trial := next_trial(study, config)) is not None:
-            if on_start is not None:
-                on_start(study, trial)
-            state = run_trial(study, trial, config, sensors=sensors, reporter=reporter, extra=extra, parent=parent)
-            if on_trial is not None or parent is not None:
-                so_far = from_study(study, out=out)
-                log_progress(parent, so_far)
-                if on_trial is not None:
-                    on_trial(so_far, trial.number, state.name.lower())
-        result = from_study(study, out=out)
+        with storage_errors(config.storage_url):
+            while (trial := next_trial(study, config)) is not None:
+                if on_start is not None:
+                    on_start(study, trial)
+                state = run_trial(study, trial, config, sensors=sensors, reporter=reporter, extra=extra, parent=parent)
+                if on_trial is not None or parent is not None:
+                    so_far = from_study(study, out=out)
+                    log_progress(parent, so_far)
+                    if on_trial is not None:
+                        on_trial(so_far, trial.number, state.name.lower())
+            result = from_study(study, out=out)
         result.write(out)
     except BaseException as exc:
         close_sweep_log(parent, out, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
@@ -141,12 +174,49 @@ def sweep(
     return result
 
 
+def _make_folder(out: Path) -> bool:
+    """Create the study folder; True when this call created it."""
+    if out.is_dir():
+        return False
+    try:
+        out.mkdir(parents=True)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise OutputError(f"cannot create the study folder {out}: {exc.strerror or exc}") from None
+    return True
+
+
 def next_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None:
-    """Claim this worker's next trial, after recovering lost ones; None when the study has nothing left to run."""
-    recover_lost_trials(study, config)
-    if config.round_epochs:
-        enqueue_missing_rounds(study, settle_s=config.grace_s)
-    return claim_trial(study, config)
+    """Claim this worker's next trial, after recovering lost ones; None when the study has nothing left to run.
+
+    A trial claimed by a worker that was killed before it wrote its name, or a paused round whose next round a remote
+    worker may still enqueue, becomes this worker's after ``grace_s``: it waits for that rather than leave the study
+    unfinished.
+    """
+    while True:
+        recover_lost_trials(study, config)
+        if config.round_epochs:
+            enqueue_missing_rounds(study, settle_s=config.grace_s)
+        trial = claim_trial(study, config)
+        if trial is not None:
+            return trial
+        waits = [orphans_pending_s(study, config.grace_s)]
+        if config.round_epochs:
+            waits.append(rounds_pending_s(study, config.grace_s))
+        pending = [w for w in waits if w is not None]
+        if not pending:
+            return None
+        log.info("waiting %.0f s for a trial that a killed worker left behind", min(pending))
+        time.sleep(min(max(min(pending), 0.05), 1.0))
+
+
+#: failures of the storage itself: nothing can be told to it; the trial stays RUNNING and a rerun recovers it
+_STORAGE_FAILURES = (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError)
+
+
+class _Unresumable(PowertrainError):
+    """The trial's run failed earlier and cannot be continued (its checkpoint is gone or damaged)."""
 
 
 def run_trial(
@@ -170,6 +240,7 @@ def run_trial(
     params = space.suggest(trial)
     run_name = str(trial.user_attrs.get("run_name") or f"trial-{trial.number:04d}")
     run_dir = Path(config.out).resolve() / "runs" / run_name
+    killpoints.reached("claim", round_of(trial), run_dir)  # fault tests only (inert)
     store_identity(trial, run_name, run_dir)
     with heartbeat(study._storage, trial._trial_id, config.heartbeat_s):
         try:
@@ -180,14 +251,22 @@ def run_trial(
         except KeyboardInterrupt:
             _store_failure(study, trial, "interrupted (Ctrl-C); rerun the sweep to continue it", retry=True)
             raise
+        except _STORAGE_FAILURES:
+            raise
+        except _Unresumable as exc:  # an earlier attempt failed for good: the trial stays failed, the study goes on
+            log.warning("trial %d (%s) cannot be resumed: %s", trial.number, run_name, exc)
+            return _store_failure(study, trial, str(exc), retry=False, run_dir=run_dir)
         except PowertrainError as exc:  # a user mistake (missing data...): stop here; a rerun retries this point
             _store_failure(study, trial, str(exc), retry=True)
             raise
         except Exception as exc:  # a crash inside one trial must not end the study
             log.exception("trial %d failed", trial.number)
-            return _store_failure(study, trial, f"{type(exc).__name__}: {exc}", retry=False)
+            return _store_failure(study, trial, f"{type(exc).__name__}: {exc}", retry=False, run_dir=run_dir)
     store_summary(trial, summary, status)
-    return _tell(study, trial, config, summary, status, planned_epochs)
+    killpoints.reached("tell", round_of(trial), run_dir)  # fault tests only (inert)
+    state = _tell(study, trial, config, summary, status, planned_epochs)
+    killpoints.reached("told", round_of(trial), run_dir)  # fault tests only (inert)
+    return state
 
 
 def _train(
@@ -202,33 +281,40 @@ def _train(
 ) -> tuple[str, dict[str, Any]]:
     """Train this round of the run (or read back a run that already ended); returns its status and summary."""
     run_dir = Path(str(cfg.out))
-    carried_j = float(trial.user_attrs.get("energy_j") or 0.0)
     prune = config.pruner != "none" and len(config.objective) == 1
     if config.round_epochs:  # breadth-first: this round trains up to round x round_epochs epochs
-        cfg = cfg.replace(epochs=min(cfg.epochs, _round(trial) * config.round_epochs))
+        cfg = cfg.replace(epochs=min(cfg.epochs, round_of(trial) * config.round_epochs))
     budget_j = _pruning_budget(study, trial) if prune else None
     if budget_j is not None and (cfg.energy_budget_j is None or budget_j < cfg.energy_budget_j):
         cfg = cfg.replace(energy_budget_j=budget_j)  # checked every half second, not only at epoch ends
         trial.set_user_attr("pruning_budget_j", budget_j)
+    if "base_duration_s" not in trial.user_attrs:  # a first attempt (nothing spent yet), or a copy of an older version
+        trial.set_user_attr("base_energy_j", float(trial.user_attrs.get("energy_j") or 0.0))
+        trial.set_user_attr("base_duration_s", float(trial.user_attrs.get("duration_s") or 0.0))
     summary = existing_summary(run_dir)
-    if summary is not None and _paused_run(summary, cfg.epochs):
-        spent_j = float((summary.get("energy") or {}).get("total_j") or 0.0)
+    if summary is not None and paused_run(summary, cfg.epochs):
+        spent_j = float(summary["energy"]["total_j"])
         if budget_j is not None and spent_j >= budget_j:
-            # an earlier round already spent more than the best energy-to-target: stop it untrained
-            trial.set_user_attr("base_energy_j", carried_j)
-            return "budget_exhausted", summary
+            return "budget_exhausted", summary  # an earlier round already spent more than the best energy-to-target
         summary = None  # a run an earlier round ended: this round continues it
     if summary is not None:  # the run ended but its trial was lost before being told: read it back
-        trial.set_user_attr("base_energy_j", carried_j)
         store_curve_rows(trial, run_dir)
-        return str(summary.get("status")), summary
+        return str(summary["status"]), summary
     resume = run_dir if (run_dir / "config.yaml").exists() else None
-    if resume is None:
-        carried_j = 0.0  # a fresh run: what an earlier attempt spent elsewhere stays with that attempt
-    trial.set_user_attr("base_energy_j", carried_j)
+    if resume is None and float(trial.user_attrs.get("base_energy_j") or 0.0) > 0:
+        # a fresh run: what an earlier attempt spent elsewhere stays with that attempt (figures first, then the
+        # base, so that no instant counts the earlier attempt's joules twice)
+        for key in ("energy_j", "duration_s", "base_energy_j", "base_duration_s"):
+            trial.set_user_attr(key, 0.0)
+    killpoints.reached("start-energy", round_of(trial), run_dir)  # fault tests only (inert)
     on_epoch = _EpochReport(study, trial, config, prune)
     trackers = trial_trackers(parent, config, trial.number, str(trial.user_attrs["run_name"]), run_dir, cfg)
-    result = train(cfg, resume=resume, sensors=sensors, reporter=reporter, on_epoch=on_epoch, trackers=trackers)
+    try:
+        result = train(cfg, resume=resume, sensors=sensors, reporter=reporter, on_epoch=on_epoch, trackers=trackers)
+    except DamagedFileError as exc:
+        if resume is None:
+            raise
+        raise _Unresumable(str(exc)) from None
     store_curve(trial, result.history)
     if extra is not None:
         extra(trial, result)
@@ -278,13 +364,17 @@ def _tell(
     planned_epochs: int,
 ) -> TrialState:
     """Pause the trial for its next round, or tell the study it was pruned, completed (with its values) or failed."""
+    if status not in ENDED:  # a run that failed or was interrupted is never a complete trial
+        trial.set_user_attr("error", f"the run ended {status}: {summary.get('error') or 'no reason recorded'}")
+        study.tell(trial, state=TrialState.FAIL)
+        return TrialState.FAIL
     stopped_by_pruner = (
         status == "budget_exhausted"
         and trial.user_attrs.get("pruning_budget_j") is not None
         and not summary.get("reached_target")
     )
-    if status == "completed" and config.round_epochs and _paused_run(summary, planned_epochs):
-        return _pause(study, trial)
+    if status == "completed" and config.round_epochs and paused_run(summary, planned_epochs):
+        return pause(study, trial, str(summary.get("run_dir") or ""))
     if status == "pruned" or stopped_by_pruner:
         study.tell(trial, state=TrialState.PRUNED)
         return TrialState.PRUNED
@@ -297,67 +387,22 @@ def _tell(
     return TrialState.COMPLETE
 
 
-def _store_failure(study: optuna.Study, trial: optuna.Trial, message: str, *, retry: bool) -> TrialState:
+def _store_failure(
+    study: optuna.Study, trial: optuna.Trial, message: str, *, retry: bool, run_dir: Path | None = None
+) -> TrialState:
+    """Tell the study the trial failed; ``retry``: enqueue its retry, else keep what its run spent (the study's cost).
+
+    A retry counts the run's energy itself (it continues the run), so the failed attempt stores no figures then.
+    """
+    if not retry and run_dir is not None:
+        summary = existing_summary(run_dir, ended_only=False)
+        if summary is not None:
+            store_summary(trial, summary, str(summary["status"]))
     trial.set_user_attr("error", message)
     study.tell(trial, state=TrialState.FAIL)
     if retry:
         RetryLost(max_retries=1_000_000)(study, study._storage.get_trial(trial._trial_id))
     return TrialState.FAIL
-
-
-# -- breadth-first rounds: pause a trial, and enqueue its next round ---------------------------------------------
-PAUSED = "paused"  # user attribute of a trial that ended a breadth-first round; its continuation carries the run on
-ROUND = "round"  # user attribute: the breadth-first round a trial runs (1, 2, ...)
-
-
-def _round(trial: optuna.Trial) -> int:
-    return int(trial.user_attrs.get(ROUND) or 1)
-
-
-def _paused_run(summary: dict[str, Any], epochs: int) -> bool:
-    """True when a run ended as ``completed`` before ``epochs`` epochs: a breadth-first round ended it, not training."""
-    return summary.get("status") == "completed" and int(summary.get("epochs_completed") or 0) < epochs
-
-
-def _pause(study: optuna.Study, trial: optuna.Trial) -> TrialState:
-    """End this round of ``trial`` and enqueue its next round (same parameters, the figures so far, ``round`` + 1).
-
-    The round's trial is told PRUNED with ``paused`` set, so its energy is counted once (the next round's
-    ``base_energy_j`` starts where it stopped) and nothing reads it as a finished configuration. A worker killed
-    between the two steps leaves a paused trial without a next round: :func:`enqueue_missing_rounds` adds it.
-    """
-    trial.set_user_attr(PAUSED, True)
-    study.tell(trial, state=TrialState.PRUNED)
-    _enqueue_next_round(study, study._storage.get_trial(trial._trial_id))
-    return TrialState.PRUNED
-
-
-def _enqueue_next_round(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
-    next_round = int(frozen.user_attrs.get(ROUND) or 1) + 1
-    enqueue_copy(
-        study, frozen, {"powertrain:continues": frozen.number}, drop=(PAUSED, "pruning_budget_j"), **{ROUND: next_round}
-    )
-
-
-def enqueue_missing_rounds(study: optuna.Study, *, settle_s: float = 30.0) -> list[int]:
-    """Enqueue the next round of every paused trial that has none (its worker died in between); returns their numbers.
-
-    Only paused trials that ended more than ``settle_s`` ago, so a live worker's own enqueue is not doubled.
-    """
-    import datetime as dt
-
-    trials = study.get_trials(deepcopy=False)
-    continued = {t.system_attrs.get("powertrain:continues") for t in trials}
-    now = dt.datetime.now()
-    added = []
-    for t in trials:
-        if t.state != TrialState.PRUNED or not t.user_attrs.get(PAUSED) or t.number in continued:
-            continue
-        if t.datetime_complete is not None and (now - t.datetime_complete).total_seconds() < settle_s:
-            continue
-        _enqueue_next_round(study, t)
-        added.append(t.number)
-    return added
 
 
 def _pruning_budget(study: optuna.Study, trial: optuna.Trial) -> float | None:

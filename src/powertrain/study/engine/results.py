@@ -16,104 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
 
+from powertrain import _killpoints as killpoints
 from powertrain._files import json_safe, write_atomic
-from powertrain.carbon import CarbonSettings, carbon_footprint, energy_provenance, sum_footprints
+from powertrain.carbon import CarbonSettings, sum_footprints
 from powertrain.errors import ConfigError
+from powertrain.study.engine.trials import CSV_COLUMNS, TrialRecord, chains, head
 from powertrain.study.ranking import rank_sweep
 
 __all__ = ["SweepResult", "TrialRecord", "load_sweep", "resolve_storage"]
-
-CSV_COLUMNS = [
-    "number", "run_name", "state", "train_status", "hardware", "energy_to_target_j", "time_to_target_s",
-    "epochs_to_target", "final_accuracy", "best_accuracy", "energy_j", "spent_j", "lost_energy_j", "duration_s",
-    "accel_energy_ratio", "operational_kg_co2e", "embodied_kg_co2e", "params", "curve",
-]  # fmt: skip
-_CARBON_COLUMNS = ("operational_kg_co2e", "embodied_kg_co2e")
-_CARBON_KEYS = ("country", "region", "pue", "intensity_g_per_kwh")
-
-
-_CURVE_KEYS = ("epoch", "energy_j", "elapsed_s", "val_accuracy")
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as stored: its parameters, state and the figures of its training run (user attributes)."""
-
-    number: int
-    state: str
-    params: dict[str, Any]
-    values: list[float] | None
-    attrs: dict[str, Any]
-
-    @classmethod
-    def from_frozen(cls, trial: FrozenTrial) -> TrialRecord:
-        """Read a FrozenTrial; a breadth-first round that handed its run to the next round has state ``paused``."""
-        state = trial.state.name.lower()
-        if trial.state == TrialState.PRUNED and trial.user_attrs.get("paused"):
-            state = "paused"
-        return cls(trial.number, state, dict(trial.params), trial.values, dict(trial.user_attrs))
-
-    def get(self, key: str) -> Any:
-        """A user attribute, None when missing."""
-        return self.attrs.get(key)
-
-    @property
-    def spent_j(self) -> float:
-        """Energy this trial itself spent (its run's energy minus what an earlier attempt already counted).
-
-        Zero while it waits: a retry or a next round carries its predecessor's figures, which that one counts.
-        """
-        total = self.attrs.get("energy_j")
-        if total is None or self.state == "waiting":
-            return 0.0
-        return max(0.0, float(total) - float(self.attrs.get("base_energy_j") or 0.0))
-
-    def carbon_settings(self) -> CarbonSettings:
-        """Where this trial's electricity came from: its run config's country, region, PUE and intensity."""
-        config = self.attrs.get("config") or {}
-        return CarbonSettings(**{k: config.get(k) for k in _CARBON_KEYS})
-
-    def carbon(self, settings: CarbonSettings | None = None) -> dict[str, Any] | None:
-        """Operational and embodied CO2e of what this trial spent (:func:`powertrain.carbon.carbon_footprint`).
-
-        Computed from the storage alone: the trial's spent energy, its run time and hardware, and ``settings`` (default:
-        those its run was configured with). None for a trial that spent nothing yet (waiting).
-        """
-        if self.attrs.get("energy_j") is None:
-            return None
-        sources = self.attrs.get("energy_sources") or []
-        return carbon_footprint(
-            energy_j=self.spent_j,
-            duration_s=float(self.attrs.get("duration_s") or 0.0),
-            hardware=self.attrs.get("hardware_info") or {},
-            settings=settings or self.carbon_settings(),
-            energy_provenance=energy_provenance(sources, estimated=bool(self.attrs.get("energy_estimated"))),
-        )
-
-    def to_dict(self, carbon_settings: CarbonSettings | None = None) -> dict[str, Any]:
-        """The JSON export of this trial (``carbon_settings`` overrides the run's own for the CO2e figures)."""
-        keys = [c for c in CSV_COLUMNS if c not in ("number", "state", "params", "spent_j", "curve", *_CARBON_COLUMNS)]
-        carbon = self.carbon(carbon_settings)
-        return {
-            "number": self.number,
-            "state": self.state,
-            "params": self.params,
-            "values": self.values,
-            **{k: self.attrs.get(k) for k in keys},
-            "spent_j": self.spent_j,
-            "operational_kg_co2e": carbon["operational_kg_co2e"] if carbon else None,
-            "embodied_kg_co2e": carbon["embodied_kg_co2e"] if carbon else None,
-            "carbon": carbon,
-            "reached_target": self.attrs.get("reached_target"),
-            "curve": [dict(zip(_CURVE_KEYS, p, strict=False)) for p in self.get("curve") or []],
-            "config": self.attrs.get("config"),
-            "hardware_info": self.attrs.get("hardware_info"),
-            "error": self.attrs.get("error"),
-            "forecast": self.attrs.get("forecast"),
-            "pruned_on_forecast": self.attrs.get("pruned_on_forecast"),
-        }
 
 
 @dataclass
@@ -146,29 +57,28 @@ class SweepResult:
         return [t for t in self.trials if t.state == state]
 
     def run_spent_j(self, trial: TrialRecord) -> float:
-        """What ``trial``'s configuration spent in this attempt, with the breadth-first rounds that led up to it.
+        """What ``trial``'s configuration spent, shown on the trial it stands at (0 on its earlier attempts and rounds).
 
-        A paused round's energy is folded into the next attempt of the same run that is not waiting; a round whose
-        next one has not started yet keeps its own (state ``paused``).
+        A configuration's lost attempts, retries and breadth-first rounds are one run: their energy is folded into its
+        last trial that is not waiting (a paused round whose next round has not started keeps its own).
         """
         return self._folded.get(trial.number, trial.spent_j)
 
     @functools.cached_property
-    def _folded(self) -> dict[int, float]:
-        """Trial number -> spent energy with earlier rounds folded in; computed once (the live view asks per row)."""
-        pending: dict[Any, list[TrialRecord]] = {}  # paused rounds not yet folded into a later attempt, per run
-        folded: dict[int, float] = {}
-        for t in sorted(self.trials, key=lambda t: t.number):
-            key = t.get("run_name") or t.number
-            if t.state == "paused":
-                pending.setdefault(key, []).append(t)
-                folded[t.number] = 0.0
-            elif t.state != "waiting":
-                folded[t.number] = t.spent_j + sum(r.spent_j for r in pending.pop(key, []))
-        for rounds in pending.values():  # rounds whose next one has not started keep their own energy
-            folded.update((r.number, r.spent_j) for r in rounds)
-        return folded
+    def _chains(self) -> dict[tuple[str, str], list[TrialRecord]]:
+        return chains(self.trials)
 
+    @functools.cached_property
+    def _folded(self) -> dict[int, float]:
+        """Trial number -> spent energy with the configuration's other trials folded in; computed once."""
+        folded: dict[int, float] = {}
+        for chain in self._chains.values():
+            for t in chain:
+                folded[t.number] = 0.0
+            last = head(chain)
+            if last is not None:
+                folded[last.number] = sum(t.spent_j for t in chain)
+        return folded
     @property
     def counts(self) -> dict[str, int]:
         """How many trials are in each state."""
@@ -179,10 +89,9 @@ class SweepResult:
 
     @property
     def reached(self) -> list[TrialRecord]:
-        """Trials (any state) whose run reached the target, by energy-to-target."""
-        hits = [
-            t for t in self.trials if t.get("energy_to_target_j") is not None and t.state not in ("waiting", "paused")
-        ]
+        """Trials (any state, one per configuration: its last) whose run reached the target, by energy-to-target."""
+        heads = [last for chain in self._chains.values() if (last := head(chain)) is not None]  # one per setup
+        hits = [t for t in heads if t.get("energy_to_target_j") is not None and t.state != "paused"]
         return sorted(hits, key=lambda t: float(t.get("energy_to_target_j")))
 
     @property
@@ -227,21 +136,26 @@ class SweepResult:
 
     @property
     def energy(self) -> dict[str, float]:
-        """The search's own cost: energy spent by trials in each state and in all (joules).
+        """The search's own cost: energy spent in all, and by the state each configuration ended in (joules).
 
-        ``paused_j``: breadth-first rounds whose next round has not started (the others count with their run).
+        A configuration's attempts and rounds count under the state of its last trial (a retry that completed files
+        its lost attempt's joules under ``complete_j``, a breadth-first setup that ended pruned its rounds under
+        ``pruned_j``); ``paused_j``: setups whose next round has not started; ``fail_j``: failed for good, or lost
+        and not yet retried. ``lost_j``: joules of interrupted epochs, part of the others.
         """
         out = {"total_j": 0.0, "complete_j": 0.0, "pruned_j": 0.0, "paused_j": 0.0, "fail_j": 0.0, "running_j": 0.0,
                "lost_j": 0.0}  # fmt: skip
-        for t in self.trials:
-            out["total_j"] += t.spent_j
-            key = f"{t.state}_j"
-            if key in out:  # a configuration's breadth-first rounds count under the state it ended in
-                out[key] += self.run_spent_j(t)
-            # the run's lost energy is cumulative: its last attempt or round holds all of it
-            out["lost_j"] += (
-                float(t.get("lost_energy_j") or 0.0) if t.state not in ("fail", "paused", "waiting") else 0.0
-            )
+        for chain in self._chains.values():
+            last = head(chain)
+            if last is None:
+                continue
+            spent = sum(t.spent_j for t in chain)
+            out["total_j"] += spent
+            key = f"{last.state}_j"
+            if key in out:
+                out[key] += spent
+            # the run's lost energy is cumulative: the trial that stored the run's figures last holds all of it
+            out["lost_j"] += max((float(t.get("lost_energy_j") or 0.0) for t in chain), default=0.0)
         return out
 
     @property
@@ -386,7 +300,9 @@ class SweepResult:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         json_path, csv_path = folder / "results.json", folder / "results.csv"
+        killpoints.reached("export", 1, folder)  # fault tests only (inert)
         write_atomic(json_path, json.dumps(json_safe(self.to_dict()), indent=2) + "\n")
+        killpoints.reached("export", 2, folder)
         write_atomic(csv_path, self.to_csv())
         return json_path, csv_path
 

@@ -1,11 +1,11 @@
-"""The sweep's Optuna storage and study: open or create it, plan a grid once, claim trials, recover lost ones.
+"""The sweep's Optuna storage and study: check and open it, create the study, plan a grid once, claim trials.
 
 Exactly-once grid trials over many workers: the worker that creates the study enqueues every grid point as a WAITING
 trial, and a worker claims one by moving it from WAITING to RUNNING in the storage, which succeeds for exactly one
-worker (a row lock in PostgreSQL, the database lock in SQLite). A trial whose worker died is found by Optuna's
-heartbeat (any machine, after ``grace_s``) or, for a worker of this machine, at once by its dead process id; it is
-marked FAIL and a WAITING copy with the same parameters and user attributes is enqueued, which the next worker claims
-and continues from its run directory's checkpoint.
+worker (a row lock in PostgreSQL, the database lock in SQLite). Lost trials and their retries are
+:mod:`~powertrain.study.engine.recovery`'s. A storage URL is checked before anything is created
+(:func:`check_storage_url`); a storage that fails later (a full disk under a SQLite file, a server gone) is one
+:class:`~powertrain.errors.OutputError` line (:func:`storage_errors`).
 """
 
 from __future__ import annotations
@@ -17,27 +17,28 @@ import random
 import socket
 import threading
 import time
-import warnings
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import RDBStorage, fail_stale_trials
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from powertrain.errors import ConfigError
+from powertrain import _killpoints as killpoints
+from powertrain.errors import ConfigError, OutputError
 from powertrain.study.engine.config import SweepConfig
+from powertrain.study.engine.recovery import RetryLost, quiet
 
 __all__ = [
-    "RetryLost",
+    "check_storage_url",
     "claim_trial",
-    "enqueue_copy",
     "heartbeat",
     "open_storage",
     "open_study",
-    "recover_lost_trials",
+    "storage_errors",
     "worker_id",
 ]
 
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 FINGERPRINT = "powertrain:fingerprint"
 READY = "powertrain:planned"
+CREATOR = "powertrain:creator"  # worker_id() of the process that created the study and planned its grid
+UID = "powertrain:uid"  # a study's identity, whatever URL or folder it is reached by (merge's provenance)
 
 
 def worker_id() -> str:
@@ -87,7 +90,7 @@ def open_storage(
     retry = RetryLost(max_retries) if heartbeat_s else None
     for attempt in range(6):
         try:
-            with _quiet():
+            with quiet():
                 storage = RDBStorage(
                     url,
                     engine_kwargs=engine_kwargs,
@@ -106,6 +109,63 @@ def open_storage(
         except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
             raise ConfigError(f"cannot open the study storage {_hide(parsed)}: {_first_line(exc)}") from None
     raise AssertionError("unreachable")
+
+
+def check_storage_url(url: str) -> None:
+    """Check a storage URL before anything is created: its form, that its driver exists, a SQLite path not a folder.
+
+    Raises:
+        ConfigError: One line naming what is wrong with ``url``.
+    """
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise ConfigError(f"malformed storage URL {url!r} (e.g. sqlite:///study.db or postgresql://host/db)") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "mysql"):
+        raise ConfigError(f"storage URL {_hide(parsed)}: unknown kind {backend!r}; use sqlite:///PATH or postgresql://...")
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        db = Path(parsed.database)
+        if db.is_dir():
+            raise ConfigError(f"storage {_hide(parsed)} is a folder; name a file such as {db / 'study.db'}")
+        parent = next((p for p in (db.parent, *db.parent.parents) if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise ConfigError(f"storage {_hide(parsed)}: {parent} is a file, not a folder")
+
+
+@contextmanager
+def storage_errors(url: str) -> Iterator[None]:
+    """Turn a failure of the storage itself (a full disk under SQLite, a server gone) into one OutputError line.
+
+    What was committed stays: rerun the same command once the cause is fixed, and the study continues.
+    """
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    try:
+        yield
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        try:
+            where = _hide(make_url(url))
+        except sqlalchemy.exc.ArgumentError:
+            where = url
+        raise OutputError(
+            f"the study storage {where} failed: {_root_reason(exc)}; what was committed is kept, rerun the same "
+            "command once this is fixed"
+        ) from None
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The first line of the deepest cause (``database or disk is full``, not Optuna's generic commit message)."""
+    seen = set()
+    while (exc.__cause__ or exc.__context__) is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    text = _first_line(exc)
+    return text.split(") ", 1)[1] if text.startswith("(") and ") " in text else text
 
 
 def _write_ahead_log(engine: Any) -> None:
@@ -150,10 +210,14 @@ def open_study(config: SweepConfig, storage: RDBStorage, sampler: Any, pruner: A
         study = optuna.load_study(study_name=config.study, storage=storage, sampler=sampler, pruner=pruner)
         created = False
     if created:
+        study.set_user_attr(CREATOR, worker_id())
+        study.set_user_attr(UID, uuid.uuid4().hex)
         study.set_user_attr(FINGERPRINT, fingerprint)
         study.set_user_attr("powertrain:config", _describe(config))
     else:
         stored = _wait_for(study, FINGERPRINT, 10.0)
+        if UID not in study.user_attrs:  # studies of earlier versions, or a creator killed before it wrote one
+            study.set_user_attr(UID, uuid.uuid4().hex)
         if stored is not None and stored != fingerprint:
             raise ConfigError(
                 f"study {config.study!r} already exists in {_safe_url(storage)} with another search space, base "
@@ -174,19 +238,35 @@ def _plan_grid(study: optuna.Study, config: SweepConfig, created: bool) -> None:
     points = config.space.grid()
     if config.space.params:  # a seeded random order, as Optuna's GridSampler: pruning meets a good best early
         random.Random(config.seed).shuffle(points)
-    for point in points:
+    for count, point in enumerate(points, start=1):
         if point.name not in planned:
             study.enqueue_trial(point.params, user_attrs={"point": point.name, "run_name": point.name})
+            killpoints.reached("plan", count, config.study)  # fault tests only (inert)
     study.set_user_attr(READY, True)
 
 
 def _wait_for(study: optuna.Study, key: str, timeout_s: float) -> Any:
+    """The study's user attribute ``key``, waiting up to ``timeout_s`` for its creator to write it (not if it died)."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = study.user_attrs.get(key)
-        if value is not None or time.monotonic() >= deadline:
+        if value is not None or time.monotonic() >= deadline or _creator_gone(study):
             return value
         time.sleep(0.2)
+
+
+def _creator_gone(study: optuna.Study) -> bool:
+    """True when the study's creator was a process of this machine that is gone (nobody else will finish its set-up)."""
+    name, _, pid = str(study.user_attrs.get(CREATOR, "")).rpartition(":")
+    if name != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def claim_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None:
@@ -207,83 +287,6 @@ def claim_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None
     trial = study.ask()
     trial.set_user_attr("worker", worker_id())
     return trial
-
-
-def recover_lost_trials(study: optuna.Study, config: SweepConfig) -> list[int]:
-    """Fail the RUNNING trials whose worker is gone and enqueue their retries; returns the failed trial numbers.
-
-    A trial of a dead process on this machine is failed at once; others after ``grace_s`` without a heartbeat.
-    """
-    storage = study._storage
-    host = socket.gethostname()
-    failed: list[int] = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = str(trial.user_attrs.get("worker", ""))
-        name, _, pid = worker.rpartition(":")
-        if name != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
-            continue
-        try:
-            storage.set_trial_system_attr(trial._trial_id, "powertrain:lost", f"worker process {worker} died")
-            if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
-                failed.append(trial.number)
-                RetryLost(config.max_retries)(study, storage.get_trial(trial._trial_id))
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-    with _quiet():
-        fail_stale_trials(study)
-    after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-    failed += sorted(after - before - set(failed))
-    if failed:
-        log.info("trials %s were lost with their worker; retrying them", failed)
-    return failed
-
-
-class RetryLost:
-    """Enqueue a WAITING copy of a lost trial: same parameters and figures so far, without its worker's identity.
-
-    Like Optuna's ``RetryHeartbeatStaleTrialCallback`` (the same ``failed_trial`` and ``retry_history`` system
-    attributes), but the copy drops ``worker``, so a copy just claimed is never mistaken for its dead predecessor.
-
-    Args:
-        max_retries: How many times one trial is retried at most.
-    """
-
-    def __init__(self, max_retries: int) -> None:
-        self.max_retries = max_retries
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        """Enqueue the retry of ``trial`` (a FAIL trial) unless it was retried ``max_retries`` times already."""
-        history = [*trial.system_attrs.get("retry_history", []), trial.number]
-        if len(history) > self.max_retries:
-            log.warning("trial %d was lost %d times; not retrying it again", history[0], len(history))
-            return
-        enqueue_copy(study, trial, {"failed_trial": history[0], "retry_history": history})
-
-
-def enqueue_copy(
-    study: optuna.Study,
-    trial: optuna.trial.FrozenTrial,
-    system_attrs: dict[str, Any],
-    *,
-    drop: tuple[str, ...] = (),
-    **set_attrs: Any,
-) -> None:
-    """Enqueue a WAITING copy of ``trial``: a retry of a lost trial, or the next breadth-first round.
-
-    The copy has the trial's parameters and user attributes (the figures so far) without its worker's identity, its
-    error and ``drop``, and with ``set_attrs`` set.
-    """
-    attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("worker", "error", *drop)}
-    study.add_trial(
-        optuna.create_trial(
-            state=TrialState.WAITING,
-            params=trial.params,
-            distributions=trial.distributions,
-            user_attrs={**attrs, **set_attrs},
-            system_attrs=system_attrs,
-        )
-    )
 
 
 @contextmanager
@@ -310,24 +313,6 @@ def heartbeat(storage: RDBStorage, trial_id: int, interval_s: float) -> Iterator
     finally:
         stop.set()
         thread.join()
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence Optuna's ExperimentalWarning for the heartbeat and retry features we rely on deliberately."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        yield
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _safe_url(storage: RDBStorage) -> str:
