@@ -43,14 +43,14 @@ def trial_table(result: SweepResult, trials: list[TrialRecord], title: str) -> T
         table.add_column(name, justify="left" if name in ("trial", "state") else "right")
     shown = [t for t in trials if t.state != "paused"]  # breadth-first rounds count in their run's row
     ranked = sorted(shown, key=lambda t: (t.get("energy_to_target_j") is None, t.get("energy_to_target_j") or 0))
+    no_target = "not reached" if result.target_accuracy is not None else "- (no target)"
     for t in ranked:
         ttt = t.get("time_to_target_s")
         table.add_row(
             str(t.number),
             str(t.get("run_name") or t.params),
-            t.state
-            + (f" ({t.get('train_status')})" if t.get("train_status") not in (None, "completed", t.state) else ""),
-            _j(t.get("energy_to_target_j")) if t.get("energy_to_target_j") is not None else "not reached",
+            _state(t),
+            _j(t.get("energy_to_target_j")) if t.get("energy_to_target_j") is not None else no_target,
             "-" if ttt is None else f"{float(ttt):.1f} s",
             str(t.get("epochs_to_target") or "-"),
             _acc(t.get("final_accuracy")),
@@ -60,6 +60,14 @@ def trial_table(result: SweepResult, trials: list[TrialRecord], title: str) -> T
             style="bold" if best is not None and t.number == best.number else None,
         )
     return table
+
+
+def _state(t: TrialRecord) -> str:
+    """The trial's state, with how its run ended when that says more (``pruned (diverged)``, ``fail (interrupted)``)."""
+    status = t.get("train_status")
+    if t.state == "complete" and t.get("reached_target") and status in ("budget_exhausted", "reached_target"):
+        return "complete (reached target)"  # an energy budget that ran out after the target adds nothing here
+    return t.state + (f" ({status})" if status not in (None, "completed", t.state) else "")
 
 
 def summary_lines(result: SweepResult) -> list[str]:

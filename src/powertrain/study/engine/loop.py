@@ -240,7 +240,6 @@ def run_trial(
     params = space.suggest(trial)
     run_name = str(trial.user_attrs.get("run_name") or f"trial-{trial.number:04d}")
     run_dir = Path(config.out).resolve() / "runs" / run_name
-    killpoints.reached("claim", round_of(trial), run_dir)  # fault tests only (inert)
     store_identity(trial, run_name, run_dir)
     with heartbeat(study._storage, trial._trial_id, config.heartbeat_s):
         try:
@@ -411,10 +410,11 @@ def _pruning_budget(study: optuna.Study, trial: optuna.Trial) -> float | None:
     A trial that has spent ``margin`` x the best energy-to-target so far without reaching the target cannot become
     the best, so stopping it the moment it crosses that line (the training loop checks its budget every half second)
     loses nothing the sweep is looking for. The budget is fixed when the trial starts; a better best found later by
-    another worker still prunes it at its next epoch end.
+    another worker still prunes it at its next epoch end. A breadth-first setup that reached the target in an earlier
+    round gets no budget: it is not what the rule stops.
     """
     pruner = study.pruner
-    if not isinstance(pruner, EnergyAwarePruner):
-        return None
+    if not isinstance(pruner, EnergyAwarePruner) or trial.user_attrs.get("reached_target"):
+        return None  # a run that reached the target (in an earlier round) is what the pruner keeps, never stops
     best = best_energy_to_target(study, exclude=trial.number)
     return None if best is None else pruner.margin * best

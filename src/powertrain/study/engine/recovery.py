@@ -135,6 +135,7 @@ def enqueue_copy(
     spent so far (``trial``'s ``energy_j`` and ``duration_s``), recorded in the same write that creates it.
     """
     attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("worker", "error", *drop)}
+    attrs.setdefault("run_name", f"trial-{trial.number:04d}")  # a trial lost at its claim: the run it would have had
     # what the run had spent when this copy was made: counted by ``trial`` and its predecessors, never again
     base = {
         "base_energy_j": float(trial.user_attrs.get("energy_j") or 0.0),

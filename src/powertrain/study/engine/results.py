@@ -96,10 +96,16 @@ class SweepResult:
 
     @property
     def best(self) -> TrialRecord | None:
-        """The best finished trial for a single objective (None when none finished or for several objectives)."""
+        """The best finished trial for a single objective (None when none finished or for several objectives).
+
+        With a target accuracy, only a trial whose run reached it can be the best (a short run that spent the fewest
+        joules, ``objective: energy``, is not the best setup if it never got there).
+        """
         if len(self.objective) != 1:
             return None
         done = [t for t in self.by_state("complete") if t.values and math.isfinite(t.values[0])]
+        if self.target_accuracy is not None:
+            done = [t for t in done if t.get("reached_target") is not False]
         if not done:
             return None
         sign = 1 if self.directions[0] == "minimize" else -1

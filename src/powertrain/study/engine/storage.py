@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -273,10 +274,13 @@ def claim_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None
     """A trial for this worker, or None when the study has nothing left to run.
 
     A WAITING trial (grid point or retry) first, else a new sampled one while the study has fewer than ``n_trials``.
+    The claim (WAITING -> RUNNING, or the sampler's new trial) and the worker's name are two writes: a worker killed
+    between them leaves an orphan, which :func:`~powertrain.study.engine.recovery.orphans` finds.
     """
     storage = study._storage
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+            _claimed(frozen.number, frozen.user_attrs, config)
             storage.set_trial_user_attr(frozen._trial_id, "worker", worker_id())
             return optuna.Trial(study, frozen._trial_id)
     if config.sampler == "grid":
@@ -284,9 +288,18 @@ def claim_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None
     counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
     if len(study.get_trials(deepcopy=False, states=counted)) >= (config.n_trials or 0):
         return None
-    trial = study.ask()
+    with warnings.catch_warnings():  # "Heartbeat of storage is supposed to be used with Study.optimize": on purpose
+        warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
+        trial = study.ask()
+    _claimed(trial.number, {}, config)
     trial.set_user_attr("worker", worker_id())
     return trial
+
+
+def _claimed(number: int, attrs: dict[str, Any], config: SweepConfig) -> None:
+    run_name = str(attrs.get("run_name") or f"trial-{number:04d}")
+    place = Path(config.out).resolve() / "runs" / run_name
+    killpoints.reached("claim", int(attrs.get("round") or 1), place)  # fault tests only (inert)
 
 
 @contextmanager

@@ -92,7 +92,7 @@ class TrialRecord:
     @property
     def chain(self) -> tuple[str, str]:
         """Which configuration this trial belongs to: its source study (merged trials) and its run's name."""
-        return self.origin, str(self.attrs.get("run_name") or f"#{self.number}")
+        return self.origin, str(self.attrs.get("run_name") or f"trial-{self.number:04d}")  # the engine's default
 
     def carbon_settings(self) -> CarbonSettings:
         """Where this trial's electricity came from: its run config's country, region, PUE and intensity."""
