@@ -12,6 +12,7 @@ from rich.table import Table
 from powertrain._units import format_joules as _j
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings
+from powertrain.cli._output import console as cli_console
 
 if TYPE_CHECKING:
     from powertrain.demo import DemoResult
@@ -65,7 +66,7 @@ def demo_command(
         typer.echo(f"powertrain: interrupted; finished work is kept in {out}, run the same command to continue",
                    err=True)  # fmt: skip
         return 130
-    print_demo(result, Console())
+    print_demo(result, cli_console())
     return 0
 
 

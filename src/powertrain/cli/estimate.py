@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
+from powertrain.cli._output import console as cli_console
 
 __all__ = ["estimate_command"]
 
@@ -39,7 +40,7 @@ def estimate_command(
     result = estimate_run(
         run_dir, batch_size=batch_size, mode=chosen, device=device, data_dir=data_dir, max_batches=max_batches
     )
-    console = Console()
+    console = cli_console()
     table = Table(title=f"{run_dir}: {result.mode} mode, batch {result.batch_size}, {result.num_samples} samples")
     for column in ("layer", "type", "firing rate", "ops", "dense uJ", "zero-skip uJ"):
         table.add_column(column, justify="right" if column not in ("layer", "type") else "left")
@@ -48,9 +49,11 @@ def estimate_command(
         table.add_row(layer.name or "(model)", layer.type, rate, f"{layer.ops:,}", f"{layer.dense_pj / 1e6:,.1f}",
                       f"{layer.sparse_pj / 1e6:,.1f}")  # fmt: skip
     console.print(table)
+    per_sample = result.per_sample_mean_ratio
     console.print(
         f"energy ratio (zero-skipping / dense): mean over batches {result.mean_ratio:.4f} ± {result.std_ratio:.4f} "
-        f"at batch {result.batch_size}; per sample (batch 1) {result.per_sample_mean_ratio:.4f}"
+        f"at batch {result.batch_size}"
+        + (f"; per sample (batch 1) {per_sample:.4f}" if math.isfinite(per_sample) else "")  # not counted in ops mode
     )
     if result.unmodelled_types:
         console.print(f"modules without an operation rule (memory traffic only): {', '.join(result.unmodelled_types)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import shlex
@@ -79,14 +80,9 @@ def measure(
     try:
         with EnergyMeter(sensors, sample_period_s=interval) as meter, _serving(meter, serve, command) as exporter:
             partial = _PartialWriter(out, report, meter)
-            try:
-                run = _run_with_display(command, meter, console, partial)
-            except FileNotFoundError:
-                typer.echo(f"powertrain: error: command not found: {command[0]}", err=True)
-                return COMMAND_NOT_FOUND
-            except PermissionError:
-                typer.echo(f"powertrain: error: permission denied: {command[0]}", err=True)
-                return COMMAND_NOT_EXECUTABLE
+            run = _start(command, meter, console, partial)
+            if isinstance(run, int):
+                return run
             described = meter.describe()
             if exporter is not None:
                 exporter.finish(run.measurement)
@@ -172,6 +168,24 @@ class _PartialWriter:
         by_device = {d: j - self._base_by_device.get(d, 0.0) for d, j in self.meter.energy_by_device_j().items()}
         self.report["so_far"] = {"duration_s": elapsed_s, "energy_j": energy_j, "energy_by_device_j": by_device}
         write_atomic(self.out, json.dumps(json_safe(self.report), indent=2) + "\n", durable=False)
+
+
+def _start(command: list[str], meter: EnergyMeter, console: Console, partial: Any) -> CommandRun | int:
+    """Run and measure ``command``; a program that cannot start is one line (127, 126, or 2: not a program)."""
+    try:
+        return _run_with_display(command, meter, console, partial)
+    except FileNotFoundError:
+        typer.echo(f"powertrain: error: command not found: {command[0]}", err=True)
+        return COMMAND_NOT_FOUND
+    except PermissionError:
+        typer.echo(f"powertrain: error: permission denied: {command[0]}", err=True)
+        return COMMAND_NOT_EXECUTABLE
+    except OSError as exc:  # ENOEXEC: an executable bit on a file that is not a program
+        if exc.errno != errno.ENOEXEC:
+            raise
+        raise ConfigError(
+            f"cannot run {command[0]}: {exc.strerror or exc} (not a program; a script needs a #! line)"
+        ) from None
 
 
 def _run_with_display(command: list[str], meter: EnergyMeter, console: Console, partial: _PartialWriter) -> CommandRun:

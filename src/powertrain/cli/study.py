@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
+from powertrain.cli._output import console as cli_console
 from powertrain.cli._outputs import LogOpt
 from powertrain.training.progress import ProgressReporter, QuietReporter, RichReporter
 
@@ -53,7 +54,8 @@ def eat_command(
     from powertrain.study import load_eat_study_config, run_eat_study
 
     study = _with_log(load_eat_study_config(config), log).replace(out=out, epochs=epochs, device=device).validate()
-    return _run(lambda **kw: run_eat_study(study, **kw), study.out, quiet, lambda done: print_study(done, Console()))
+    show = lambda done: print_study(done, cli_console())  # noqa: E731 - one line's callback
+    return _run(lambda **kw: run_eat_study(study, **kw), study.out, quiet, show)
 
 
 @app.command("eat-study")

@@ -12,6 +12,7 @@ from rich.table import Table
 from powertrain.cli._app import app
 from powertrain.cli._carbon import format_carbon
 from powertrain.cli._config_flags import apply_flags, config_flags, with_flags
+from powertrain.cli._output import console as cli_console
 from powertrain.cli._outputs import LogOpt, ServeOpt, announce_serve
 from powertrain.errors import ConfigError, Terminated
 from powertrain.training.config import TrainConfig, load_config
@@ -107,7 +108,7 @@ def train_command(
         how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         typer.echo(f"powertrain: {how}; finished epochs are saved, continue with --resume", err=True)
         return 143 if isinstance(exc, Terminated) else 130
-    print_result(result, Console())
+    print_result(result, cli_console())
     if result.status == "diverged":
         typer.echo(f"powertrain: diverged: {result.summary.get('reason') or 'the loss became NaN'}", err=True)
         return 1

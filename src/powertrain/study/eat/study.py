@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from powertrain._files import write_atomic
+from powertrain.errors import OutputError
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Sensor, discover_sensors
 from powertrain.study.eat.config import EatStudyConfig, inference_key
@@ -24,6 +25,8 @@ from powertrain.study.eat.inference import InferenceEnergy, measure_inference_en
 from powertrain.study.eat.results import EatResultsWriter, EatStudyResult
 from powertrain.study.eat.table import RunRecord
 from powertrain.study.engine import SweepConfig, SweepResult, TrialRecord, grid_of_runs, sweep
+from powertrain.study.engine.storage import check_storage_url
+from powertrain.study.staged.stage import preflight
 from powertrain.training import TrainConfig, load_run_model
 from powertrain.training.device import resolve_device
 from powertrain.training.progress import ProgressReporter
@@ -67,10 +70,15 @@ def run_eat_study(
     """
     config.validate()
     say = notify or (lambda message: log.info("%s", message))
+    sweep_config = eat_sweep_config(config).validate()
+    # validate, then act: the output folder, the storage, every dataset and model, before anything is created
+    if Path(config.out).exists() and not Path(config.out).is_dir():
+        raise OutputError(f"--out {config.out} is a file; give a folder for the study")
+    check_storage_url(sweep_config.storage_url)
+    preflight([sweep_config.space.config_for(sweep_config.train, p.params) for p in sweep_config.space.grid()])
     study = EatResultsWriter(config, Path(config.out), describe_hardware())
     study.out.mkdir(parents=True, exist_ok=True)
     write_atomic(study.out / "study.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    sweep_config = eat_sweep_config(config)
     total = len(sweep_config.space.trials)
     ran: set[int] = set()
 

@@ -215,30 +215,41 @@ def sweep_config_from_dict(
         options = {k: v for k, v in pruner.items() if k != "name"}
         pruner = pruner.get("name", "none")
     study = str(data.get("study") or default_study)
-    n_trials = data.get("n_trials")
+    storage = data.get("storage")
+    if storage is not None and not isinstance(storage, str):
+        raise ConfigError(f"storage must be a URL such as sqlite:///study.db, not {storage!r}")
+    out = data.get("out")
+    if out is not None and not isinstance(out, (str, Path)):
+        raise ConfigError(f"out must be a folder name, not {out!r}")
     try:
         return SweepConfig(
             train=base,
             space=SearchSpace.parse(space, trials),
             sampler=str(data.get("sampler", "grid")),
             objective=objective,
-            n_trials=int(n_trials) if n_trials is not None else None,
+            n_trials=_whole(data.get("n_trials"), "n_trials"),
             pruner=str(pruner),
             pruner_options=options,
             round_epochs=_whole(data.get("round_epochs"), "round_epochs"),
-            seed=int(data.get("seed", 0)),
+            seed=_whole(_given(data, "seed", 0), "seed"),
             study=study,
-            out=str(data.get("out") or Path("studies") / study),
-            storage=data.get("storage"),
-            heartbeat_s=int(data.get("heartbeat_s", 10)),
-            grace_s=int(data.get("grace_s", 30)),
-            max_retries=int(data.get("max_retries", 3)),
+            out=str(out or Path("studies") / study),
+            storage=storage,
+            heartbeat_s=_whole(_given(data, "heartbeat_s", 10), "heartbeat_s"),
+            grace_s=_whole(_given(data, "grace_s", 30), "grace_s"),
+            max_retries=_whole(_given(data, "max_retries", 3), "max_retries"),
             log=[data["log"]] if isinstance(data.get("log"), str) else list(data.get("log") or []),
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"sweep config: {exc}") from None
+
+
+def _given(data: Mapping[str, Any], key: str, default: Any) -> Any:
+    """``data[key]``, or ``default`` when it is missing or null."""
+    value = data.get(key)
+    return default if value is None else value
 
 
 def _whole(value: Any, name: str) -> int | None:

@@ -21,9 +21,11 @@ from typing import Any
 import yaml
 
 from powertrain._files import json_safe, write_atomic
+from powertrain.errors import OutputError
 from powertrain.hardware import describe_hardware
 from powertrain.meters import Sensor
 from powertrain.study.engine import TrialRecord, grid_of_runs, sweep
+from powertrain.study.engine.storage import check_storage_url
 from powertrain.training import TrainConfig, build_model, load_data
 from powertrain.training.progress import ProgressReporter
 from powertrain.training.transfer import apply_init, freeze_for_finetune, load_init_state
@@ -97,6 +99,10 @@ def start_study(
     config.validate()
     preflight(runs)
     out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; give a folder for the study")
+    if config.storage:
+        check_storage_url(config.storage)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "study.yaml", yaml.safe_dump(json_safe(config.to_dict()), sort_keys=False))
     return Stages(config, out, notify or (lambda line: None), sensors, reporter)
@@ -188,8 +194,10 @@ def run_stage(
 def preflight(configs: Sequence[TrainConfig]) -> None:
     """Check, before any run starts, what would otherwise fail a study halfway.
 
-    Every dataset loads (it is on disk, a class split leaves no split empty) and weights from outside the study
-    (``init_from``) load with ``weights_only=True``, fit the model and have the blocks ``finetune`` asks for. Each
+    Every dataset loads (it is on disk, a class split leaves no split empty), every model builds with its options,
+    weights from outside the study
+    (``init_from``) load with ``weights_only=True`` and fit the model, and every fine-tuning run's model has the
+    blocks ``finetune`` asks for (also when its weights come from a pretraining stage that has not run yet). Each
     distinct dataset is loaded once.
 
     Raises:
@@ -198,16 +206,22 @@ def preflight(configs: Sequence[TrainConfig]) -> None:
     data_keys = ("dataset", "dataset_options", "data_dir", "image_size", "channels", "subset", "test_subset")
     infos: dict[str, Any] = {}
     states: dict[str, Any] = {}
+    models: set[str] = set()
     for config in configs:
         config.validate()
         key = repr([getattr(config, k) for k in data_keys])
         if key not in infos:
             infos[key] = load_data(config).info
-        if config.init_from:
-            if config.init_from not in states:
-                states[config.init_from] = load_init_state(config.init_from)
+        model_key = repr([key, config.model, config.model_options])
+        if model_key not in models:  # every model and its options, once
+            build_model(config, infos[key])
+            models.add(model_key)
+        if config.init_from or config.finetune != "full":  # a fine-tune of a stage not run yet is checked too
             model = build_model(config, infos[key])
-            apply_init(model, states[config.init_from], config.init_from)
+            if config.init_from:
+                if config.init_from not in states:
+                    states[config.init_from] = load_init_state(config.init_from)
+                apply_init(model, states[config.init_from], config.init_from)
             freeze_for_finetune(model, config)  # e.g. more blocks asked for than the model has
 
 
