@@ -6,6 +6,7 @@ docs/reliability.md lists what each case gives. Cases run in-process through ``m
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -110,7 +111,103 @@ CASES = {
     # study eat (its deprecated alias eat-study adds a note: tests/unit/study/test_eat_study_cli.py)
     "study eat config is a folder": (lambda t: ["study", "eat", str(t)], "is a folder"),
     "study eat config not UTF-8": (lambda t: ["study", "eat", str(write(t / "s.yaml", b"\xff"))], "not UTF-8"),
+    # YAML that would be read wrongly, or forever (issue #24)
+    "config with a duplicate key": (
+        lambda t: ["train", "-c", str(write(t / "c.yaml", "epochs: 1\nlr: 0.1\nlr: 0.2\n"))],
+        "duplicate key 'lr' (lines 2 and 3)",
+    ),
+    "config an alias bomb": (lambda t: ["train", "-c", str(write(t / "c.yaml", BOMB))], "alias bomb"),
+    "sweep config an alias bomb": (lambda t: ["sweep", "run", str(write(t / "s.yaml", BOMB)), "-q"], "alias bomb"),
+    "config empty": (lambda t: ["train", "-c", str(write(t / "c.yaml", "# nothing\n"))], "is empty"),
+    "config of 3 MiB": (lambda t: ["train", "-c", str(write(t / "c.yaml", "a: 1\n" * 700_000))], "up to 2 MiB"),
+    # sweeps: outputs, storages and numbers, checked before anything is created
+    "sweep --out a file": (
+        lambda t: ["sweep", "run", str(sweep_yaml(t)), "--out", str(write(t / "f", "x"))],
+        "is a file",
+    ),
+    "sweep --storage foo://": (
+        lambda t: ["sweep", "run", str(sweep_yaml(t)), "--storage", "foo://x", "--out", str(t / "s")],
+        "unknown kind 'foo'",
+    ),
+    "sweep --storage a folder": (
+        lambda t: ["sweep", "run", str(sweep_yaml(t)), "--storage", f"sqlite:///{t}", "--out", str(t / "s")],
+        "is a folder",
+    ),
+    "sweep seed: abc": (lambda t: ["sweep", "run", str(sweep_yaml(t, "seed: abc")), "-q"], "seed must be a whole"),
+    "sweep grace_s: abc": (lambda t: ["sweep", "run", str(sweep_yaml(t, "grace_s: abc")), "-q"], "grace_s must be"),
+    "sweep show an unknown flag": (lambda t: ["sweep", "show", str(t), "--trials", "3"], "No such option: --trials"),
+    # files powertrain reads back, damaged: named with the file and the field
+    "report a summary total_j of 'lots'": (
+        lambda t: ["report", str(damaged_run(t, total_j="lots")), "--out", str(t / "rep")],
+        "energy.total_j must be a number, not 'lots' (str)",
+    ),
+    "report a summary config of 5": (
+        lambda t: ["report", str(damaged_run(t, config=5)), "--out", str(t / "rep")],
+        "config must be an object, not 5 (int)",
+    ),
+    "report a summary of random bytes": (
+        lambda t: ["report", str(damaged_run(t, summary=os.urandom(512) + b"\xff")), "--out", str(t / "rep")],
+        "summary.json",
+    ),
+    "report a garbage metrics.csv": (
+        lambda t: ["report", str(damaged_run(t, metrics="a,b\n1,2\n")), "--out", str(t / "rep")],
+        "metrics.csv",
+    ),
+    "report a metrics.csv cell": (
+        lambda t: ["report", str(damaged_run(t, metrics=METRICS.replace(",0.5,", ",half,"))), "--out", str(t / "r")],
+        "line 2, val_accuracy must be a number, not 'half'",
+    ),
+    "report results.json of wrong types": (
+        lambda t: ["report", str(sweep_export(t, {"energy_j": "x"})), "--out", str(t / "rep")],
+        "trials[0].energy_j must be a number or null, not 'x' (str)",
+    ),
+    "measure a file that is not a program": (lambda t: ["measure", "--", str(not_a_program(t))], "not a program"),
+    "resume a checkpoint that would run code": (
+        lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=_evil_checkpoint()))],
+        "refused as unsafe: loading it would call posix.system",
+    ),
 }
+
+BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)  # nine levels of nine aliases: 387,420,489 strings from 90 nodes
+METRICS = "epoch,complete,val_accuracy,energy_j,elapsed_s,train_energy_j,eval_energy_j\n1,1,0.5,2.0,1.0,1.5,0.5\n"
+
+
+def sweep_yaml(tmp: Path, extra: str = "") -> Path:
+    text = yaml.safe_dump({"train": SMALL, "space": {"lr": [0.1]}, "objective": "energy"})
+    return write(tmp / "s.yaml", text + extra)
+
+
+def damaged_run(tmp: Path, *, total_j=1.0, config=None, summary=None, metrics=METRICS) -> Path:
+    """A finished run directory whose summary.json or metrics.csv is damaged as asked."""
+    folder = fake_run(tmp / "run")
+    data = {"status": "completed", "final": True, "config": config if config is not None else {}, "epochs_completed": 1,
+            "energy": {"total_j": total_j}, "duration_s": 1.0}  # fmt: skip
+    write(folder / "summary.json", summary if summary is not None else json.dumps(data))
+    write(folder / "metrics.csv", metrics)
+    return folder
+
+
+def sweep_export(tmp: Path, trial: dict) -> Path:
+    folder = tmp / "export"
+    folder.mkdir()
+    write(folder / "results.json", json.dumps({"objective": ["energy"], "trials": [{"number": 0, **trial}]}))
+    return folder
+
+
+def not_a_program(tmp: Path) -> Path:
+    path = write(tmp / "notes.txt", "hello, no #! line here\n")
+    path.chmod(0o755)
+    return path
+
+
+def _evil_checkpoint() -> bytes:
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo this must never run",))
+
+    return _torch_file({"epoch": 1, "model": {}, "history": [], "x": Evil()})
 
 
 def _torch_file(obj) -> bytes:

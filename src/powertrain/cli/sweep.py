@@ -65,6 +65,7 @@ def run_command(
     """
     from powertrain.cli._sweep_view import SweepDisplay, print_result
     from powertrain.study import load_sweep_config, sweep
+    from powertrain.study.engine.loop import check_sweep
 
     capture_third_party()
     # out: --out, else the file's out:, else studies/<--study or the file's study or its stem>
@@ -74,6 +75,7 @@ def run_command(
     if _carbon(country, region, pue, intensity) is not None:  # where this worker draws its power, not the study's
         given = {"country": country, "region": region, "pue": pue, "intensity_g_per_kwh": intensity}
         cfg = cfg.replace(train=cfg.train.replace(**given))
+    cfg = check_sweep(cfg.replace(n_trials=trials))  # a bad config, folder or storage: one line, before the live view
     display = None if quiet else SweepDisplay(console(stderr=True))
     result = None
     try:

@@ -87,7 +87,9 @@ from powertrain.training.progress import ProgressReporter
 if TYPE_CHECKING:
     from powertrain.integrations.trackers import Trackers
 
-__all__ = ["ENDED", "PAUSED", "TrialCallback", "enqueue_missing_rounds", "next_trial", "run_trial", "sweep"]
+__all__ = [
+    "ENDED", "PAUSED", "TrialCallback", "check_sweep", "enqueue_missing_rounds", "next_trial", "run_trial", "sweep",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +137,8 @@ def sweep(
         config = load_sweep_config(config)
     elif isinstance(config, Mapping):
         config = sweep_config_from_dict(config)
-    config = with_log(config.replace(n_trials=n_trials).validate())
+    config = with_log(check_sweep(config.replace(n_trials=n_trials)))
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} is a file; give a folder for the study")
-    check_storage_url(config.storage_url)  # validate, then act: nothing is created for a storage that cannot work
     created = _make_folder(out)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -172,6 +171,22 @@ def sweep(
         raise
     close_sweep_log(parent, out, "completed")
     return result
+
+
+def check_sweep(config: SweepConfig) -> SweepConfig:
+    """Validate, then act: the config, its study folder (not a file) and its storage URL, creating nothing.
+
+    Returns the validated config.
+
+    Raises:
+        ConfigError, OutputError: One line saying what is wrong.
+    """
+    config = config.validate()
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; give a folder for the study")
+    check_storage_url(config.storage_url)
+    return config
 
 
 def _make_folder(out: Path) -> bool:
