@@ -20,7 +20,16 @@ import yaml
 
 from powertrain.errors import ConfigError, OutputError
 
-__all__ = ["check_writable", "json_safe", "read_text", "read_yaml", "remove_stale_temps", "write_atomic"]
+__all__ = [
+    "check_writable",
+    "json_safe",
+    "make_folders",
+    "read_text",
+    "read_yaml",
+    "remove_empty_folders",
+    "remove_stale_temps",
+    "write_atomic",
+]
 
 _umask_lock = threading.Lock()
 
@@ -136,6 +145,35 @@ def check_writable(path: Path, *, what: str = "--out") -> Path:
     except OSError as exc:
         raise OutputError(f"{what} {path}: cannot write in {parent}: {exc.strerror or exc}") from None
     return path
+
+
+def make_folders(folder: Path, *, what: str = "folder") -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those this call created, outermost first.
+
+    A command that fails before it wrote anything removes them again (:func:`remove_empty_folders`), so a command
+    that exits 2 leaves nothing behind.
+
+    Raises:
+        OutputError: A file is in the way, or the folder cannot be created.
+    """
+    folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"cannot create the {what} {folder}: a file is in the way") from None
+    except OSError as exc:
+        raise OutputError(f"cannot create the {what} {folder}: {exc.strerror or exc}") from None
+    return created
+
+
+def remove_empty_folders(created: list[Path]) -> None:
+    """Remove the folders :func:`make_folders` created, innermost first, as long as they are empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def json_safe(value: Any) -> Any:

@@ -12,9 +12,9 @@ from typing import Any
 
 import jinja2
 
-from powertrain._files import write_atomic
+from powertrain._files import make_folders, remove_empty_folders, write_atomic
 from powertrain.carbon import CarbonSettings
-from powertrain.errors import ConfigError
+from powertrain.errors import ConfigError, OutputError
 from powertrain.report._carbon import carbon_view
 from powertrain.report._load import load_inputs
 from powertrain.report._sections import Card, Section, build_sections, headline
@@ -66,26 +66,16 @@ def _markdown_cell(value: object) -> str:
 
 
 def _writable(out: Path) -> list[Path]:
-    """Create the report folder (and missing parents); returns the folders this call created, deepest last."""
+    """Create the report folder (and missing parents); returns the folders this call created."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"cannot write the report into {out}: it is a file, not a folder")
-    created = [p for p in (out, *out.parents) if not p.exists()][::-1]
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the report folder {out}: {exc.strerror or exc}") from None
+        created = make_folders(out, what="report folder")
+    except OutputError as exc:
+        raise ConfigError(str(exc)) from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot write the report into {out}: not a writable folder")
     return created
-
-
-def _remove_empty(created: list[Path]) -> None:
-    """Remove the folders a failed report created, deepest first, as long as they are empty."""
-    for folder in reversed(created):
-        try:
-            folder.rmdir()
-        except OSError:
-            return
 
 
 def build_report(
@@ -120,7 +110,7 @@ def build_report(
         for name in ("report.html", "report.md"):  # a half-written report is no report: nothing stays behind
             if created:
                 (folder / name).unlink(missing_ok=True)
-        _remove_empty(created)
+        remove_empty_folders(created)
         raise
 
 

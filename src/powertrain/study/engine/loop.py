@@ -36,6 +36,7 @@ import sqlalchemy
 from optuna.trial import TrialState
 
 from powertrain import _killpoints as killpoints
+from powertrain._files import make_folders, remove_empty_folders
 from powertrain.errors import DamagedFileError, OutputError, PowertrainError
 from powertrain.forecast import forecast_curve
 from powertrain.meters import Sensor
@@ -139,7 +140,7 @@ def sweep(
         config = sweep_config_from_dict(config)
     config = with_log(check_sweep(config.replace(n_trials=n_trials)))
     out = Path(config.out)
-    created = _make_folder(out)
+    created = make_folders(out, what="study folder")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with storage_errors(config.storage_url):
@@ -149,8 +150,7 @@ def sweep(
             )  # fmt: skip
             study = open_study(config, storage, make_sampler(config), make_pruner(config))
     except BaseException:
-        if created and not any(out.iterdir()):  # e.g. an unreachable server: leave nothing behind
-            out.rmdir()
+        remove_empty_folders(created)  # e.g. an unreachable server: leave nothing behind
         raise
     parent = open_sweep_log(config)
     try:
@@ -187,19 +187,6 @@ def check_sweep(config: SweepConfig) -> SweepConfig:
         raise OutputError(f"--out {out} is a file; give a folder for the study")
     check_storage_url(config.storage_url)
     return config
-
-
-def _make_folder(out: Path) -> bool:
-    """Create the study folder; True when this call created it."""
-    if out.is_dir():
-        return False
-    try:
-        out.mkdir(parents=True)
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        raise OutputError(f"cannot create the study folder {out}: {exc.strerror or exc}") from None
-    return True
 
 
 def next_trial(study: optuna.Study, config: SweepConfig) -> optuna.Trial | None:
