@@ -22,6 +22,7 @@ from powertrain.errors import ConfigError, OutputError
 
 __all__ = [
     "check_writable",
+    "dump_yaml",
     "json_safe",
     "make_folders",
     "read_text",
@@ -237,7 +238,11 @@ class _DuplicateKey(yaml.YAMLError):
     """A mapping names one key twice: YAML would silently keep the last value."""
 
 
-_Loader.add_implicit_resolver(
+class _Dumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes text the loader would read as a number (``"1e-3"``, ``"0E0"``)."""
+
+
+_FLOAT = (
     "tag:yaml.org,2002:float",
     re.compile(
         r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
@@ -250,6 +255,13 @@ _Loader.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
+_Loader.add_implicit_resolver(*_FLOAT)
+_Dumper.add_implicit_resolver(*_FLOAT)
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text of ``data`` that :func:`load_yaml_text` reads back as it was (keys in their order)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
 
 
 def _expanded_size(root: yaml.Node) -> tuple[int, int]:

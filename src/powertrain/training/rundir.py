@@ -31,9 +31,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from powertrain._files import json_safe, read_yaml, write_atomic
+from powertrain._files import dump_yaml, json_safe, read_yaml, write_atomic
 from powertrain._records import load_torch, read_heartbeat, read_summary
 from powertrain.errors import ConfigError, DamagedFileError, OutputError
 
@@ -152,7 +150,7 @@ class RunDir:
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Store the resolved config as YAML."""
-        write_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False))
+        write_atomic(self.config_path, dump_yaml(config))
 
     def read_config(self) -> dict[str, Any]:
         """The stored config dict; a missing, unreadable or malformed file is a one-line ConfigError."""

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from powertrain._files import write_atomic
+from powertrain._files import dump_yaml, write_atomic
 from powertrain.errors import OutputError
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Sensor, discover_sensors
@@ -78,7 +77,7 @@ def run_eat_study(
     preflight([sweep_config.space.config_for(sweep_config.train, p.params) for p in sweep_config.space.grid()])
     study = EatResultsWriter(config, Path(config.out), describe_hardware())
     study.out.mkdir(parents=True, exist_ok=True)
-    write_atomic(study.out / "study.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_atomic(study.out / "study.yaml", dump_yaml(config.to_dict()))
     total = len(sweep_config.space.trials)
     ran: set[int] = set()
 

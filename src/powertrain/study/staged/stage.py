@@ -18,9 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from powertrain._files import json_safe, write_atomic
+from powertrain._files import dump_yaml, json_safe, write_atomic
 from powertrain.errors import OutputError
 from powertrain.hardware import describe_hardware
 from powertrain.meters import Sensor
@@ -104,7 +102,7 @@ def start_study(
     if config.storage:
         check_storage_url(config.storage)
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "study.yaml", yaml.safe_dump(json_safe(config.to_dict()), sort_keys=False))
+    write_atomic(out / "study.yaml", dump_yaml(json_safe(config.to_dict())))
     return Stages(config, out, notify or (lambda line: None), sensors, reporter)
 
 
