@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import typer
 
 from powertrain.cli._app import app
-from powertrain.cli._output import install_warning_lines
+from powertrain.cli._console import install_warning_lines
 from powertrain.errors import PowertrainError, Terminated, raise_terminated
 
 try:  # typer >= 0.22 vendors click

@@ -12,7 +12,7 @@ from rich.table import Table
 from powertrain._units import format_joules as _j
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings
-from powertrain.cli._output import console as cli_console
+from powertrain.cli._console import console as cli_console
 
 if TYPE_CHECKING:
     from powertrain.demo import DemoResult

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from powertrain.cli._app import app
-from powertrain.cli._output import console as cli_console
+from powertrain.cli._console import console as cli_console
 
 __all__ = ["estimate_command"]
 

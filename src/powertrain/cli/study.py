@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from powertrain.cli._app import app
-from powertrain.cli._output import console as cli_console
+from powertrain.cli._console import console as cli_console
 from powertrain.cli._outputs import LogOpt
 from powertrain.training.progress import ProgressReporter, QuietReporter, RichReporter
 

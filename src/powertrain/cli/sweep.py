@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from powertrain._files import check_writable
 from powertrain.cli._app import app
 from powertrain.cli._carbon import Country, Intensity, Pue, Region, carbon_settings
-from powertrain.cli._output import capture_third_party, console
+from powertrain.cli._console import capture_third_party, console
 from powertrain.cli._outputs import LogOpt
 from powertrain.errors import ConfigError
 

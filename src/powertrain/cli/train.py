@@ -12,7 +12,7 @@ from rich.table import Table
 from powertrain.cli._app import app
 from powertrain.cli._carbon import format_carbon
 from powertrain.cli._config_flags import apply_flags, config_flags, with_flags
-from powertrain.cli._output import console as cli_console
+from powertrain.cli._console import console as cli_console
 from powertrain.cli._outputs import LogOpt, ServeOpt, announce_serve
 from powertrain.errors import ConfigError, Terminated
 from powertrain.training.config import TrainConfig, load_config
