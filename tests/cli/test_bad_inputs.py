@@ -162,6 +162,11 @@ CASES = {
         "trials[0].energy_j must be a number or null, not 'x' (str)",
     ),
     "measure a file that is not a program": (lambda t: ["measure", "--", str(not_a_program(t))], "not a program"),
+    "resume a checkpoint whose epoch is text": (
+        lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=_torch_file({"epoch": "two", "model": {},
+                                                                                     "history": []})))],
+        "is damaged: epoch must be a whole number, not 'two' (str)",
+    ),
     "resume a checkpoint that would run code": (
         lambda t: ["train", "--resume", str(fake_run(t / "r", checkpoint=_evil_checkpoint()))],
         "refused as unsafe: loading it would call posix.system",

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from powertrain._files import dump_yaml, json_safe, read_yaml, write_atomic
-from powertrain._records import load_torch, read_heartbeat, read_summary
+from powertrain._records import check_fields, load_torch, read_heartbeat, read_summary
 from powertrain.errors import ConfigError, DamagedFileError, OutputError
 
 if TYPE_CHECKING:
@@ -212,6 +212,9 @@ class RunDir:
                 f"{self.checkpoint_path} is not a powertrain checkpoint (missing {', '.join(missing)}); "
                 "the run cannot be resumed from it"
             )
+        check_fields(state, _CHECKPOINT_FIELDS, path=self.checkpoint_path, what="checkpoint")
+        if not all(isinstance(r, dict) for r in state["history"]):
+            raise DamagedFileError(f"checkpoint {self.checkpoint_path} is damaged: history must be a list of epochs")
         result: dict[str, Any] = state
         return result
 
@@ -259,6 +262,14 @@ class RunDir:
 
 
 _CHECKPOINT_KEYS = ("epoch", "model", "history")
+_CHECKPOINT_FIELDS = {
+    "epoch": ("int", True),
+    "model": ("dict", True),
+    "history": ("list", True),
+    "lost_energy_j": ("number", False),
+    "lost_time_s": ("number", False),
+    "totals": ("dict", False),
+}
 
 
 def _csv_value(value: object) -> object:

@@ -10,12 +10,12 @@ target, one multitask model against the sum of the separate models, and per task
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from powertrain._records import read_summary
 from powertrain.meters import Sensor
 from powertrain.study.engine.results import TrialRecord
 from powertrain.study.staged.config import MultitaskStudyConfig, StudyTask, load_multitask_study_config
@@ -104,10 +104,8 @@ def _tasks_of(run: TrialRecord | None) -> dict[str, Any]:
         return {}
     if run.get("tasks"):
         return dict(run.get("tasks"))
-    try:
-        return dict(json.loads((Path(str(run.get("run_dir"))) / "summary.json").read_text()).get("tasks") or {})
-    except (OSError, ValueError):
-        return {}
+    path = Path(str(run.get("run_dir"))) / "summary.json"
+    return dict(read_summary(path).get("tasks") or {}) if path.is_file() else {}  # damaged: one line, not {}
 
 
 def _results(
