@@ -211,6 +211,25 @@ def test_a_full_disk_under_the_storage_is_one_line(tmp_path):
     assert "\n" not in str(caught.value) and "rerun the same command" in str(caught.value)
 
 
+def test_sqlite_s_disk_io_error_on_a_full_disk_says_the_disk_is_full(tmp_path, monkeypatch):
+    """SQLite says 'disk I/O error' when its write-ahead log's shared memory cannot grow: the line names the disk."""
+    import shutil
+
+    from powertrain.study.engine import storage
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+
+    def failing():
+        raise optuna.exceptions.StorageInternalError("commit") from sqlite3.OperationalError("disk I/O error")
+
+    for free, said in ((0, True), (50 << 20, False)):
+        monkeypatch.setattr(storage.shutil, "disk_usage", lambda _p, free=free: shutil._ntuple_diskusage(1, 1, free))
+        with pytest.raises(OutputError) as caught:
+            with storage.storage_errors(url):
+                failing()
+        assert ("disk I/O error (its disk is full);" in str(caught.value)) is said, str(caught.value)
+
+
 def test_the_best_of_a_study_with_a_target_reached_it(tmp_path, capsys):
     folder = _study(tmp_path / "s", "s", [
         _trial(0.01, TrialState.COMPLETE, energy=1.0, reached_target=False),  # the fewest joules, never on target

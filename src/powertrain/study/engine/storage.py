@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import socket
 import threading
 import time
@@ -108,7 +109,9 @@ def open_storage(
                 raise ConfigError(f"cannot open the study storage {_hide(parsed)}: {_first_line(exc)}") from None
             time.sleep(0.2 + random.random())
         except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
-            raise ConfigError(f"cannot open the study storage {_hide(parsed)}: {_first_line(exc)}") from None
+            raise ConfigError(
+                f"cannot open the study storage {_hide(parsed)}: {_with_full_disk(_first_line(exc), parsed)}"
+            ) from None
     raise AssertionError("unreachable")
 
 
@@ -150,11 +153,12 @@ def storage_errors(url: str) -> Iterator[None]:
         yield
     except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as exc:
         try:
-            where = _hide(make_url(url))
+            parsed = make_url(url)
+            where, reason = _hide(parsed), _with_full_disk(_root_reason(exc), parsed)
         except sqlalchemy.exc.ArgumentError:
-            where = url
+            where, reason = url, _root_reason(exc)
         raise OutputError(
-            f"the study storage {where} failed: {_root_reason(exc)}; what was committed is kept, rerun the same "
+            f"the study storage {where} failed: {reason}; what was committed is kept, rerun the same "
             "command once this is fixed"
         ) from None
 
@@ -167,6 +171,22 @@ def _root_reason(exc: BaseException) -> str:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     text = _first_line(exc)
     return text.split(") ", 1)[1] if text.startswith("(") and ") " in text else text
+
+
+def _with_full_disk(reason: str, parsed: Any) -> str:
+    """``reason``, plus `` (its disk is full)`` when ``parsed`` is a SQLite file on a disk with under 1 MiB free.
+
+    SQLite says ``disk I/O error``, not ``database or disk is full``, when the write that fails is its write-ahead
+    log's shared memory.
+    """
+    if "full" in reason or parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return reason
+    folder = next((p for p in Path(parsed.database).parents if p.is_dir()), None)
+    try:
+        full = folder is not None and shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        full = False
+    return f"{reason} (its disk is full)" if full else reason
 
 
 def _write_ahead_log(engine: Any) -> None:
