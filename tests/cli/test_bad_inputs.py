@@ -232,16 +232,19 @@ def _real_checkpoint() -> bytes:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_one_line_and_status_2(case, tmp_path, capsys):
+def test_one_line_and_status_2(case, tmp_path, capsys, monkeypatch):
     make_args, expected = CASES[case]
     work = tmp_path / "work"
     work.mkdir()
     args = make_args(work)
+    before = sorted(tmp_path.rglob("*"))
+    monkeypatch.chdir(work)  # a default output folder (./runs, ./studies) would appear here
     assert main(args) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("powertrain: error: ") and expected in lines[0], lines[0]
+    assert sorted(tmp_path.rglob("*")) == before, "a command that exits 2 left something behind"
 
 
 def test_read_only_or_full_output_is_one_line(tmp_path, capsys, monkeypatch):
