@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from powertrain.errors import SensorError, SensorPermissionError, SensorUnavailable
+from powertrain.meters._gpushare import GpuProcessProbe
 from powertrain.meters.base import Clock, Reading, Sensor
 
 try:
@@ -185,6 +186,10 @@ class _NvmlSensor(Sensor):
     def _probe(self) -> None:
         """Read once so that an unsupported GPU fails at construction, not mid-run."""
         self.read()
+
+    def process_probe(self) -> GpuProcessProbe:
+        """A probe of the processes that use this GPU and their utilisation (for attribution)."""
+        return GpuProcessProbe(self._nv, self._handle, self.device)
 
     def close(self) -> None:
         """Release this sensor's NVML reference (idempotent)."""
