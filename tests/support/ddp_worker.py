@@ -43,7 +43,13 @@ def run(out: Path, rank: int, host: str, name: str) -> None:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     clock = FakeClock()
     tracker = EnergyTracker(
-        sensors=sensors(rank, clock), sample_period_s=None, clock=clock, host_id=host, target_metric="score", target=2
+        sensors=sensors(rank, clock),
+        sample_period_s=None,
+        clock=clock,
+        host_id=host,
+        target_metric="score",
+        target=2,
+        attribution="machine",
     ).start()
     steps, epochs = [], []
     for epoch in (1, 2):

@@ -41,6 +41,7 @@ import optuna
 from powertrain.errors import ConfigError
 from powertrain.integrations._carbon import Carbon
 from powertrain.integrations.tracker import EnergyTracker
+from powertrain.meters.attribution import Attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.study import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
 
@@ -112,6 +113,7 @@ def measure_energy(
     carbon: Carbon = True,
     sample_period_s: float | None = 0.1,
     clock: Clock = time.monotonic,
+    attribution: Attribution | str | None = None,
 ) -> Any:
     """Measure every call of an Optuna objective and store its energy on the trial.
 
@@ -130,6 +132,8 @@ def measure_energy(
             ``(energy_j, duration_s) -> {"co2e_kg": ...}``, or False (none).
         sample_period_s: The meter's sampling period (None: manual, for tests).
         clock: The meter's clock (tests pass a fake one).
+        attribution: Whose energy (default ``"process"``: this process's tree; see
+            :class:`~powertrain.integrations.EnergyTracker`).
 
     Returns:
         The wrapped objective (or a decorator when called without ``objective``).
@@ -142,6 +146,7 @@ def measure_energy(
             carbon=carbon,
             sample_period_s=sample_period_s,
             clock=clock,
+            attribution=attribution,
         )
 
     @functools.wraps(objective)
@@ -154,6 +159,7 @@ def measure_energy(
             sample_period_s=sample_period_s,
             clock=clock,
             framework="optuna",
+            attribution=attribution,
         ).start()
         token = _current.set(TrialEnergy(trial, tracker, target_accuracy))
         status = "failed"

@@ -28,9 +28,9 @@ from powertrain.integrations._carbon import Carbon, CarbonAccount, CarbonHook
 from powertrain.integrations._forecast import ForecastLog
 from powertrain.integrations._segments import Segment, all_gather, local_part, merge_parts
 from powertrain.integrations._steps import StepWindows
-from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, ranks
+from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, job_pids, ranks
 from powertrain.integrations.trackers._energy import tracker_log
-from powertrain.meters import EnergyMeter, Measurement, discover_sensors
+from powertrain.meters import Attribution, EnergyMeter, Measurement, ProcessTree, discover_sensors, make_attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.window import Window
 from powertrain.training.ledger import EnergyLedger
@@ -82,6 +82,10 @@ class EnergyTracker(StepWindows):
             logs each epoch's figures and metrics, then the summary file and the status (docs/integrations.md).
         run_name: The tracker run's name and key (default: the framework and the start time).
         run_params: Parameters for the tracker run (hyperparameters).
+        attribution: Whose energy: ``"process"`` (default: this rank's process tree; under ``torch.distributed``
+            every rank measures its own share of its host and the shares are summed, so the job counts each joule
+            once), ``"cgroup"``/``"cgroup:PATH"``, ``"machine"`` (every sensor in full, claimed once per host),
+            or an :class:`~powertrain.meters.Attribution`.
 
     Raises:
         ConfigError: A target without a metric name or the reverse, a bad ``mode``, or an unknown or missing
@@ -105,6 +109,7 @@ class EnergyTracker(StepWindows):
         log: Sequence[str] = (),
         run_name: str | None = None,
         run_params: Mapping[str, Any] | None = None,
+        attribution: Attribution | str | None = None,
     ) -> None:
         if (target_metric is None) != (target is None):
             raise ConfigError("give both target_metric and target (or neither)")
@@ -117,6 +122,9 @@ class EnergyTracker(StepWindows):
         self.carbon, self.framework = CarbonAccount(carbon), framework
         self._sensors, self._gpu_indices = sensors, gpu_indices
         self._sample_period_s, self._clock, self._host_id = sample_period_s, clock, host_id
+        self._attribution = attribution if isinstance(attribution, Attribution) else None
+        self.attribution_kind = make_attribution(attribution).kind if self._attribution is None else attribution.kind
+        self._attribution_word = attribution
         self.ranks: Ranks = Ranks()
         self._claim: Claim | None = None
         self._created: list[Sensor] = []
@@ -153,11 +161,17 @@ class EnergyTracker(StepWindows):
             if gpus is None and self.ranks.world_size > 1:
                 gpus = []  # a rank measures the GPU it uses, never every visible one
             candidates = self._created = discover_sensors(gpu_indices=gpus, clock=self._clock)
-        self._claim = claim_sensors(candidates, host_id=self._host_id, job=self.ranks)
+        split_host = self.attribution_kind != "machine"
+        self._claim = claim_sensors(candidates, host_id=self._host_id, job=self.ranks, split_host=split_host)
         for sensor in self._claim.dropped:
             if sensor in self._created:
                 sensor.close()
-        self._meter = EnergyMeter(self._claim.owned, sample_period_s=self._sample_period_s, clock=self._clock)
+        scope = self._attribution or make_attribution(self._attribution_word)
+        if isinstance(scope, ProcessTree):  # the job's other ranks on this host are not "others" on a shared GPU
+            scope.also = job_pids(self.ranks, self._host_id)
+        self._meter = EnergyMeter(
+            self._claim.owned, sample_period_s=self._sample_period_s, clock=self._clock, attribution=scope
+        )
         self._meter.start()
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._open_segment()

@@ -104,6 +104,7 @@ class ProcessTree(Attribution):
 
     def __init__(self, pid: int | Sequence[int] | None = None) -> None:
         self.roots = [os.getpid()] if pid is None else ([pid] if isinstance(pid, int) else list(pid))
+        self.also: set[int] = set()  # the job's other processes (DDP ranks): the run's on a GPU, not in CPU time
         self._reader: ProcessTreeReader | None = None
         self._added: list[int] = []
         if not process_clock_supported():
@@ -127,8 +128,8 @@ class ProcessTree(Attribution):
         return self._reader.read()
 
     def pids(self) -> set[int] | None:
-        """The tree's live members at the last read."""
-        return None if self._reader is None else self._reader.pids()
+        """The tree's live members at the last read, and the job's other processes (:attr:`also`)."""
+        return None if self._reader is None else self._reader.pids() | self.also
 
     def describe(self) -> dict[str, Any]:
         """Roots, method and the reader's counts of reused PIDs and time that exited beyond reach."""

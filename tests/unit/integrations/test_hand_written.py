@@ -29,7 +29,7 @@ def test_example_loop_measures_each_epoch_and_eat_sparsifies(capsys, steady_cpu_
 def _tracker(clock, **options):
     gpu = ScriptedCounterSensor(lambda t: 300.0 * t, clock=clock)
     cpu = ScriptedPowerSensor([50.0], device="cpu:package-0", component="cpu", clock=clock)
-    return EnergyTracker(sensors=[gpu, cpu], sample_period_s=None, clock=clock, **options)
+    return EnergyTracker(sensors=[gpu, cpu], sample_period_s=None, clock=clock, attribution="machine", **options)
 
 
 def test_segments_epochs_steps_and_target_add_up(tmp_path):

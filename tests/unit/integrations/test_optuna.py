@@ -18,7 +18,7 @@ def test_each_trial_gets_its_energy_and_a_slow_trial_is_pruned_by_energy():
     clock = FakeClock()
     sensor = ScriptedPowerSensor([100.0], device="cpu:package-0", component="cpu", clock=clock)
 
-    @measure_energy(target_accuracy=0.9, sensors=[sensor], sample_period_s=None, clock=clock)
+    @measure_energy(target_accuracy=0.9, sensors=[sensor], sample_period_s=None, clock=clock, attribution="machine")
     def objective(trial):
         kind = trial.suggest_categorical("kind", ["fast", "slow", "broken"])
         if kind == "broken":
