@@ -11,7 +11,9 @@ and times that read with this thread's CPU clock (other processes do not count i
   obvious way, which reads the ``stat`` file of every process on the machine at each sample.
 
 Variants run one after the other on a fresh run each, order rotated every round. The table gives the walk's CPU
-time per read and as a share of the run's CPU time (the kernel's figure for the run, from ``wait4``).
+time per read and as a share of the run's CPU time (the kernel's figure for the run, from ``wait4``), and how many
+PIDs the machine handed out per second meanwhile (powertrain's walk probes each new PID once, so a machine that
+forks fast costs more; sleeping processes cost nothing).
 
 Usage: ``python bench/attribution.py --others 2000 --rounds 3 --out bench/results/attribution-cpu.json``
 """
@@ -36,6 +38,7 @@ from _harness import hardware, load_average, write_report
 from powertrain.meters._cpustat import CpuAccount
 from powertrain.meters._proctree import ProcessTreeReader
 
+PID_MAX = int(Path("/proc/sys/kernel/pid_max").read_text())
 RUN = textwrap.dedent(
     """
     import os, sys, time
@@ -97,6 +100,7 @@ def measure_once(name: str, args: argparse.Namespace) -> dict[str, float]:
     child.stdin.write(b"\n")
     child.stdin.flush()
     walk_s, reads = 0.0, 0
+    first_pid, t0_s = newest_pid(), time.monotonic()
     while os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
         t0 = time.thread_time()
         read()
@@ -106,7 +110,19 @@ def measure_once(name: str, args: argparse.Namespace) -> dict[str, float]:
     _, _, usage = os.wait4(child.pid, 0)
     child.returncode = 0
     run_cpu_s = usage.ru_utime + usage.ru_stime
-    return {"walk_cpu_s": walk_s, "reads": reads, "run_cpu_s": run_cpu_s, "share": walk_s / run_cpu_s}
+    births_per_s = ((newest_pid() - first_pid) % PID_MAX) / max(time.monotonic() - t0_s, 1e-9)
+    return {
+        "walk_cpu_s": walk_s,
+        "reads": reads,
+        "run_cpu_s": run_cpu_s,
+        "share": walk_s / run_cpu_s,
+        "pids_born_per_s": births_per_s,
+    }
+
+
+def newest_pid() -> int:
+    """The newest PID the kernel handed out (threads included): how fast the machine forks."""
+    return int(Path("/proc/loadavg").read_text().split()[-1])
 
 
 def spawn_others(count: int) -> list[subprocess.Popen[bytes]]:
@@ -141,7 +157,8 @@ def main() -> int:
         for process in others:
             process.wait()
     table = Table(title=f"attribution walk vs the run's CPU time, {processes} processes on the machine")
-    for column in ("variant", "reads", "walk CPU per read (us)", "walk / run CPU (%) min/median/max"):
+    columns = ("variant", "reads", "PIDs born/s", "walk CPU per read (us)", "walk / run CPU (%) min/median/max")
+    for column in columns:
         table.add_column(column, justify="left" if column == "variant" else "right")
     summary = {}
     for name, rows in results.items():
@@ -151,6 +168,7 @@ def main() -> int:
         table.add_row(
             name,
             str(int(statistics.median(row["reads"] for row in rows))),
+            f"{statistics.median(row['pids_born_per_s'] for row in rows):.0f}",
             f"{per_read:.0f}",
             f"{min(shares):.3f} / {statistics.median(shares):.3f} / {max(shares):.3f}",
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["COLUMNS", "CpuAccount", "MachineTimes", "cpu_topology", "read_machine_times"]
+__all__ = ["COLUMNS", "CpuAccount", "MachineTimes", "cpu_frequency_mhz", "cpu_topology", "read_machine_times"]
 
 # The account's cumulative columns, in seconds: wall time, the run's CPU time, the machine's process time (raised to
 # the run's where ticks lag), interrupt time, idle time, steal time, and busy core-seconds of the machine and of the
@@ -73,6 +73,15 @@ def cpu_topology() -> tuple[int, int]:
     """``(logical CPUs, physical cores)`` of this machine (physical = logical when psutil cannot tell)."""
     logical = psutil.cpu_count() or 1
     return logical, psutil.cpu_count(logical=False) or logical
+
+
+def cpu_frequency_mhz() -> float | None:
+    """The CPUs' mean current frequency in MHz, where the platform tells (None otherwise)."""
+    try:
+        freq = psutil.cpu_freq()
+    except (OSError, RuntimeError, NotImplementedError):  # no cpufreq and no /proc/cpuinfo figure
+        return None
+    return float(freq.current) if freq and freq.current else None
 
 
 class CpuAccount:

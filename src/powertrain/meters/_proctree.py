@@ -128,6 +128,7 @@ class ProcessTreeReader:
         self.total_ns = 0
         self.lost_ns = 0
         self.reused = 0  # members whose PID was reused by another process
+        self.seen = 0  # processes that were members at some point
         self.unreadable = 0  # new processes whose stat could not be read
         roots = list(roots)
         for pid in roots:
@@ -166,6 +167,7 @@ class ProcessTreeReader:
             if from_birth:
                 self.total_ns += member.total_ns
             self._members[pid] = member
+            self.seen += 1
         return True
 
     def _adopt_existing(self) -> None:
@@ -177,6 +179,7 @@ class ProcessTreeReader:
             for pid, stat in list(stats.items()):
                 if stat.ppid in self._members:
                     self._members[pid] = _Member(pid, stat.start, stat.ppid, _own_ns(pid, stat), stat.children_ns)
+                    self.seen += 1
                     del stats[pid]
                     grown = True
 
@@ -242,6 +245,7 @@ class ProcessTreeReader:
                 member = _Member(pid, stat.start, stat.ppid, _own_ns(pid, stat), stat.children_ns)
                 self.total_ns += member.total_ns
                 self._members[pid] = member
+                self.seen += 1
 
 
 def _read_pid_max() -> int:

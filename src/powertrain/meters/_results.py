@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from powertrain.meters._attributor import CPU_KEY
-from powertrain.meters._cpustat import COLUMNS
+from powertrain.meters._cpustat import COLUMNS, cpu_frequency_mhz, cpu_topology
 from powertrain.meters._timeline import Boundary, Track
 from powertrain.meters.base import Sensor, Source
 from powertrain.meters.measurement import Measurement
 
-__all__ = ["WindowInputs", "build_measurement", "describe_sensors", "power_timeline"]
+__all__ = ["WindowInputs", "build_measurement", "describe_conditions", "describe_sensors", "power_timeline"]
 
 MACHINE, DYNAMIC, STATIC, SHARED, UNSPLIT = range(5)
 
@@ -183,3 +183,14 @@ def describe_sensors(sensors: Sequence[Sensor], tracks: Sequence[Track]) -> dict
             }
         )
     return {"sensors": described, "failures": {t.device: t.failed for t in tracks if t.failed}}
+
+
+def describe_conditions(sensors: Sequence[Sensor]) -> dict[str, Any]:
+    """The machine's conditions now: CPU frequency and topology, each GPU's clocks and power limit (where readable)."""
+    logical, physical = cpu_topology()
+    conditions: dict[str, Any] = {"cpu_frequency_mhz": cpu_frequency_mhz(), "logical_cpus": logical}
+    conditions["physical_cores"] = physical
+    devices = {s.device: found for s in sensors if not s.is_null and (found := s.conditions())}
+    if devices:
+        conditions["devices"] = devices
+    return conditions

@@ -143,7 +143,7 @@ class ProcessTree(Attribution):
         }
         if self._reader is not None:
             data.update(
-                members=len(self._reader.pids()),
+                processes=self._reader.seen,
                 reused_pids=self._reader.reused,
                 lost_cpu_s=round(self._reader.lost_s, 6),
             )

@@ -91,6 +91,10 @@ class Sensor(ABC):
         """An object that lists the processes using this device (NVML GPUs), or None (host sensors)."""
         return None
 
+    def conditions(self) -> dict[str, Any]:
+        """The device's operating conditions now, where readable (GPU clocks, power limit); empty by default."""
+        return {}
+
     @property
     def source(self) -> Source:
         """How this sensor's energy is obtained: read from a counter, integrated power, or estimated."""

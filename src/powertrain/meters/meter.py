@@ -13,7 +13,7 @@ from typing import Any
 
 from powertrain.errors import ConfigError
 from powertrain.meters._attributor import Attributor
-from powertrain.meters._results import WindowInputs, build_measurement, describe_sensors
+from powertrain.meters._results import WindowInputs, build_measurement, describe_conditions, describe_sensors
 from powertrain.meters._timeline import Boundary, Track
 from powertrain.meters.attribution import Attribution, make_attribution
 from powertrain.meters.base import Clock, Sensor
@@ -440,6 +440,7 @@ class EnergyMeter:
                 **describe_sensors(self.sensors, self._tracks),
                 "warnings": [message for _, _, message in self._events][-20:],
                 "attribution": self._attributor.describe(),
+                "conditions": describe_conditions(self.sensors),
             }
 
 

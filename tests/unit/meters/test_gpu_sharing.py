@@ -112,3 +112,15 @@ def test_machine_scope_never_asks_nvml_for_processes(nv):
     m = run(nv, clock, Machine())
     assert m.energy_j == pytest.approx(1200.0)
     nv.nvmlDeviceGetComputeRunningProcesses.assert_not_called()
+
+
+def test_gpu_clocks_and_power_limit_are_recorded_where_nvml_gives_them(nv):
+    nv.nvmlDeviceGetTotalEnergyConsumption.return_value = 1000
+    nv.nvmlDeviceGetClockInfo.side_effect = lambda h, kind: {nv.NVML_CLOCK_SM: 1980, nv.NVML_CLOCK_MEM: 2619}[kind]
+    nv.nvmlDeviceGetPowerManagementLimit.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    sensor = NvmlEnergySensor(0, 0)
+    with EnergyMeter([sensor], sample_period_s=None, attribution=Machine()) as meter:
+        conditions = meter.describe()["conditions"]
+    sensor.close()
+    assert conditions["devices"]["gpu:0"] == {"sm_clock_mhz": 1980.0, "memory_clock_mhz": 2619.0}
+    assert conditions["logical_cpus"] >= 1

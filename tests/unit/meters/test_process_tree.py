@@ -102,14 +102,15 @@ def test_a_grandchild_orphaned_to_init_stays_a_member():
             os._exit(0)
         os.close(w)
         print(os.read(r, 32).decode(), flush=True)
+        sys.stdin.readline()                  # exit once the reader has seen the grandchild
         """
     )
     reader = ProcessTreeReader([os.getpid()])
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
     grandchild = int(child.stdout.readline())
     reader.read()
     assert grandchild in reader.pids()
-    child.wait()
+    child.communicate(b"\n")
     deadline = time.monotonic() + 60
     while os.path.exists(f"/proc/{grandchild}") and time.monotonic() < deadline:
         reader.read()
