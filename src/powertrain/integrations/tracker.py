@@ -33,7 +33,7 @@ from powertrain.integrations.trackers._energy import tracker_log
 from powertrain.meters import Attribution, EnergyMeter, Measurement, ProcessTree, discover_sensors, make_attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.window import Window
-from powertrain.training.ledger import EnergyLedger
+from powertrain.training.ledger import RESULTS_SCHEMA, EnergyLedger
 
 __all__ = ["Carbon", "CarbonHook", "EnergyTracker", "Segment"]
 
@@ -215,6 +215,8 @@ class EnergyTracker(StepWindows):
             phase, energy_j=segment.energy_j, duration_s=segment.duration_s, by_device_j=segment.energy_by_device_j,
             by_component_j=segment.energy_by_component_j, source_by_device=segment.sources,
             estimated=segment.estimated, failed=segment.failed_sensors, warnings=segment.warnings,
+            machine_j=segment.machine_j, machine_by_device_j=segment.machine_by_device_j, dynamic_j=segment.dynamic_j,
+            static_j=segment.static_j, attribution=segment.attribution, cpu_s=segment.cpu_s,
         )  # fmt: skip
         return segment
 
@@ -374,6 +376,7 @@ class EnergyTracker(StepWindows):
             target.update({"reached": self.reached is not None, **(self.reached or {})})
         return {
             "kind": "powertrain-energy-summary",
+            "schema_version": RESULTS_SCHEMA,
             "framework": self.framework,
             "status": status,
             "started_at": self.started_at,
@@ -385,6 +388,13 @@ class EnergyTracker(StepWindows):
             "energy_by_phase_j": dict(ledger.phase_energy_j),
             "energy_by_component_j": dict(ledger.by_component_j),
             "energy_by_device_j": dict(ledger.by_device_j),
+            "machine_total_j": ledger.machine_energy_j,
+            "machine_by_device_j": dict(ledger.machine_by_device_j),
+            "unattributed_j": ledger.unattributed_j,
+            "dynamic_j": ledger.dynamic_j,
+            "static_j": ledger.static_j,
+            "attribution": {**(ledger.attribution or {"scope": self.attribution_kind}), "ranks": self.ranks.world_size},
+            "conditions": ledger.conditions(),
             "sources": dict(ledger.source_by_device),
             "estimated": estimated,
             "failed_sensors": dict(ledger.failed),

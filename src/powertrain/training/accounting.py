@@ -15,17 +15,13 @@ from powertrain.meters import EnergyMeter, Measurement
 from powertrain.meters.measurement import LEGACY_ATTRIBUTION
 from powertrain.training.config import TrainConfig
 from powertrain.training.device import rng_state
-from powertrain.training.ledger import EnergyLedger
+from powertrain.training.ledger import RESULTS_SCHEMA, EnergyLedger
 from powertrain.training.rundir import EpochRecord, RunDir
 
 if TYPE_CHECKING:
     from powertrain.training.build import RunParts
 
 __all__ = ["RESULTS_SCHEMA", "Phase", "Totals", "make_checkpoint", "make_record", "make_summary"]
-
-#: The version of the results powertrain writes: 2 = energy attributed to the run (``energy.attribution``), with the
-#: machine's beside it; results without ``schema_version`` (1) hold machine-wide figures.
-RESULTS_SCHEMA = 2
 
 
 @dataclass
