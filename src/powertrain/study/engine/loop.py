@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 from powertrain.errors import PowertrainError
 from powertrain.forecast import forecast_curve
 from powertrain.meters import Sensor
+from powertrain.study.engine.attribution import STUDY_THREADS
 from powertrain.study.engine.config import (
     SweepConfig,
     load_sweep_config,
@@ -173,7 +174,8 @@ def run_trial(
     store_identity(trial, run_name, run_dir)
     with heartbeat(study._storage, trial._trial_id, config.heartbeat_s):
         try:
-            cfg = config.space.config_for(config.train, params).replace(out=str(run_dir))
+            cfg = config.space.config_for(config.train, params)
+            cfg = cfg.replace(out=str(run_dir), threads=_threads(study) if cfg.threads is None else cfg.threads)
             trial.set_user_attr("config", cfg.to_dict())
             planned_epochs = cfg.epochs
             status, summary = _train(study, trial, config, cfg, sensors, reporter, extra, parent)
@@ -188,6 +190,12 @@ def run_trial(
             return _store_failure(study, trial, f"{type(exc).__name__}: {exc}", retry=False)
     store_summary(trial, summary, status)
     return _tell(study, trial, config, summary, status, planned_epochs)
+
+
+def _threads(study: optuna.Study) -> int | None:
+    """The study's threads per trial, recorded when it was created (a trial config's own ``threads`` wins)."""
+    recorded = study.user_attrs.get(STUDY_THREADS)
+    return None if recorded is None else int(recorded)
 
 
 def _train(

@@ -14,6 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from powertrain.errors import ConfigError
+from powertrain.study.engine.attribution import check_same_scope, study_scope
 from powertrain.study.engine.results import SweepResult, from_study, resolve_storage
 from powertrain.study.engine.storage import FINGERPRINT, open_storage
 
@@ -35,12 +36,14 @@ def merge_sweeps(dest: str | Path, sources: Sequence[str | Path], *, study: str 
         The merged study's results.
 
     Raises:
-        ConfigError: A source that is missing or holds another kind of study (other objective directions).
+        ConfigError: A source that is missing or holds another kind of study (other objective directions, or energy
+            attributed otherwise: machine-wide and attributed figures are never merged).
     """
     if not sources:
         raise ConfigError("merge needs at least one source study")
     loaded = [_load(source) for source in sources]
     first = loaded[0]
+    check_same_scope([study_scope(s.user_attrs) for s in loaded], "merge")
     name = study or first.study_name
     dest_text = str(dest)
     if "://" in dest_text:
@@ -53,6 +56,8 @@ def merge_sweeps(dest: str | Path, sources: Sequence[str | Path], *, study: str 
     merged = optuna.create_study(storage=storage, study_name=name, directions=first.directions, load_if_exists=True)
     if merged.directions != first.directions:
         raise ConfigError(f"study {name!r} in {dest} has other objective directions than {first.study_name!r}")
+    if merged.get_trials(deepcopy=False):
+        check_same_scope([study_scope(merged.user_attrs), study_scope(first.user_attrs)], "merge")
     for key, value in first.user_attrs.items():
         if key != FINGERPRINT and key not in merged.user_attrs:
             merged.set_user_attr(key, value)

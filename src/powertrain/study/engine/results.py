@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from powertrain._files import json_safe, write_atomic
 from powertrain.carbon import CarbonSettings, carbon_footprint, energy_provenance, sum_footprints
 from powertrain.errors import ConfigError
+from powertrain.study.engine.attribution import LEGACY, conditions_note, study_scope, trial_scope
 from powertrain.study.ranking import rank_sweep
 
 __all__ = ["SweepResult", "TrialRecord", "load_sweep", "resolve_storage"]
@@ -28,7 +29,8 @@ __all__ = ["SweepResult", "TrialRecord", "load_sweep", "resolve_storage"]
 CSV_COLUMNS = [
     "number", "run_name", "state", "train_status", "hardware", "energy_to_target_j", "time_to_target_s",
     "epochs_to_target", "final_accuracy", "best_accuracy", "energy_j", "spent_j", "lost_energy_j", "duration_s",
-    "accel_energy_ratio", "operational_kg_co2e", "embodied_kg_co2e", "params", "curve",
+    "accel_energy_ratio", "operational_kg_co2e", "embodied_kg_co2e", "machine_energy_j", "attribution", "others_load",
+    "threads", "params", "curve",
 ]  # fmt: skip
 _CARBON_COLUMNS = ("operational_kg_co2e", "embodied_kg_co2e")
 _CARBON_KEYS = ("country", "region", "pue", "intensity_g_per_kwh")
@@ -129,6 +131,7 @@ class SweepResult:
         out: The study folder on this machine (None when only a URL was given).
         carbon_settings: Where the electricity came from, for every trial's CO2e figures; None: each trial's own
             run config (``country``, ``region``, ``pue``, ``intensity_g_per_kwh``; default the world average).
+        scope: The study's attribution (``process``, ``cgroup``, ``machine``, or machine before attribution).
     """
 
     study: str
@@ -140,6 +143,14 @@ class SweepResult:
     out: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     carbon_settings: CarbonSettings | None = None
+    scope: str = LEGACY
+
+    @property
+    def attribution(self) -> dict[str, Any]:
+        """The study's attribution, its trials' (one kind unless a merge mixed them) and a note on their conditions."""
+        scopes = sorted({trial_scope(t.attrs) for t in self.trials if t.get("energy_j") is not None})
+        note = conditions_note(t.attrs for t in self.trials if t.state not in ("waiting", "paused"))
+        return {"scope": self.scope, "trials": scopes, "mixed": len(scopes) > 1, "conditions_note": note}
 
     def by_state(self, state: str) -> list[TrialRecord]:
         """Trials in ``state`` (complete, pruned, fail, running, waiting)."""
@@ -311,9 +322,17 @@ class SweepResult:
         }
 
     def compare(self, other: SweepResult) -> dict[str, Any]:
-        """This sweep against ``other`` (e.g. the same grid without pruning): energy of both, and the same best?"""
+        """This sweep against ``other`` (e.g. the same grid without pruning): energy of both, and the same best?
+
+        Studies whose energy is attributed differently are not compared: ``comparable`` is False and ``reason`` says
+        why (machine-wide joules against a run's own joules would make the ratio mean nothing).
+        """
         mine, theirs = self.best, other.best
+        scopes = {*self.attribution["trials"], *other.attribution["trials"]}
+        if len(scopes) > 1:
+            return {"comparable": False, "reason": f"energy attributed differently: {' and '.join(sorted(scopes))}"}
         return {
+            "comparable": True,
             "energy_j": self.energy["total_j"],
             "other_energy_j": other.energy["total_j"],
             "energy_ratio": self.energy["total_j"] / other.energy["total_j"] if other.energy["total_j"] else None,
@@ -356,6 +375,7 @@ class SweepResult:
             "directions": self.directions,
             "target_accuracy": self.target_accuracy,
             "counts": self.counts,
+            "attribution": self.attribution,
             "energy": self.energy,
             "carbon": self.carbon,
             "best": best.to_dict(self.carbon_settings) if best else None,
@@ -436,4 +456,5 @@ def from_study(study: optuna.Study, *, out: Path | None = None) -> SweepResult:
         target_accuracy=described.get("target_accuracy"),
         trials=[TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)],
         out=out,
+        scope=study_scope(study.user_attrs),
     )

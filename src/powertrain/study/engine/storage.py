@@ -28,6 +28,7 @@ from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import TrialState
 
 from powertrain.errors import ConfigError
+from powertrain.study.engine.attribution import setup_study, threads_per_trial
 from powertrain.study.engine.config import SweepConfig
 
 __all__ = [
@@ -161,6 +162,8 @@ def open_study(config: SweepConfig, storage: RDBStorage, sampler: Any, pruner: A
             )
         if stored is None:
             study.set_user_attr(FINGERPRINT, fingerprint)
+    threads = threads_per_trial(config.workers_per_host, config.threads_per_trial)
+    setup_study(study, attribution=config.train.attribution, threads=threads, created=created)
     if config.sampler == "grid":
         _plan_grid(study, config, created)
     return study
