@@ -32,6 +32,7 @@ from powertrain.meters import (
     make_attribution,
 )
 from powertrain.meters.command import CommandRun, run_command
+from powertrain.training.ledger import RESULTS_SCHEMA
 
 __all__ = ["measure"]
 
@@ -94,7 +95,8 @@ def measure(
     sensors = discover_sensors(gpu_indices=gpu)
     report: dict[str, Any] = {"command": list(command), "status": "running", "hardware": describe_hardware()}
     try:
-        with EnergyMeter(sensors, sample_period_s=interval, attribution=scope) as meter, _serving(meter, serve, command) as exporter:
+        meter = EnergyMeter(sensors, sample_period_s=interval, attribution=scope)
+        with meter, _serving(meter, serve, command) as exporter:
             partial = _PartialWriter(out, report, meter)
             try:
                 run = _run_with_display(command, meter, console, partial)
@@ -143,6 +145,7 @@ def _conclude(console: Console, run: CommandRun, report: dict[str, Any], describ
             "exit_code": run.exit_code,
             "interrupted": run.interrupted,
             "started_at": run.started_at,
+            "schema_version": RESULTS_SCHEMA,
             "measurement": run.measurement.to_dict(),
             "meter": described,
             "carbon": carbon,

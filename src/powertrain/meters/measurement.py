@@ -8,10 +8,17 @@ from typing import Any
 
 from powertrain.meters.base import Source
 
-__all__ = ["LEGACY_ATTRIBUTION", "Measurement"]
+__all__ = ["LEGACY_ATTRIBUTION", "Measurement", "attribution_scope"]
 
 # What a measurement recorded before attribution existed measured: the whole machine.
 LEGACY_ATTRIBUTION: dict[str, Any] = {"scope": "machine", "method": "recorded before attribution: whole machine"}
+
+
+def attribution_scope(attribution: Mapping[str, Any] | None) -> str:
+    """``"process"``, ``"cgroup"`` or ``"machine"`` of a recorded attribution (none recorded: the machine's energy)."""
+    if not attribution:
+        return "machine"
+    return str(attribution.get("scope") or "machine")
 
 
 @dataclass(frozen=True)

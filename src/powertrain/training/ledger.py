@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from powertrain.meters.measurement import attribution_scope
+
 if TYPE_CHECKING:
     from powertrain.meters import Measurement
 
@@ -161,9 +163,3 @@ class EnergyLedger:
 
 _CPU_KEYS = ("run_cpu_s", "others_cpu_s", "irq_cpu_s", "steal_cpu_s")
 
-
-def attribution_scope(attribution: Mapping[str, Any] | None) -> str:
-    """``"process"``, ``"cgroup"`` or ``"machine"`` (a record without attribution predates it: the machine)."""
-    if not attribution:
-        return "machine"
-    return str(attribution.get("scope") or "machine")

@@ -23,10 +23,10 @@ from typing import Any
 import optuna
 
 from powertrain.hardware import describe_hardware, hardware_label
+from powertrain.meters.measurement import attribution_scope
 from powertrain.study.engine.config import OBJECTIVES
 from powertrain.study.engine.storage import worker_id
 from powertrain.training import EpochRecord
-from powertrain.training.ledger import attribution_scope
 
 __all__ = [
     "epoch_number",
