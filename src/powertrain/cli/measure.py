@@ -32,7 +32,7 @@ from powertrain.meters import (
     make_attribution,
 )
 from powertrain.meters.command import CommandRun, run_command
-from powertrain.training.ledger import RESULTS_SCHEMA
+from powertrain.meters.measurement import RESULTS_SCHEMA
 
 __all__ = ["measure"]
 

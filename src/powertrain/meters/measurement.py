@@ -8,7 +8,12 @@ from typing import Any
 
 from powertrain.meters.base import Source
 
-__all__ = ["LEGACY_ATTRIBUTION", "Measurement", "attribution_scope"]
+__all__ = ["LEGACY_ATTRIBUTION", "RESULTS_SCHEMA", "Measurement", "attribution_scope"]
+
+#: The version of the results powertrain writes (run summaries, ``measure --out``, sweep results, integration
+#: summaries): 2 = energy attributed to the run (``attribution``), with the machine's beside it; results without a
+#: ``schema_version`` (1) hold machine-wide figures.
+RESULTS_SCHEMA = 2
 
 # What a measurement recorded before attribution existed measured: the whole machine.
 LEGACY_ATTRIBUTION: dict[str, Any] = {"scope": "machine", "method": "recorded before attribution: whole machine"}

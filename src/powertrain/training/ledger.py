@@ -16,16 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from powertrain.meters.measurement import attribution_scope
+from powertrain.meters.measurement import RESULTS_SCHEMA, attribution_scope
 
 if TYPE_CHECKING:
     from powertrain.meters import Measurement
 
 __all__ = ["RESULTS_SCHEMA", "EnergyLedger", "attribution_scope"]
-
-#: The version of the results powertrain writes: 2 = energy attributed to the run (``energy.attribution``), with the
-#: machine's beside it; results without ``schema_version`` (1) hold machine-wide figures.
-RESULTS_SCHEMA = 2
 
 
 def _add(into: dict[str, float], more: Mapping[str, float]) -> None:

@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from powertrain._files import json_safe, write_atomic
 from powertrain.carbon import CarbonSettings, carbon_footprint, energy_provenance, sum_footprints
 from powertrain.errors import ConfigError
+from powertrain.meters.measurement import RESULTS_SCHEMA
 from powertrain.study.engine.attribution import LEGACY, conditions_note, study_scope, trial_scope
 from powertrain.study.ranking import rank_sweep
 
@@ -34,8 +35,6 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 _CARBON_COLUMNS = ("operational_kg_co2e", "embodied_kg_co2e")
 _CARBON_KEYS = ("country", "region", "pue", "intensity_g_per_kwh")
-
-
 _CURVE_KEYS = ("epoch", "energy_j", "elapsed_s", "val_accuracy")
 
 
@@ -369,6 +368,7 @@ class SweepResult:
                 "carbon": {k: part.carbon[k] for k in ("operational_kg_co2e", "embodied_kg_co2e")},
             }
         return {
+            "schema_version": RESULTS_SCHEMA,
             "study": self.study,
             "storage": self.storage,
             "objective": self.objective,
