@@ -76,8 +76,22 @@ def one_run(command: list[str], busy: int, args: argparse.Namespace, folder: Pat
         energy = summary.get("energy", {})
         row["summary_energy_j"] = energy.get("total_j", summary.get("energy_j"))
         row["summary_machine_total_j"] = energy.get("machine_total_j")
-        row["summary_energy_to_target_j"] = energy.get("energy_to_target_j")
+        row["summary_energy_to_target_j"] = summary.get("energy_to_target_j")
+        row["summary_final_accuracy"] = summary.get("final_accuracy")
     return row
+
+
+def _median(rows: list[dict[str, Any]], busy: int, field: str) -> float | None:
+    values = [r[field] for r in rows if r["busy"] == busy and r.get(field) is not None]
+    return statistics.median(values) if values else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def main() -> int:
@@ -98,18 +112,18 @@ def main() -> int:
         for repeat in range(args.repeats):
             for busy in ((0, args.busy) if repeat % 2 == 0 else (args.busy, 0)):
                 rows.append({"repeat": repeat, **one_run(command, busy, args, Path(tmp))})
-    fields = [*FIELDS, *(f for f in ("summary_energy_j", "summary_energy_to_target_j") if args.summary)]
-    medians = {
-        cond: {f: statistics.median(r[f] for r in rows if r["busy"] == b and r.get(f) is not None) for f in fields}
-        for cond, b in (("idle", 0), ("busy", args.busy))
-    }
-    ratios = {f: medians["busy"][f] / medians["idle"][f] if medians["idle"][f] else None for f in fields}
+                if args.out is not None:  # what is measured so far survives an interruption
+                    write_report(args.out, bench="contention", device="cpu", settings={}, rows=rows, partial=True)
+    summary_fields = ("summary_energy_j", "summary_energy_to_target_j", "summary_final_accuracy")
+    fields = [*FIELDS, *(f for f in summary_fields if args.summary)]
+    medians = {cond: {f: _median(rows, b, f) for f in fields} for cond, b in (("idle", 0), ("busy", args.busy))}
+    ratios = {f: _ratio(medians["busy"][f], medians["idle"][f]) for f in fields}
     table = Table(title=f"{args.name}: idle vs {args.busy} busy processes ({args.repeats} repeats, medians)")
     for column in ("figure", "idle", "busy", "busy / idle"):
         table.add_column(column, justify="left" if column == "figure" else "right")
     for f in fields:
         ratio = "" if ratios[f] is None or f == "others_load" else f"{ratios[f]:.3f}"
-        table.add_row(f, f"{medians['idle'][f]:.3f}", f"{medians['busy'][f]:.3f}", ratio)
+        table.add_row(f, _fmt(medians["idle"][f]), _fmt(medians["busy"][f]), ratio)
     console = Console()
     console.print(table)
     console.print(f"load average {load_before} -> {load_average()}; {hardware()['cpu_model']}")
