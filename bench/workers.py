@@ -64,11 +64,13 @@ def main() -> int:
     parser.add_argument("config", type=Path, help="the sweep YAML")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="keep both study folders here (default: a temp dir)")
     args = parser.parse_args()
     load_before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
-        one = run_sweep(args.config.resolve(), Path(tmp) / "one-worker", 1)
-        many = run_sweep(args.config.resolve(), Path(tmp) / f"{args.workers}-workers", args.workers)
+        where = args.keep.resolve() if args.keep else Path(tmp)
+        one = run_sweep(args.config.resolve(), where / "one-worker", 1)
+        many = run_sweep(args.config.resolve(), where / f"{args.workers}-workers", args.workers)
     table = Table(title=f"{args.config.name}: 1 worker against {args.workers} workers on one machine")
     for column in ("figure", "1 worker", f"{args.workers} workers", "ratio"):
         table.add_column(column, justify="left" if column == "figure" else "right")
