@@ -114,13 +114,19 @@ def measure(
             sensor.close()
     _print_summary(console, run)
     _conclude(console, run, report, described, settings, out)
-    if log:
-        from powertrain.integrations.trackers import log_command
-
-        log_command(log, argv=run.argv, measurement=run.measurement, exit_code=run.exit_code,
-                    interrupted=run.interrupted, started_at=run.started_at, carbon=report.get("carbon"),
-                    params={"interval_s": interval}, artifact=out)  # fmt: skip
+    _log(log, run, report, interval, out)
     return run.exit_code
+
+
+def _log(log: list[str] | None, run: CommandRun, report: dict[str, Any], interval: float, out: Path | None) -> None:
+    """Record the result as a run in the experiment trackers of --log (none: nothing)."""
+    if not log:
+        return
+    from powertrain.integrations.trackers import log_command
+
+    log_command(log, argv=run.argv, measurement=run.measurement, exit_code=run.exit_code,
+                interrupted=run.interrupted, started_at=run.started_at, carbon=report.get("carbon"),
+                params={"interval_s": interval}, artifact=out)  # fmt: skip
 
 
 def _conclude(console: Console, run: CommandRun, report: dict[str, Any], described: dict[str, Any],

@@ -28,12 +28,13 @@ from powertrain.integrations._carbon import Carbon, CarbonAccount, CarbonHook
 from powertrain.integrations._forecast import ForecastLog
 from powertrain.integrations._segments import Segment, all_gather, local_part, merge_parts
 from powertrain.integrations._steps import StepWindows
+from powertrain.integrations._summary import tracker_summary
 from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, job_pids, ranks
 from powertrain.integrations.trackers._energy import tracker_log
 from powertrain.meters import Attribution, EnergyMeter, Measurement, ProcessTree, discover_sensors, make_attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.window import Window
-from powertrain.training.ledger import RESULTS_SCHEMA, EnergyLedger
+from powertrain.training.ledger import EnergyLedger
 
 __all__ = ["Carbon", "CarbonHook", "EnergyTracker", "Segment"]
 
@@ -363,50 +364,7 @@ class EnergyTracker(StepWindows):
 
     def summary(self, status: str = "completed") -> dict[str, Any]:
         """The run's summary (JSON-ready) up to the last cut."""
-        from powertrain.hardware import describe_hardware
-
-        hosts, ledger = self._hosts or [describe_hardware()], self.ledger
-        estimated = "estimated" in ledger.source_by_device.values()
-        carbon = self.carbon.summary(
-            ledger.energy_j, ledger.elapsed_s, hosts=hosts, sources=sorted(ledger.sources), estimated=estimated
-        )
-        target = None
-        if self.target_metric is not None:
-            target = {"metric": self.target_metric, "target": self.target, "mode": self.mode}
-            target.update({"reached": self.reached is not None, **(self.reached or {})})
-        return {
-            "kind": "powertrain-energy-summary",
-            "schema_version": RESULTS_SCHEMA,
-            "framework": self.framework,
-            "status": status,
-            "started_at": self.started_at,
-            "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "world_size": self.ranks.world_size,
-            "energy_j": self.energy_j,
-            "duration_s": self.elapsed_s,
-            "avg_power_w": self.energy_j / self.elapsed_s if self.elapsed_s > 0 else 0.0,
-            "energy_by_phase_j": dict(ledger.phase_energy_j),
-            "energy_by_component_j": dict(ledger.by_component_j),
-            "energy_by_device_j": dict(ledger.by_device_j),
-            "machine_total_j": ledger.machine_energy_j,
-            "machine_by_device_j": dict(ledger.machine_by_device_j),
-            "unattributed_j": ledger.unattributed_j,
-            "dynamic_j": ledger.dynamic_j,
-            "static_j": ledger.static_j,
-            "attribution": {**(ledger.attribution or {"scope": self.attribution_kind}), "ranks": self.ranks.world_size},
-            "conditions": ledger.conditions(),
-            "sources": dict(ledger.source_by_device),
-            "estimated": estimated,
-            "failed_sensors": dict(ledger.failed),
-            "warnings": list(ledger.warnings),
-            "carbon": carbon,
-            "target": target,
-            "forecasts": list(self.forecasts.made),
-            "epochs": list(self.epochs),
-            "sensors": self._claim.owners if self._claim else [],
-            "hardware": hosts[0],
-            "hosts": [hw.get("hostname") for hw in hosts],
-        }
+        return tracker_summary(self, status)
 
     def finish(self, *, path: Path | str | None = None, status: str = "completed") -> dict[str, Any]:
         """Cut the last segment (collective), stop the meter, and write the summary on rank 0.
