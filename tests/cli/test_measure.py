@@ -42,9 +42,13 @@ def child(code: str) -> list[str]:
 
 def test_measure_writes_json_and_exits_with_the_commands_status(tmp_path, sensors, capsys):
     out = tmp_path / "runs" / "energy.json"
-    status = main(["measure", "--out", str(out), "--interval", "0.01", "--", *child("import sys; sys.exit(3)")])
+    # machine-wide, so the scripted host sensor is the figure itself (the command's share is tested with a scripted
+    # scope in tests/unit/meters/, and against real CPU time below)
+    argv = ["measure", "--out", str(out), "--interval", "0.01", "--attribution", "machine", "--"]
+    status = main([*argv, *child("import sys; sys.exit(3)")])
     assert status == 3
     report = json.loads(out.read_text())
+    assert report["measurement"]["attribution"]["scope"] == "machine" and report["schema_version"] == 2
     assert report["exit_code"] == 3
     assert report["command"] == child("import sys; sys.exit(3)")
     assert report["interrupted"] is False

@@ -403,7 +403,7 @@ class EnergyTracker(StepWindows):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, json.dumps(json_safe(summary), indent=2) + "\n")
         if self._log is not None:
-            self._log.finish(path, status)
+            self._log.finish(path, status, summary)
         return summary
 
     def _gather_hosts(self) -> list[dict[str, Any]]:

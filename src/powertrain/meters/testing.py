@@ -268,6 +268,7 @@ class ScriptedAttribution(Attribution):
         self._irq, self._steal = irq_cpus, steal_cpus
         self._pids = pids
         self._t0: float | None = None
+        self._machine_read_s: float | None = None
         self.broken = False
 
     @staticmethod
@@ -282,14 +283,20 @@ class ScriptedAttribution(Attribution):
         return self._clock() - (self._t0 if self._t0 is not None else self._clock())
 
     def cpu_s(self) -> float:
-        """The run's scripted CPU seconds since :meth:`open`."""
+        """The run's scripted CPU seconds since :meth:`open`.
+
+        Read at the instant of the machine's times just before (a sample reads both), so that on a real clock the
+        two never drift apart by however long the machine paused this thread between the reads.
+        """
         if self.broken:
             raise SensorError("scripted attribution: the run's CPU time is gone")
-        return self._seconds(self._run, self._elapsed())
+        t, self._machine_read_s = (self._machine_read_s, None) if self._machine_read_s is not None else (
+            self._elapsed(), None)  # fmt: skip
+        return self._seconds(self._run, t)
 
     def machine_times(self) -> MachineTimes:
         """The machine's scripted CPU times (what ``/proc/stat`` would say)."""
-        t = self._elapsed()
+        t = self._machine_read_s = self._elapsed()
         process = self._seconds(self._run, t) + self._seconds(self._others, t)
         irq, steal = self._irq * t, self._steal * t
         return MachineTimes(process, irq, max(self.logical_cpus * t - process - irq - steal, 0.0), steal)
