@@ -98,3 +98,21 @@ def test_a_study_says_when_its_trials_ran_under_very_different_loads():
     assert conditions_note([{"others_load": 0.1, "threads": 2}, {"others_load": 0.3, "threads": 2}]) is None
     note = conditions_note([{"others_load": 0.1, "threads": 1}, {"others_load": 1.8, "threads": 2}])
     assert "0.1 to 1.8 CPUs" in note and "different thread counts (1, 2)" in note
+
+
+def test_sweep_show_warns_about_trials_attributed_differently_and_very_different_conditions():
+    from types import SimpleNamespace
+
+    from powertrain.cli._sweep_view import _attribution_lines
+
+    note = "trials ran with different thread counts (1, 2)"
+    mixed = SimpleNamespace(attribution={"scope": "process", "trials": ["machine", "process"], "mixed": True,
+                                         "conditions_note": note})  # fmt: skip
+    lines = _attribution_lines(mixed)
+    assert lines[0] == "energy attributed to each run's own process tree"
+    assert lines[1] == "WARNING: trials attributed differently (machine, process): do not compare their joules"
+    assert lines[2] == "note: trials ran with different thread counts (1, 2)"
+    legacy = SimpleNamespace(attribution={"scope": "machine", "trials": ["machine"], "mixed": False,
+                                          "conditions_note": None})  # fmt: skip
+    assert _attribution_lines(legacy) == ["energy attributed to the whole machine (every joule of every sensor, "
+                                          "not the runs' own)"]  # fmt: skip
