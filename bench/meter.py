@@ -280,6 +280,11 @@ def hot_path_us(device: torch.device, gpu: int, pairs: int = 20000) -> dict[str,
     return out
 
 
+def _run_j(boundary) -> float:
+    """The run's cumulative joules at a window edge (dynamic + static columns; ``@cpu`` is the CPU account)."""
+    return sum(v[1] + v[2] for device, v in boundary.values.items() if not device.startswith("@"))
+
+
 def short_windows(device: torch.device, gpu: int, windows: int = 1000, length_s: float = 0.0005) -> dict[str, float]:
     """Back-to-back windows of ``length_s`` busy-waiting, loose and chained: their sum against one whole window.
 
@@ -305,8 +310,8 @@ def short_windows(device: torch.device, gpu: int, windows: int = 1000, length_s:
             out[f"{key}_duration_sum_over_span"] = total_s / span_s
             energy = sum(p.measurement.energy_j for p in parts)
             parts[-1].measurement  # noqa: B018 - resolves the edges
-            # one window over exactly the same span: cumulative joules at the last end minus at the first start
-            span_j = sum(parts[-1]._end.values_j.values()) - sum(parts[0]._start.values_j.values())
+            # one window over exactly the same span: the run's cumulative joules at the last end minus the first start
+            span_j = _run_j(parts[-1]._end) - _run_j(parts[0]._start)
             out[f"{key}_energy_sum_over_span"] = energy / span_j if span_j else float("nan")
             out[f"{key}_energy_sum_over_whole"] = energy / whole.measurement.energy_j
     with EnergyMeter(sample_period_s=None, **kwargs) as meter:

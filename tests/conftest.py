@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 import pytest
 
@@ -105,15 +106,25 @@ def steady_cpu_estimate(monkeypatch):
 
     For in-process runs that assert an energy figure without passing sensors (the CLI, shipped examples): their joules
     are then their duration x 20 W, labelled ``estimated`` like this machine's real estimate, which can read 0 J for
-    a run shorter than its 10 ms CPU-time ticks.
+    a run shorter than its 10 ms CPU-time ticks. Their default attribution (``process``) is scripted too: the run
+    keeps the one CPU busy alone, so it owns all of the 20 W whatever else this machine runs (``machine`` and an
+    explicit scope are left as they are).
     """
-    from powertrain.meters.testing import ScriptedPowerSensor
+    from powertrain.meters import attribution as scopes
+    from powertrain.meters.testing import ScriptedAttribution, ScriptedPowerSensor
 
     def discover(**_options):
         return [ScriptedPowerSensor([20.0], device="cpu:estimate", component="cpu", source="estimated")]
 
+    def attribution(value=None):
+        if isinstance(value, scopes.Attribution) or (value or "process").strip() != "process":
+            return scopes.make_attribution(value)
+        return ScriptedAttribution(time.monotonic, run_cpus=1.0, others_cpus=0.0, logical_cpus=1)
+
     monkeypatch.setattr("powertrain.meters.meter.discover_sensors", discover)
     monkeypatch.setattr("powertrain.integrations.tracker.discover_sensors", discover)
+    monkeypatch.setattr("powertrain.meters.meter.make_attribution", attribution)
+    monkeypatch.setattr("powertrain.integrations.tracker.make_attribution", attribution)
 
 
 @pytest.fixture(scope="session")

@@ -329,6 +329,8 @@ def read_heartbeat(path: str | Path) -> dict[str, Any] | None:
         "energy_j": float(data["energy_j"]),
         "duration_s": float(data.get("duration_s", 0.0)),
         "by_device_j": {str(k): float(v) for k, v in (data.get("by_device_j") or {}).items()},
+        # the machine's energy in the epoch (attribution): a legacy heartbeat has none, so its run's energy is it
+        "machine_energy_j": max(float(data.get("machine_energy_j") or 0.0), float(data["energy_j"])),
     }
 
 
@@ -337,6 +339,7 @@ _HEARTBEAT_FIELDS: Fields = {
     "energy_j": ("number", True),
     "duration_s": ("number", False),
     "by_device_j": ("dict", False),
+    "machine_energy_j": ("number", False),
     "session": ("str", False),
 }
 

@@ -246,6 +246,7 @@ def demo_sweep_config(config: DemoConfig, out: Path) -> Any:
         round_epochs=1,
         study="demo-sweep",
         out=str(out),
+        threads_per_trial=torch.get_num_threads(),  # the demo's choice (one thread on a busy CPU), not cores / 1
     )
 
 

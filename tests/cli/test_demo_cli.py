@@ -91,7 +91,7 @@ def test_without_fashion_mnist_the_demo_says_loudly_it_uses_synthetic_data(tmp_p
     assert any("SYNTHETIC" in line for line in lines)
 
 
-def test_on_a_busy_cpu_the_demo_trains_with_one_thread(monkeypatch):
+def test_on_a_busy_cpu_the_demo_trains_with_one_thread(monkeypatch, tmp_path):
     import torch
 
     from powertrain import demo as demo_module
@@ -105,6 +105,13 @@ def test_on_a_busy_cpu_the_demo_trains_with_one_thread(monkeypatch):
     assert demo_module._threads(DemoConfig(device="cpu"), lines.append) == torch.get_num_threads()
     assert demo_module._threads(DemoConfig(device="cpu", threads=2), lines.append) == 2
     assert len(lines) == 1
+    # the demo's sweep records the threads the demo chose, so its trials do not take cores / 1 workers instead
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert demo_module.demo_sweep_config(DemoConfig(device="cpu"), tmp_path).threads_per_trial == 1
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize(

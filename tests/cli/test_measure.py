@@ -42,9 +42,13 @@ def child(code: str) -> list[str]:
 
 def test_measure_writes_json_and_exits_with_the_commands_status(tmp_path, sensors, capsys):
     out = tmp_path / "runs" / "energy.json"
-    status = main(["measure", "--out", str(out), "--interval", "0.01", "--", *child("import sys; sys.exit(3)")])
+    # machine-wide, so the scripted host sensor is the figure itself (the command's share is tested with a scripted
+    # scope in tests/unit/meters/, and against real CPU time below)
+    argv = ["measure", "--out", str(out), "--interval", "0.01", "--attribution", "machine", "--"]
+    status = main([*argv, *child("import sys; sys.exit(3)")])
     assert status == 3
     report = json.loads(out.read_text())
+    assert report["measurement"]["attribution"]["scope"] == "machine" and report["schema_version"] == 2
     assert report["exit_code"] == 3
     assert report["command"] == child("import sys; sys.exit(3)")
     assert report["interrupted"] is False
@@ -162,3 +166,25 @@ def test_ctrl_c_is_forwarded_to_the_child_and_the_json_is_still_written(tmp_path
         parent.communicate()
     report = json.loads(out.read_text())
     assert report["interrupted"] is True and report["exit_code"] == 5
+
+
+def test_measure_reports_the_commands_energy_with_the_machines_beside_it(tmp_path, sensors):
+    out = tmp_path / "m.json"
+    busy = "import time\nend = time.process_time() + 0.2\nwhile time.process_time() < end: pass"
+    assert main(["measure", "--out", str(out), "--interval", "0.01", "--", *child(busy)]) == 0
+    report = json.loads(out.read_text())
+    m = Measurement.from_dict(report["measurement"])
+    assert report["schema_version"] == 2 and m.attribution["scope"] == "process"
+    assert m.conditions["run_cpu_s"] >= 0.2  # the child's own CPU time, counted from its birth
+    assert m.energy_j + m.unattributed_j == pytest.approx(m.machine_total_j)
+    assert m.energy_by_device_j["gpu:0"] == pytest.approx(m.machine_energy_by_device_j["gpu:0"])  # nobody else's GPU
+    machine = tmp_path / "machine.json"
+    assert main(["measure", "--attribution", "machine", "--out", str(machine), "--", *child("pass")]) == 0
+    m = Measurement.from_dict(json.loads(machine.read_text())["measurement"])
+    assert m.attribution["scope"] == "machine" and m.energy_j == m.machine_total_j
+
+
+def test_a_bad_attribution_is_one_line_and_exit_2(sensors, capsys):
+    assert main(["measure", "--attribution", "container", "--", *child("pass")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "attribution must be one of process, cgroup, machine" in err[0]

@@ -5,7 +5,9 @@ Usage: python -m torch.distributed.run --standalone --nproc-per-node 2 ddp_worke
 Every rank sees the same host's CPU package (100 W) and a GPU shared by both ranks (50 W, one identity), plus its
 own GPU (rank 0: 200 W, rank 1: 300 W), all labelled alike. The job therefore draws 650 W; a tracker that counted
 per rank would report 100 + 50 more per extra rank. A second tracker pretends the ranks run on two nodes, so each
-node's CPU package counts (750 W). Time is a fake clock every rank advances alike; each rank writes what it saw.
+node's CPU package counts (750 W). A third tracker attributes by process: each rank keeps one of the host's two CPUs
+busy, so each reads half of the CPU package and the halves add up to it, once. Time is a fake clock every rank
+advances alike; each rank writes what it saw.
 Then, in the same process group, the ranks run examples/torchrun_energy.py as shipped, with the sensors it discovers.
 The ranks meet through a FileStore in OUT_DIR (no TCP port to choose).
 """
@@ -17,13 +19,14 @@ import os
 import runpy
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from powertrain.integrations import EnergyTracker
-from powertrain.meters.testing import FakeClock, ScriptedPowerSensor
+from powertrain.meters.testing import FakeClock, ScriptedAttribution, ScriptedPowerSensor
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "torchrun_energy.py"
 
@@ -37,13 +40,24 @@ def sensors(rank: int, clock: FakeClock) -> list[ScriptedPowerSensor]:
     return [cpu, shared, own]
 
 
-def run(out: Path, rank: int, host: str, name: str) -> None:
+def run(out: Path, rank: int, host: str, name: str, *, attributed: bool = False) -> None:
     torch.manual_seed(0)
     model = nn.parallel.DistributedDataParallel(nn.Linear(4, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     clock = FakeClock()
+    measured = sensors(rank, clock)
+    scope: Any = "machine"
+    if attributed:  # each rank keeps 1 of the host's 2 CPUs busy: its share of the CPU package is half
+        measured[0].idle_power_w = 0.0
+        scope = ScriptedAttribution(clock, run_cpus=1.0, others_cpus=1.0, logical_cpus=2)
     tracker = EnergyTracker(
-        sensors=sensors(rank, clock), sample_period_s=None, clock=clock, host_id=host, target_metric="score", target=2
+        sensors=measured,
+        sample_period_s=None,
+        clock=clock,
+        host_id=host,
+        target_metric="score",
+        target=2,
+        attribution=scope,
     ).start()
     steps, epochs = [], []
     for epoch in (1, 2):
@@ -71,6 +85,7 @@ def main() -> None:
     dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size)
     run(out, rank, "node-a", "one-node")
     run(out, rank, f"node-{rank}", "two-nodes")
+    run(out, rank, "node-a", "attributed", attributed=True)
     runpy.run_path(str(EXAMPLE), run_name="example")["main"](epochs=1, out=str(out / "example-summary.json"))
     dist.destroy_process_group()
 

@@ -14,11 +14,6 @@ PACKAGE = ROOT / "src" / "powertrain"
 MAX_FILE_LINES = 450
 MAX_FUNCTION_LINES = 80
 
-# The one known circle: meters/meter.py <-> _results.py <-> window.py. The attribution helper's rewrite of
-# src/powertrain/meters/ (issue 20 item 4) removes it; delete this exception when that lands.
-KNOWN_CIRCLES = [{"powertrain.meters._results", "powertrain.meters.meter", "powertrain.meters.window"}]
-
-
 def _modules() -> dict[str, Path]:
     modules = {}
     for path in PACKAGE.rglob("*.py"):
@@ -102,8 +97,8 @@ def test_no_module_of_the_package_imports_itself_back():
     modules = _modules()
     graph = {name: _imports(name, path, modules) for name, path in modules.items()}
     assert len(graph) > 100 and graph["powertrain.study.engine.loop"]  # the walk sees the package
-    unknown = [sorted(c) for c in _circles(graph) if c not in KNOWN_CIRCLES]
-    assert unknown == [], f"import circles: {unknown}"
+    circles = [sorted(c) for c in _circles(graph)]
+    assert circles == [], f"import circles: {circles}"
 
 
 def _python_files() -> list[Path]:

@@ -120,6 +120,7 @@ def summary_lines(result: SweepResult) -> list[str]:
             f"breadth-first: {result.counts['paused']} rounds handed their runs on to the next round (their energy "
             f"counts once, in their runs' rows{waiting})"
         )
+    lines.extend(_attribution_lines(result))
     carbon = result.carbon
     if carbon["trials"]:
         where = "; ".join(
@@ -155,6 +156,21 @@ def _ranking_lines(result: SweepResult) -> list[str]:
     return lines
 
 
+def _attribution_lines(result: SweepResult) -> list[str]:
+    """How the study's joules were attributed; a mix of attributions, and very different conditions, stand out."""
+    attribution = result.attribution
+    scope = {"process": "each run's own process tree", "cgroup": "each run's cgroup"}.get(
+        attribution["scope"], "the whole machine (every joule of every sensor, not the runs' own)"
+    )
+    lines = [f"energy attributed to {scope}"]
+    if attribution["mixed"]:
+        kinds = ", ".join(attribution["trials"])
+        lines.append(f"WARNING: trials attributed differently ({kinds}): do not compare their joules")
+    if attribution["conditions_note"]:
+        lines.append(f"note: {attribution['conditions_note']}")
+    return lines
+
+
 def _origin(provenance: dict[str, Any]) -> str:
     return str(provenance.get("row") or provenance["kind"])
 
@@ -162,6 +178,8 @@ def _origin(provenance: dict[str, Any]) -> str:
 def compare_lines(result: SweepResult, other: SweepResult) -> list[str]:
     """This sweep against another of the same space (pruned against full grid)."""
     c = result.compare(other)
+    if not c["comparable"]:
+        return [f"not compared with {other.study}: {c['reason']} (machine-wide and attributed joules do not compare)"]
     ratio = "-" if c["energy_ratio"] is None else f"{c['energy_ratio']:.2f}x"
     return [
         f"{result.study}: {_j(c['energy_j'])} in all, {other.study}: {_j(c['other_energy_j'])} ({ratio})",

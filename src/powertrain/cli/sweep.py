@@ -54,6 +54,16 @@ def run_command(
     trials: Annotated[int | None, Opt("--trials", "-n", help="Total trials of a sampled sweep.")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No live display; only the final table.")] = False,
     log: LogOpt = None,
+    attribution: Annotated[
+        str | None,
+        Opt(help="Whose energy each trial reports: process (its own run, default), cgroup[:PATH] or machine."),
+    ] = None,
+    workers_per_host: Annotated[
+        int | None, Opt(min=1, help="Workers that share this machine: each trial gets cores / N PyTorch threads.")
+    ] = None,
+    threads_per_trial: Annotated[
+        int | None, Opt(min=1, help="PyTorch threads per trial (default: cores / --workers-per-host).")
+    ] = None,
     country: Country = None,
     region: Region = None,
     pue: Pue = None,
@@ -61,7 +71,8 @@ def run_command(
 ) -> int:
     """Run, join or continue a sweep: the same command on several machines with one --storage shares the work.
 
-    With --log, the sweep is a parent run in the tracker (found by the study's name) with one child run per trial.
+    The study records its attribution and threads per trial when it is created; every worker uses them. With
+    --log, the sweep is a parent run in the tracker (found by the study's name) with one child run per trial.
     """
     from powertrain.cli._sweep_view import SweepDisplay, print_result
     from powertrain.study import load_sweep_config, sweep
@@ -69,7 +80,16 @@ def run_command(
 
     capture_third_party()
     # out: --out, else the file's out:, else studies/<--study or the file's study or its stem>
-    cfg = load_sweep_config(config, storage=storage, study=study, out=out)
+    cfg = load_sweep_config(
+        config,
+        storage=storage,
+        study=study,
+        out=out,
+        workers_per_host=workers_per_host,
+        threads_per_trial=threads_per_trial,
+    )
+    if attribution is not None:
+        cfg = cfg.replace(train=cfg.train.replace(attribution=attribution))
     if log:
         cfg = cfg.replace(log=list(log))
     if _carbon(country, region, pue, intensity) is not None:  # where this worker draws its power, not the study's

@@ -56,6 +56,8 @@ _HELPS = {
     "estimate_max_batches": "Most batches of the accelerator estimate.",
     "meter_interval_s": "Seconds between energy samples.",
     "gpu_indices": "CUDA GPU indices to measure, comma separated (default: all visible).",
+    "attribution": "Whose energy: process (this run's processes, default), cgroup[:PATH], or machine (every joule).",
+    "threads": "PyTorch CPU threads for the run (default: PyTorch's).",
 }
 # `log` gets its own repeatable --log (a generated list flag would take one comma-separated value)
 CONFIG_FLAGS = [f for f in config_flags(TrainConfig, aliases=_ALIASES, helps=_HELPS) if f.field != "log"]
@@ -84,6 +86,7 @@ def train_command(
     """
     from powertrain.training import RunDir, train
     from powertrain.training.progress import make_reporter
+    from powertrain.training.resume import stored_config
 
     if resume is not None:
         out = flags.get("out")
@@ -93,7 +96,7 @@ def train_command(
                 f"--resume continues {resume} with its own config.yaml and folder; drop {given} "
                 "(flags such as --epochs may still change what is resumable)"
             )
-        base = TrainConfig.from_dict(RunDir(resume).read_config())
+        base = stored_config(RunDir(resume))
     else:
         base = load_config(config) if config is not None else TrainConfig()
     cfg = apply_flags(base, flags)

@@ -28,6 +28,12 @@ class Segment:
         estimated: Whether any part is estimated.
         failed_sensors: Device -> why it failed.
         warnings: Anything that lowers confidence in the figure.
+        machine_j: The machine's energy over the segment (each device once, whichever rank read it).
+        machine_by_device_j: The same per device.
+        dynamic_j: The part of ``energy_j`` the run's activity caused; ``static_j`` its share of idle power.
+        static_j: The run's share of idle power.
+        attribution: How the energy was attributed (rank 0's description; every rank's scope is the same kind).
+        cpu_s: CPU seconds of the run (every rank) and of other processes (``run_cpu_s``, ``others_cpu_s``...).
     """
 
     phase: str
@@ -39,6 +45,12 @@ class Segment:
     estimated: bool
     failed_sensors: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    machine_j: float = 0.0
+    machine_by_device_j: dict[str, float] = field(default_factory=dict)
+    dynamic_j: float = 0.0
+    static_j: float = 0.0
+    attribution: dict[str, Any] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 def local_part(m: Measurement, labels: Mapping[str, str], *, owns_sensors: bool) -> dict[str, Any]:
@@ -53,12 +65,23 @@ def local_part(m: Measurement, labels: Mapping[str, str], *, owns_sensors: bool)
         "failed": {labels.get(d, d): why for d, why in m.failed_sensors.items()},
         # a rank that owns no sensor by design (another rank reads its node) has nothing to warn about
         "warnings": [w for w in m.warnings if owns_sensors or w != NOTHING_MEASURED],
+        "machine_by_device": {labels.get(d, d): j for d, j in m.machine_energy_by_device_j.items()},
+        "dynamic_j": m.dynamic_j,
+        "static_j": m.static_j,
+        "attribution": {k: v for k, v in m.attribution.items() if k != "devices"},
+        "cpu_s": {k: float(v) for k, v in m.conditions.items() if k.endswith("_cpu_s")},
     }
 
 
 def merge_parts(phase: str, parts: list[dict[str, Any]]) -> Segment:
-    """Sum the ranks' parts of one segment: energies add up, the duration is the longest rank's."""
+    """Sum the ranks' parts of one segment: energies add up, the duration is the longest rank's.
+
+    The run's joules of a host device add up over the ranks (each rank's share of the host); the machine's joules of
+    a device are the same whichever rank read them, so each device counts once (the largest reading).
+    """
     by_device: dict[str, float] = {}
+    machine: dict[str, float] = {}
+    cpu_s: dict[str, float] = {}
     by_component: dict[str, float] = {}
     sources: dict[str, str] = {}
     failed: dict[str, str] = {}
@@ -68,6 +91,10 @@ def merge_parts(phase: str, parts: list[dict[str, Any]]) -> Segment:
             by_device[key] = by_device.get(key, 0.0) + joules
         for key, joules in part["by_component"].items():
             by_component[key] = by_component.get(key, 0.0) + joules
+        for key, joules in part.get("machine_by_device", part["by_device"]).items():
+            machine[key] = max(machine.get(key, 0.0), joules)
+        for key, seconds in part.get("cpu_s", {}).items():  # other processes' time: the most any rank saw
+            cpu_s[key] = cpu_s.get(key, 0.0) + seconds if key == "run_cpu_s" else max(cpu_s.get(key, 0.0), seconds)
         sources.update(part["sources"])
         failed.update(part["failed"])
         warnings.update(dict.fromkeys(part["warnings"]))
@@ -83,6 +110,12 @@ def merge_parts(phase: str, parts: list[dict[str, Any]]) -> Segment:
         estimated=any(p["estimated"] for p in parts),
         failed_sensors=failed,
         warnings=tuple(warnings),
+        machine_j=sum(machine.values()),
+        machine_by_device_j=machine,
+        dynamic_j=sum(p.get("dynamic_j", p["energy_j"]) for p in parts),
+        static_j=sum(p.get("static_j", 0.0) for p in parts),
+        attribution=dict(parts[0].get("attribution") or {}),
+        cpu_s=cpu_s,
     )
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from powertrain.meters.base import Sensor
 
-__all__ = ["Claim", "Ranks", "claim_sensors", "host_id", "ranks", "sensor_identity"]
+__all__ = ["Claim", "Ranks", "claim_sensors", "host_id", "job_pids", "ranks", "sensor_identity"]
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
@@ -124,13 +124,20 @@ class Claim:
     ranks: Ranks = field(default_factory=Ranks)
 
 
-def claim_sensors(sensors: Sequence[Sensor], *, host_id: str | None = None, job: Ranks | None = None) -> Claim:
+def claim_sensors(
+    sensors: Sequence[Sensor], *, host_id: str | None = None, job: Ranks | None = None, split_host: bool = False
+) -> Claim:
     """Keep the sensors this rank owns; a collective call (every rank calls it once, in the same order).
+
+    With ``split_host`` (attribution by process tree or cgroup) every rank keeps the host sensors it proposes (CPU
+    package, DRAM, CPU estimate): each measures its own share of the host, and the shares, under one label per
+    host, add up to the job's. GPUs are claimed once per device either way.
 
     Args:
         sensors: The sensors this rank could read (null sensors are ignored).
         host_id: This machine's identity (default :func:`host_id`).
         job: The ranks (default :func:`ranks`).
+        split_host: Every rank keeps its host sensors (its attributed share), instead of one rank per host.
 
     Returns:
         The :class:`Claim`: owned and dropped sensors, result labels, and the ownership table.
@@ -147,6 +154,7 @@ def claim_sensors(sensors: Sequence[Sensor], *, host_id: str | None = None, job:
         dist.all_gather_object(everyone, mine)
     owner: dict[tuple[str, str], int] = {}
     label_of: dict[tuple[str, str], str] = {}
+    shared = {s.device for s in real if split_host and s.component != "gpu"}
     for rank, proposals in enumerate(everyone):
         for host_key, identity, _device in proposals:
             owner.setdefault((host_key, identity), rank)
@@ -164,11 +172,23 @@ def claim_sensors(sensors: Sequence[Sensor], *, host_id: str | None = None, job:
                 label_of[key] = label
     else:
         label_of = {(h, i): d for h, i, d in mine}
-    owned = [s for s, (h, i, _) in zip(real, mine, strict=True) if owner[(h, i)] == job.rank]
+    owned = [s for s, (h, i, d) in zip(real, mine, strict=True) if owner[(h, i)] == job.rank or d in shared]
     dropped = [s for s in sensors if s not in owned]
-    labels = {d: label_of[(h, i)] for h, i, d in mine if owner[(h, i)] == job.rank}
+    labels = {d: label_of[(h, i)] for h, i, d in mine if owner[(h, i)] == job.rank or d in shared}
     owners = [
         {"host": h.split(":", 1)[0], "identity": i, "device": label_of[(h, i)], "rank": r}
         for (h, i), r in owner.items()
     ]
     return Claim(owned, dropped, labels, owners, job)
+
+
+def job_pids(job: Ranks, host: str | None = None) -> set[int]:
+    """PIDs of the job's ranks on this host (collective under ``torch.distributed``; this process alone otherwise)."""
+    me = (host or host_id(), os.getpid())
+    if not (job.active and job.world_size > 1):
+        return {me[1]}
+    import torch.distributed as dist
+
+    everyone: list[Any] = [None] * job.world_size
+    dist.all_gather_object(everyone, me)
+    return {pid for h, pid in everyone if h == me[0]}

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from powertrain.integrations._carbon import Carbon
 from powertrain.integrations._optional import require
 from powertrain.integrations.tracker import EnergyTracker
+from powertrain.meters.attribution import Attribution
 from powertrain.meters.base import Clock, Sensor
 
 _transformers = require("transformers", "huggingface")
@@ -68,6 +69,8 @@ class EnergyCallback(_transformers.TrainerCallback):
         clock: The meter's clock.
         log: Experiment trackers that also receive the figures (``mlflow``, ``tensorboard``, ``wandb``; optionally
             ``NAME:OPTION``), logged by rank 0 each epoch with the summary file at the end.
+        attribution: Whose energy (default ``"process"``: this rank's process tree; see
+            :class:`~powertrain.integrations.EnergyTracker`).
 
     Attributes:
         tracker: The run's :class:`~powertrain.integrations.EnergyTracker` (from ``on_train_begin``).
@@ -87,8 +90,9 @@ class EnergyCallback(_transformers.TrainerCallback):
         sample_period_s: float | None = 0.1,
         clock: Clock = time.monotonic,
         log: Sequence[str] = (),
+        attribution: Attribution | str | None = None,
     ) -> None:
-        EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon)  # validates now
+        EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon, attribution=attribution)
         if log:
             from powertrain.integrations.trackers import check_installed
 
@@ -98,6 +102,7 @@ class EnergyCallback(_transformers.TrainerCallback):
         self.log_steps, self.carbon = log_steps, carbon
         self.summary_path = None if summary_path is None else Path(summary_path)
         self._sensors, self._sample_period_s, self._clock = sensors, sample_period_s, clock
+        self._attribution = attribution
         self.tracker: EnergyTracker | None = None
         self.summary: dict[str, Any] | None = None
         self._epoch_figures: dict[str, Any] = {}
@@ -133,6 +138,7 @@ class EnergyCallback(_transformers.TrainerCallback):
             log=self.log_to,
             run_name=(args.run_name or Path(args.output_dir or "trainer_output").name) if self.log_to else None,
             run_params=args.to_dict() if self.log_to else None,
+            attribution=self._attribution,
         ).start()
         self.summary, self._epoch_figures = None, {}
 

@@ -32,6 +32,7 @@ from powertrain.errors import ConfigError
 from powertrain.integrations._carbon import Carbon
 from powertrain.integrations._optional import require
 from powertrain.integrations.tracker import EnergyTracker
+from powertrain.meters.attribution import Attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.sparsity import EATPenalty
 
@@ -63,6 +64,8 @@ class EnergyCallback(_pl.Callback):
         clock: The meter's clock.
         log: Experiment trackers that also receive the figures (``mlflow``, ``tensorboard``, ``wandb``; optionally
             ``NAME:OPTION``), logged by rank 0 each epoch with the summary file at the end.
+        attribution: Whose energy (default ``"process"``: this rank's process tree; see
+            :class:`~powertrain.integrations.EnergyTracker`).
 
     Attributes:
         tracker: The run's :class:`~powertrain.integrations.EnergyTracker` (after ``fit`` starts).
@@ -83,8 +86,9 @@ class EnergyCallback(_pl.Callback):
         sample_period_s: float | None = 0.1,
         clock: Clock = time.monotonic,
         log: Sequence[str] = (),
+        attribution: Attribution | str | None = None,
     ) -> None:
-        EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon)  # validates now
+        EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon, attribution=attribution)
         if log:
             from powertrain.integrations.trackers import check_installed
 
@@ -94,6 +98,7 @@ class EnergyCallback(_pl.Callback):
         self.log_steps, self.carbon, self.prefix = log_steps, carbon, prefix
         self.summary_path = None if summary_path is None else Path(summary_path)
         self._sensors, self._sample_period_s, self._clock = sensors, sample_period_s, clock
+        self._attribution = attribution
         self.tracker: EnergyTracker | None = None
         self.summary: dict[str, Any] | None = None
         self._restored: dict[str, Any] | None = None
@@ -116,6 +121,7 @@ class EnergyCallback(_pl.Callback):
             log=self.log_to,
             run_name=_run_name(trainer) if self.log_to else None,
             run_params=dict(getattr(pl_module, "hparams", {}) or {}) if self.log_to else None,
+            attribution=self._attribution,
         )
         if (trainer.max_epochs or 0) > 0:  # forecasts need the planned epochs
             self.tracker.forecasts.planned_epochs = int(trainer.max_epochs)

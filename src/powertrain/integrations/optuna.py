@@ -23,16 +23,21 @@ Wrap the objective; report each epoch so that the pruners can stop trials by the
 The pruners (:class:`EnergyAwarePruner`, :class:`EnergySuccessiveHalvingPruner`) and :func:`report_energy` are
 :mod:`powertrain.study`'s, re-exported here: the same classes ``powertrain sweep`` uses.
 
-Each trial is measured by its own :class:`~powertrain.integrations.EnergyTracker` over the whole objective call. With
-``n_jobs > 1`` trials run in threads of one process and share the machine: each trial's figure then includes what
-the others drew at the same time (run one trial per process or per GPU to compare trials).
+Each trial is measured by its own :class:`~powertrain.integrations.EnergyTracker` over the whole objective call,
+attributed to this process (``attribution``). With ``n_jobs > 1`` trials run as threads of one process and share
+its torch thread pool: their CPU time cannot be told apart, so each trial's figure is the process's energy while it
+ran, including what the others drew. Such trials are labelled (``energy_attribution`` is ``"process, shared by N
+concurrent trials (threads)"``, ``energy_concurrent_trials`` is N) and a warning says so: run one trial per process
+(``powertrain sweep`` workers) to compare trials.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -41,6 +46,7 @@ import optuna
 from powertrain.errors import ConfigError
 from powertrain.integrations._carbon import Carbon
 from powertrain.integrations.tracker import EnergyTracker
+from powertrain.meters.attribution import Attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.study import EnergyAwarePruner, EnergySuccessiveHalvingPruner, report_energy
 
@@ -92,6 +98,30 @@ class TrialEnergy:
         return energy_j
 
 
+class _Concurrency:
+    """How many measured objectives run at once in this process, and the most each one saw (n_jobs threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[int, int] = {}  # call id -> most concurrent calls seen while it ran
+        self._next = 0
+
+    def enter(self) -> int:
+        with self._lock:
+            self._next += 1
+            self._active[self._next] = 1
+            for call in self._active:
+                self._active[call] = max(self._active[call], len(self._active))
+            return self._next
+
+    def leave(self, call: int) -> int:
+        with self._lock:
+            return self._active.pop(call, 1)
+
+
+_CONCURRENCY = _Concurrency()
+
+
 def trial_energy() -> TrialEnergy:
     """The running trial's :class:`TrialEnergy` (call it inside an objective wrapped by :func:`measure_energy`).
 
@@ -112,6 +142,7 @@ def measure_energy(
     carbon: Carbon = True,
     sample_period_s: float | None = 0.1,
     clock: Clock = time.monotonic,
+    attribution: Attribution | str | None = None,
 ) -> Any:
     """Measure every call of an Optuna objective and store its energy on the trial.
 
@@ -130,6 +161,8 @@ def measure_energy(
             ``(energy_j, duration_s) -> {"co2e_kg": ...}``, or False (none).
         sample_period_s: The meter's sampling period (None: manual, for tests).
         clock: The meter's clock (tests pass a fake one).
+        attribution: Whose energy (default ``"process"``: this process's tree; see
+            :class:`~powertrain.integrations.EnergyTracker`).
 
     Returns:
         The wrapped objective (or a decorator when called without ``objective``).
@@ -142,6 +175,7 @@ def measure_energy(
             carbon=carbon,
             sample_period_s=sample_period_s,
             clock=clock,
+            attribution=attribution,
         )
 
     @functools.wraps(objective)
@@ -154,8 +188,10 @@ def measure_energy(
             sample_period_s=sample_period_s,
             clock=clock,
             framework="optuna",
+            attribution=attribution,
         ).start()
         token = _current.set(TrialEnergy(trial, tracker, target_accuracy))
+        call = _CONCURRENCY.enter()
         status = "failed"
         try:
             value = objective(trial)
@@ -167,12 +203,24 @@ def measure_energy(
         finally:
             _current.reset(token)
             summary = tracker.finish(status="failed" if status == "failed" else "completed")
-            _store(trial, summary, status)
+            _store(trial, summary, status, concurrent=_CONCURRENCY.leave(call))
 
     return wrapper
 
 
-def _store(trial: Any, summary: dict[str, Any], status: str) -> None:
+def _store(trial: Any, summary: dict[str, Any], status: str, *, concurrent: int = 1) -> None:
+    scope = str(summary.get("attribution", {}).get("scope", "machine"))
+    if concurrent > 1:
+        scope = f"{scope}, shared by {concurrent} concurrent trials (threads)"
+        warnings.warn(
+            f"trial {trial.number} ran beside {concurrent - 1} other trial(s) in threads of this process (Optuna "
+            "n_jobs): their CPU time cannot be split, so its energy includes theirs; run one trial per process to "
+            "compare trials",
+            stacklevel=3,
+        )
+    trial.set_user_attr("energy_attribution", scope)
+    trial.set_user_attr("energy_concurrent_trials", concurrent)
+    trial.set_user_attr("machine_energy_j", summary.get("machine_total_j", summary["energy_j"]))
     trial.set_user_attr("energy_j", summary["energy_j"])
     trial.set_user_attr("energy_duration_s", summary["duration_s"])
     trial.set_user_attr("energy_power_w", summary["avg_power_w"])

@@ -13,6 +13,8 @@ Series (every one labelled ``run``), named as Prometheus exporters name them (un
 - ``powertrain_energy_joules_total{device, component, source}``: energy per device since the exporter started
   (``source`` is ``counter``, ``integrated`` or ``estimated``);
 - ``powertrain_run_energy_joules_total``: the run's energy, the sum over devices;
+- ``powertrain_machine_energy_joules_total``: the whole machine's energy over the same time, beside the run's (the
+  per-device and run series are the run's own share, attributed as its meter says; this one is every joule drawn);
 - ``powertrain_power_watts``: current power; ``powertrain_run_duration_seconds_total``;
 - ``powertrain_epoch``, ``powertrain_accuracy_ratio`` (validation accuracy in [0, 1]),
   ``powertrain_energy_to_target_joules``: once the work reports them;
@@ -88,6 +90,7 @@ class EnergyExporter(Collector):
         self._lock = threading.Lock()
         self._base: dict[str, float] = {}
         self._last: dict[str, float] = {}
+        self._machine_base, self._machine_last, self._final_machine_j = 0.0, 0.0, None
         self._gauges: dict[str, float] = {}
         self._final: Measurement | None = None
         self._final_by_device: dict[str, float] | None = None
@@ -106,6 +109,7 @@ class EnergyExporter(Collector):
         if self._server is not None:
             return self
         self._base = self.meter.energy_by_device_j()
+        self._machine_base = self.meter.energy_j(machine=True)
         self._started_s = self._clock()
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self)
@@ -146,8 +150,10 @@ class EnergyExporter(Collector):
             self._final = measurement
             if measurement is not None:
                 self._final_by_device = dict(measurement.energy_by_device_j)
+                self._final_machine_j = measurement.machine_total_j
             else:
                 self._final_by_device = self._live_by_device()
+                self._final_machine_j = self.meter.energy_j(machine=True) - self._machine_base
             self._ended_s = self._clock()
             self._scraped_final.clear()
         if self._server is None:
@@ -177,6 +183,14 @@ class EnergyExporter(Collector):
                 self._last[device] = max(self._last.get(device, 0.0), joules)
             return dict(self._last)
 
+    def machine_energy_j(self) -> float:
+        """What the next scrape exports as the machine's energy: never less than an earlier scrape's."""
+        with self._lock:
+            final = self._final_machine_j
+            value = final if final is not None else self.meter.energy_j(machine=True) - self._machine_base
+            self._machine_last = max(self._machine_last, value)
+            return self._machine_last
+
     def collect(self) -> Iterator[Metric]:
         """The metric families of one scrape (called by prometheus_client's server thread)."""
         by_device = self.energy_by_device_j()
@@ -194,6 +208,8 @@ class EnergyExporter(Collector):
         total = CounterMetricFamily("powertrain_run_energy_joules", "Energy of the run, all devices.", labels=["run"])
         total.add_metric(run, sum(by_device.values()))
         yield total
+        yield _one(CounterMetricFamily, "powertrain_machine_energy_joules", "Energy of the whole machine over the "
+                   "run (beside the run's own, never part of it).", run, self.machine_energy_j())  # fmt: skip
         duration_s = (ended_s if ended_s is not None else self._clock()) - self._started_s
         yield _one(CounterMetricFamily, "powertrain_run_duration_seconds", "Time since the run started.", run,
                    duration_s)  # fmt: skip

@@ -17,19 +17,22 @@ In the trainable, measure the trial and report through :class:`TrialEnergy` inst
                        run_config=tune.RunConfig(stop=EnergyBudgetStopper(budget_j=50_000)))
     results = tuner.fit()      # results.get_dataframe()["energy_j"]: each trial's joules
 
-Every report adds ``energy_j`` (the trial so far), ``epoch``, ``epoch_energy_j``, ``epoch_power_w``, ``co2e_kg``
-(operational, for the trial so far), ``energy_estimated`` and, once the target is reached, ``energy_to_target_j`` to the
-trial's result, so they are in ``ResultGrid``, Tune's loggers and any scheduler: ASHA can use
-``time_attr="energy_j"`` to give every trial the same joules instead of the same iterations. The trial's summary
+Every report adds ``energy_j`` (the trial's own energy so far), ``machine_energy_j`` (the machine's, beside it),
+``epoch``, ``epoch_energy_j``, ``epoch_power_w``, ``co2e_kg`` (operational, for the trial so far), ``energy_estimated``
+and, once the target is reached, ``energy_to_target_j`` to the trial's result, so they are in ``ResultGrid``, Tune's
+loggers and any scheduler: ASHA can use ``time_attr="energy_j"`` to give every trial the same joules instead of the
+same iterations. The trial's summary
 (energy per device, sources, CO2e, the hardware) is written to ``energy_summary.json`` in the trial's folder after
 every report with status ``reported``, and with status ``completed`` (or ``failed``) when the trainable returns. A
 trial that a scheduler or stopper ends is stopped inside its last report: its file says ``stopped`` (or, when Tune
 ends the worker before the trainable sees it, keeps ``reported``) and the energy up to that report, which is also its
 last result's ``energy_j``.
 
-Each trial is measured by its own meter in its own worker process. Whether its figure is the trial's own energy or
-the whole machine's depends on the meter's attribution: with attribution (powertrain's per-process split of host
-energy) two trials at once each report their share; without it each counts everything the machine drew.
+Each trial is measured by its own meter in its own worker process, attributed to that process's tree by default
+(``energy_attribution: process``): two trials at once each report their own share of the host's energy, so their
+``energy_j`` add up to what the machine drew for them, not twice the machine. Each report also carries
+``machine_energy_j``, the whole machine's energy over the same time, beside it (never the trial's);
+``attribution="machine"`` gives every trial the whole machine's figure, as before attribution.
 :class:`EnergyBudgetStopper` stops a trial that spent its budget, or that spent more than the best energy-to-target of
 any trial so far without reaching the target (the sweeps' energy-aware pruning), and can stop the whole experiment
 at a total budget. Needs the ``ray`` extra: ``pip install 'powertrain[ray]'``.
@@ -71,9 +74,12 @@ def trial_figures(figures: Mapping[str, Any], summary: Mapping[str, Any], attrib
         "energy_estimated": bool(summary.get("estimated", False)),
         "energy_sources": "+".join(sorted(set(dict(summary.get("sources", {})).values()))) or "none",
     }
-    attribution = attribution or summary.get("attribution")
-    if attribution:
-        out["energy_attribution"] = str(attribution)
+    recorded = summary.get("attribution")
+    scope = attribution or (recorded.get("scope") if isinstance(recorded, Mapping) else recorded)
+    if scope:
+        out["energy_attribution"] = str(scope)
+    if summary.get("machine_total_j") is not None:
+        out["machine_energy_j"] = float(summary["machine_total_j"])
     carbon = summary.get("carbon") or {}
     if "co2e_kg" in carbon:
         out["co2e_kg"] = float(carbon["co2e_kg"])

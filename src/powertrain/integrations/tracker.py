@@ -28,9 +28,10 @@ from powertrain.integrations._carbon import Carbon, CarbonAccount, CarbonHook
 from powertrain.integrations._forecast import ForecastLog
 from powertrain.integrations._segments import Segment, all_gather, local_part, merge_parts
 from powertrain.integrations._steps import StepWindows
-from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, ranks
+from powertrain.integrations._summary import tracker_summary
+from powertrain.integrations.distributed import Claim, Ranks, claim_sensors, job_pids, ranks
 from powertrain.integrations.trackers._energy import tracker_log
-from powertrain.meters import EnergyMeter, Measurement, discover_sensors
+from powertrain.meters import Attribution, EnergyMeter, Measurement, ProcessTree, discover_sensors, make_attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.window import Window
 from powertrain.training.ledger import EnergyLedger
@@ -82,6 +83,10 @@ class EnergyTracker(StepWindows):
             logs each epoch's figures and metrics, then the summary file and the status (docs/integrations.md).
         run_name: The tracker run's name and key (default: the framework and the start time).
         run_params: Parameters for the tracker run (hyperparameters).
+        attribution: Whose energy: ``"process"`` (default: this rank's process tree; under ``torch.distributed``
+            every rank measures its own share of its host and the shares are summed, so the job counts each joule
+            once), ``"cgroup"``/``"cgroup:PATH"``, ``"machine"`` (every sensor in full, claimed once per host),
+            or an :class:`~powertrain.meters.Attribution`.
 
     Raises:
         ConfigError: A target without a metric name or the reverse, a bad ``mode``, or an unknown or missing
@@ -105,6 +110,7 @@ class EnergyTracker(StepWindows):
         log: Sequence[str] = (),
         run_name: str | None = None,
         run_params: Mapping[str, Any] | None = None,
+        attribution: Attribution | str | None = None,
     ) -> None:
         if (target_metric is None) != (target is None):
             raise ConfigError("give both target_metric and target (or neither)")
@@ -117,6 +123,9 @@ class EnergyTracker(StepWindows):
         self.carbon, self.framework = CarbonAccount(carbon), framework
         self._sensors, self._gpu_indices = sensors, gpu_indices
         self._sample_period_s, self._clock, self._host_id = sample_period_s, clock, host_id
+        self._attribution = attribution if isinstance(attribution, Attribution) else None
+        self.attribution_kind = make_attribution(attribution).kind if self._attribution is None else attribution.kind
+        self._attribution_word = attribution
         self.ranks: Ranks = Ranks()
         self._claim: Claim | None = None
         self._created: list[Sensor] = []
@@ -153,11 +162,17 @@ class EnergyTracker(StepWindows):
             if gpus is None and self.ranks.world_size > 1:
                 gpus = []  # a rank measures the GPU it uses, never every visible one
             candidates = self._created = discover_sensors(gpu_indices=gpus, clock=self._clock)
-        self._claim = claim_sensors(candidates, host_id=self._host_id, job=self.ranks)
+        split_host = self.attribution_kind != "machine"
+        self._claim = claim_sensors(candidates, host_id=self._host_id, job=self.ranks, split_host=split_host)
         for sensor in self._claim.dropped:
             if sensor in self._created:
                 sensor.close()
-        self._meter = EnergyMeter(self._claim.owned, sample_period_s=self._sample_period_s, clock=self._clock)
+        scope = self._attribution or make_attribution(self._attribution_word)
+        if isinstance(scope, ProcessTree):  # the job's other ranks on this host are not "others" on a shared GPU
+            scope.also = job_pids(self.ranks, self._host_id)
+        self._meter = EnergyMeter(
+            self._claim.owned, sample_period_s=self._sample_period_s, clock=self._clock, attribution=scope
+        )
         self._meter.start()
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._open_segment()
@@ -201,6 +216,8 @@ class EnergyTracker(StepWindows):
             phase, energy_j=segment.energy_j, duration_s=segment.duration_s, by_device_j=segment.energy_by_device_j,
             by_component_j=segment.energy_by_component_j, source_by_device=segment.sources,
             estimated=segment.estimated, failed=segment.failed_sensors, warnings=segment.warnings,
+            machine_j=segment.machine_j, machine_by_device_j=segment.machine_by_device_j, dynamic_j=segment.dynamic_j,
+            static_j=segment.static_j, attribution=segment.attribution, cpu_s=segment.cpu_s,
         )  # fmt: skip
         return segment
 
@@ -347,42 +364,7 @@ class EnergyTracker(StepWindows):
 
     def summary(self, status: str = "completed") -> dict[str, Any]:
         """The run's summary (JSON-ready) up to the last cut."""
-        from powertrain.hardware import describe_hardware
-
-        hosts, ledger = self._hosts or [describe_hardware()], self.ledger
-        estimated = "estimated" in ledger.source_by_device.values()
-        carbon = self.carbon.summary(
-            ledger.energy_j, ledger.elapsed_s, hosts=hosts, sources=sorted(ledger.sources), estimated=estimated
-        )
-        target = None
-        if self.target_metric is not None:
-            target = {"metric": self.target_metric, "target": self.target, "mode": self.mode}
-            target.update({"reached": self.reached is not None, **(self.reached or {})})
-        return {
-            "kind": "powertrain-energy-summary",
-            "framework": self.framework,
-            "status": status,
-            "started_at": self.started_at,
-            "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "world_size": self.ranks.world_size,
-            "energy_j": self.energy_j,
-            "duration_s": self.elapsed_s,
-            "avg_power_w": self.energy_j / self.elapsed_s if self.elapsed_s > 0 else 0.0,
-            "energy_by_phase_j": dict(ledger.phase_energy_j),
-            "energy_by_component_j": dict(ledger.by_component_j),
-            "energy_by_device_j": dict(ledger.by_device_j),
-            "sources": dict(ledger.source_by_device),
-            "estimated": estimated,
-            "failed_sensors": dict(ledger.failed),
-            "warnings": list(ledger.warnings),
-            "carbon": carbon,
-            "target": target,
-            "forecasts": list(self.forecasts.made),
-            "epochs": list(self.epochs),
-            "sensors": self._claim.owners if self._claim else [],
-            "hardware": hosts[0],
-            "hosts": [hw.get("hostname") for hw in hosts],
-        }
+        return tracker_summary(self, status)
 
     def finish(self, *, path: Path | str | None = None, status: str = "completed") -> dict[str, Any]:
         """Cut the last segment (collective), stop the meter, and write the summary on rank 0.
@@ -421,7 +403,7 @@ class EnergyTracker(StepWindows):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, json.dumps(json_safe(summary), indent=2) + "\n")
         if self._log is not None:
-            self._log.finish(path, status)
+            self._log.finish(path, status, summary)
         return summary
 
     def _gather_hosts(self) -> list[dict[str, Any]]:

@@ -13,8 +13,11 @@ named windows::
             print(w.measurement.energy_j, w.measurement.source_by_device)
 
 Windows cost a timestamp on the hot path; a measurement's energy is the sampled timeline interpolated at
-its edges (see :class:`EnergyMeter` for the exact contract). :func:`sensor_report` says which sensor kinds
-work here and why not; :mod:`powertrain.meters.testing` has scripted sensors and a fake clock for tests.
+its edges (see :class:`EnergyMeter` for the exact contract). ``energy_j`` is the *run's* energy: host
+energy split by the run's share of CPU time, a shared GPU by its processes' utilisation (``attribution=``
+:class:`ProcessTree` (default), :class:`Cgroup` or :class:`Machine`); ``machine_total_j`` stands beside
+it. :func:`sensor_report` says which sensor kinds work here and why not; :mod:`powertrain.meters.testing` has
+scripted sensors, scripted CPU times and a fake clock for tests.
 
 Errors: an explicitly requested GPU that cannot be measured raises
 :class:`~powertrain.errors.SensorUnavailable` (or :class:`~powertrain.errors.SensorPermissionError`);
@@ -22,6 +25,7 @@ sensors that were only discovered degrade with a log line, and a sensor failing 
 ``Measurement.failed_sensors`` without stopping the run.
 """
 
+from powertrain.meters.attribution import Attribution, Cgroup, Machine, ProcessTree, make_attribution
 from powertrain.meters.base import NullSensor, Reading, Sensor, SensorStatus
 from powertrain.meters.discovery import discover_sensors, sensor_report
 from powertrain.meters.estimate import CpuEstimateSensor
@@ -33,13 +37,17 @@ from powertrain.meters.testing import FakeClock, ScriptedCounterSensor, Scripted
 from powertrain.meters.window import Window
 
 __all__ = [
+    "Attribution",
+    "Cgroup",
     "CpuEstimateSensor",
     "EnergyMeter",
     "FakeClock",
+    "Machine",
     "Measurement",
     "NullSensor",
     "NvmlEnergySensor",
     "NvmlPowerSensor",
+    "ProcessTree",
     "RaplSensor",
     "Reading",
     "ScriptedCounterSensor",
@@ -48,5 +56,6 @@ __all__ = [
     "SensorStatus",
     "Window",
     "discover_sensors",
+    "make_attribution",
     "sensor_report",
 ]

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "Clock",
@@ -72,7 +72,8 @@ class Sensor(ABC):
     Subclasses set ``name``, ``device``, ``component`` and ``kind`` and implement :meth:`read`.
     ``source`` defaults to ``"counter"`` for counters and ``"integrated"`` for power sensors; estimators
     set it to ``"estimated"``. ``max_read_interval_s`` tells the meter how often it must read the sensor
-    so that no wraparound is lost (None: no limit).
+    so that no wraparound is lost (None: no limit). ``idle_power_w`` is the device's power when idle, if known:
+    attribution then takes the static part of host energy from it instead of from the machine's busy fraction.
 
     Thread safety: a sensor is read by one thread at a time (the meter serialises its reads).
     Sensors are context managers; :meth:`close` releases driver handles and files.
@@ -84,6 +85,15 @@ class Sensor(ABC):
     kind: SensorKind = "counter"
     max_read_interval_s: float | None = None
     is_null: bool = False
+    idle_power_w: float | None = None  # the device's idle (static) power when known, for attribution
+
+    def process_probe(self) -> Any | None:
+        """An object that lists the processes using this device (NVML GPUs), or None (host sensors)."""
+        return None
+
+    def conditions(self) -> dict[str, Any]:
+        """The device's operating conditions now, where readable (GPU clocks, power limit); empty by default."""
+        return {}
 
     @property
     def source(self) -> Source:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import FrameType
 
+from powertrain.meters.attribution import ProcessTree
 from powertrain.meters.measurement import Measurement
 from powertrain.meters.meter import EnergyMeter
 
@@ -55,6 +57,9 @@ def run_command(
     process group), so it is not sent a second time. On Linux the child gets SIGTERM if this process dies
     (even by SIGKILL), so it never runs on unmeasured.
 
+    The run is whatever the meter's attribution says; give it ``ProcessTree([])`` (an empty tree) to measure the
+    command and its descendants only, counted from the command's birth (what ``powertrain measure`` does).
+
     Args:
         argv: Program and arguments.
         meter: The meter to use; started here if it is not yet (the caller closes it).
@@ -78,15 +83,17 @@ def run_command(
         with meter.window("command") as window:
             child = subprocess.Popen(list(argv), preexec_fn=_die_with_parent())  # noqa: S603,PLW1509 - no shell
             state.child = child
+            scope = meter.attribution
+            if isinstance(scope, ProcessTree) and not scope.roots:
+                scope.add(child.pid)  # the command's tree is the run, counted from its birth
             t0_s = time.monotonic()
-            while True:
-                try:
-                    code = child.wait(timeout=poll_s)
-                    break
-                except subprocess.TimeoutExpired:
+            with _ExitWatch(child) as watch:
+                while not watch.exited(poll_s):
                     if on_poll is not None:
                         elapsed_s = time.monotonic() - t0_s
                         on_poll(elapsed_s, meter.power_w(), meter.energy_j() - energy_at_start_j)
+            meter.sample()  # the exited, not yet reaped command's final CPU time (and its reaped children's)
+            code = child.wait()
     exit_code = 128 - code if code < 0 else code
     return CommandRun(tuple(argv), exit_code, state.interrupted, window.measurement, started_at)
 
@@ -116,6 +123,54 @@ def _die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
+class _ExitWatch:
+    """Waits for the child to exit *without reaping it*, so its last CPU time can still be read in /proc.
+
+    A pidfd (Linux 5.3+) becomes readable when the process exits; elsewhere ``waitid(WNOWAIT)`` is polled.
+    """
+
+    def __init__(self, child: subprocess.Popen[bytes]) -> None:
+        self.child = child
+        self._fd: int | None = None
+        try:
+            self._fd = os.pidfd_open(child.pid)
+        except (AttributeError, OSError):
+            self._fd = None
+
+    def __enter__(self) -> _ExitWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def exited(self, timeout_s: float) -> bool:
+        """True once the child has exited (it stays a zombie until ``child.wait()``)."""
+        if self._fd is not None:
+            try:
+                readable, _, _ = select.select([self._fd], [], [], timeout_s)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for old kernels
+                return False
+            return bool(readable) or _exited(self.child)
+        deadline = time.monotonic() + timeout_s
+        while not _exited(self.child):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+
+def _exited(child: subprocess.Popen[bytes]) -> bool:
+    """Whether the child has exited, without reaping it (already reaped counts as exited)."""
+    if child.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
 class _SignalState:
     def __init__(self) -> None:
         self.child: subprocess.Popen[bytes] | None = None
@@ -132,7 +187,7 @@ def _forward_signals() -> Iterator[_SignalState]:
     def forward(signum: int, frame: FrameType | None) -> None:
         state.interrupted = True
         child = state.child
-        if child is None or child.poll() is not None:
+        if child is None or _exited(child):
             return
         if signum == signal.SIGINT and _terminal_foreground():
             return  # the terminal sent Ctrl-C to the child too

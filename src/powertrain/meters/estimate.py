@@ -1,22 +1,21 @@
-"""A CPU power estimate for machines without a CPU energy sensor.
+"""A CPU energy estimate for machines without a CPU energy sensor.
 
-Power = (busy fraction of all CPUs since the last read) x (physical cores) x (watts per busy core). The
-busy fraction comes from ``psutil.cpu_times`` deltas, machine-wide, so other processes count too. The
-figure is a rough default, not a measurement: every value it produces is labelled ``"estimated"``.
-
-The kernel counts CPU time in ticks (10 ms on most Linux systems), so a read a millisecond after the previous one
-usually sees no tick at all. The busy fraction is therefore taken over a span of at least two ticks per CPU, and
-reads in between repeat the last figure: the estimate is the same at any sampling interval (it used to fall to
-0 W between ticks, which made ``measure --interval 0.001`` report a fifth of the energy).
+Energy = (busy core-seconds) x (watts per busy core). It is a counter: each read adds the core-seconds since the
+previous read, so the figure is the same at any sampling interval. Busy core-seconds come from ``/proc/stat``
+(the machine) through :class:`~powertrain.meters._cpustat.CpuAccount`, which applies the SMT rule: busy logical
+CPUs count as at most one per physical core. Inside an :class:`~powertrain.meters.EnergyMeter` the meter feeds
+the sensor from its own CPU account instead, and the run's share is *its* CPU seconds x the same watts per busy
+core (see ``docs/meter.md``, "Attribution"). The figure is a rough default, not a measurement: every value it
+produces is labelled ``"estimated"``.
 """
 
 from __future__ import annotations
 
 import time
-
-import psutil
+from collections.abc import Sequence
 
 from powertrain.errors import ConfigError
+from powertrain.meters._cpustat import COLUMNS, CpuAccount, cpu_topology
 from powertrain.meters.base import Clock, Reading, Sensor, Source
 
 __all__ = ["DEFAULT_CORE_POWER_W", "CpuEstimateSensor"]
@@ -25,12 +24,11 @@ __all__ = ["DEFAULT_CORE_POWER_W", "CpuEstimateSensor"]
 # 280 W TDP / 64 cores = 4.4 W) and desktop parts 8-15 W; 5 W sits in between. Override it with your CPU's
 # TDP divided by its core count.
 DEFAULT_CORE_POWER_W = 5.0
-_TICK_S = 0.01  # USER_HZ = 100: the granularity of /proc/stat
-_MIN_TICKS_PER_CPU = 2
+_MACHINE_CORE = COLUMNS.index("machine_core_s")
 
 
 class CpuEstimateSensor(Sensor):
-    """Estimated CPU power from utilisation (machine-wide).
+    """Estimated CPU energy from busy core-seconds (machine-wide when read on its own).
 
     Args:
         per_core_power_w: Watts drawn by one fully busy physical core (default 5 W).
@@ -44,7 +42,7 @@ class CpuEstimateSensor(Sensor):
     name = "cpu-estimate"
     device = "cpu:estimate"
     component = "cpu"
-    kind = "power"
+    kind = "counter"
 
     def __init__(
         self,
@@ -55,38 +53,24 @@ class CpuEstimateSensor(Sensor):
     ) -> None:
         if per_core_power_w < 0:
             raise ConfigError(f"per_core_power_w must be >= 0, got {per_core_power_w}")
-        self.cores = cores or psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-        if self.cores <= 0:
+        if cores is not None and cores <= 0:
             raise ConfigError(f"cores must be positive, got {cores}")
+        self.cores = cores or cpu_topology()[1]
         self.per_core_power_w = per_core_power_w
         self._clock = clock
-        self._last = self._busy_total()
-        self._min_span_s = _MIN_TICKS_PER_CPU * _TICK_S * (psutil.cpu_count() or 1)
-        self._power_w: float | None = None
+        self._account = CpuAccount(None, physical_cores=self.cores)
+        self._account.sample(clock())
 
     @property
     def source(self) -> Source:
         """Always ``"estimated"``."""
         return "estimated"
 
-    @staticmethod
-    def _busy_total() -> tuple[float, float]:
-        times = psutil.cpu_times()
-        idle = times.idle + getattr(times, "iowait", 0.0)
-        # guest time is already inside user time on Linux
-        total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
-        return total - idle, total
+    def reading_from(self, totals: Sequence[float], t_s: float) -> Reading:
+        """The reading that a CPU account's cumulative columns imply (what the meter uses)."""
+        return Reading(timestamp_s=t_s, energy_j=totals[_MACHINE_CORE] * self.per_core_power_w)
 
     def read(self) -> Reading:
-        """Return the estimated power in watts over the last span of at least two ticks per CPU.
-
-        Reads that come faster than that repeat the previous figure (the first read uses whatever ticks there are).
-        """
-        busy, total = self._busy_total()
-        d_busy, d_total = busy - self._last[0], total - self._last[1]
-        if d_total >= self._min_span_s or (self._power_w is None and d_total > 0):
-            utilisation = min(max(d_busy / d_total, 0.0), 1.0)
-            self._power_w = utilisation * self.cores * self.per_core_power_w
-            if d_total >= self._min_span_s:
-                self._last = (busy, total)
-        return Reading(timestamp_s=self._clock(), power_w=self._power_w or 0.0)
+        """Return the estimated cumulative energy in joules since this sensor was made (machine-wide)."""
+        now = self._clock()
+        return self.reading_from(self._account.sample(now), now)

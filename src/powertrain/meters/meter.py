@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -13,12 +12,14 @@ from types import TracebackType
 from typing import Any
 
 from powertrain.errors import ConfigError
-from powertrain.meters._results import build_measurement
+from powertrain.meters._attributor import Attributor
+from powertrain.meters._results import WindowInputs, build_measurement, describe_conditions, describe_sensors
 from powertrain.meters._timeline import Boundary, Track
+from powertrain.meters.attribution import Attribution, make_attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.meters.discovery import discover_sensors
 from powertrain.meters.measurement import Measurement
-from powertrain.meters.window import Window
+from powertrain.meters.window import Window, WindowScope, cuda_sync
 
 __all__ = ["EnergyMeter"]
 
@@ -60,11 +61,15 @@ class EnergyMeter:
         interval that contains it counts zero joules and counting continues from the new value.
 
     Memory:
-        Each series keeps at most ``max_timeline_points`` knots; beyond that every other old knot is
-        dropped. Window energies stay exact: a window edge's values are stored as soon as a sample at or
-        after it exists, before any knot can be dropped. Only ``Measurement.timeline`` gets coarser.
-        Window edges waiting for a sample are bounded too: once ``max_pending_edges`` wait (many short
-        windows without the sampler thread, or a stalled one), the meter samples in the calling thread.
+        Each series keeps at most ``max_timeline_points`` knots; beyond that every other old knot is dropped.
+        Window energies stay exact: an edge's values are stored as soon as a sample covers it. Once
+        ``max_pending_edges`` edges wait for a sample, the meter samples in the calling thread.
+
+    Attribution:
+        Each sampling round also reads the run's CPU time (``attribution``, this process tree by default) and
+        the machine's, and splits each sensor's energy of the interval into the run's (a second cumulative
+        series, interpolated like the machine's): ``Measurement.energy_j`` is the run's, ``machine_total_j``
+        the machine's beside it (docs/meter.md, "Attribution").
 
     Thread safety: ``begin``/``end``/``window`` may be called from any thread; window names are shared.
 
@@ -82,16 +87,20 @@ class EnergyMeter:
         clock: Time source in seconds for samples and windows (default ``time.monotonic``).
         max_pending_edges: Most window edges waiting for a sample per sensor before the meter samples in
             the calling thread (default 4096).
+        attribution: Whose energy: a :class:`~powertrain.meters.attribution.ProcessTree`, ``Cgroup`` or
+            ``Machine``, or ``"process"``/``"cgroup"``/``"machine"``. Default: this process and its children.
 
     Raises:
-        ConfigError: Both ``sensors`` and ``gpu_indices`` given, or a non-positive period or budget.
+        ConfigError: Both ``sensors`` and ``gpu_indices`` given, a non-positive period or budget, or an unknown
+            or unusable attribution.
         SensorUnavailable: An explicitly requested GPU cannot be measured.
 
     Example:
         >>> from powertrain.meters import EnergyMeter
         >>> from powertrain.meters.testing import FakeClock, ScriptedPowerSensor
         >>> clock = FakeClock()
-        >>> meter = EnergyMeter([ScriptedPowerSensor([50.0], clock=clock)], sample_period_s=None, clock=clock)
+        >>> gpu = ScriptedPowerSensor([50.0], clock=clock)
+        >>> meter = EnergyMeter([gpu], sample_period_s=None, clock=clock, attribution="machine")
         >>> with meter:
         ...     handle = meter.begin("epoch")
         ...     clock.advance(10.0)
@@ -111,6 +120,7 @@ class EnergyMeter:
         timeline_points: int = 256,
         clock: Clock = time.monotonic,
         max_pending_edges: int = 4096,
+        attribution: Attribution | str | None = None,
     ) -> None:
         if sensors is not None and gpu_indices is not None:
             raise ConfigError("pass either sensors or gpu_indices to EnergyMeter, not both")
@@ -127,14 +137,17 @@ class EnergyMeter:
         duplicates = sorted({d for d in devices if devices.count(d) > 1})
         if duplicates:
             raise ConfigError(f"two sensors measure the same device {', '.join(duplicates)}; give each its own")
-        self._tracks = [Track(s, max_timeline_points) for s in self.sensors if not s.is_null]
+        self.attribution = make_attribution(attribution)
+        self._attributor = Attributor(self.attribution, self.sensors, max_points=max_timeline_points)
+        measured = [s for s in self.sensors if not s.is_null]
+        self._tracks: list[Track] = [self._attributor.track(s, max_timeline_points) for s in measured]
         self.sample_period_s = sample_period_s
         limits = [s.max_read_interval_s for s in self.sensors if s.max_read_interval_s]
         self._period_s = None if sample_period_s is None else min([sample_period_s, *(x / 4 for x in limits)])
         self._skip_stale_s = None if self._period_s is None else max(1.0, 5 * self._period_s)
         self.timeline_points = timeline_points
         self._clock = clock
-        self._sync: Callable[[], None] | None = _cuda_sync() if sync_cuda else None
+        self._sync: Callable[[], None] | None = cuda_sync() if sync_cuda else None
         self._lock = threading.Lock()  # guards tracks, windows and events
         self._sample_lock = threading.Lock()  # one sensor round at a time
         self._active: dict[str, Window] = {}
@@ -152,6 +165,7 @@ class EnergyMeter:
             raise RuntimeError("this EnergyMeter is closed; create a new one")
         if self._started:
             return self
+        self._attributor.open()
         self._sample(skip_stale_s=None)
         self._started = True
         if self._period_s is not None:
@@ -179,6 +193,7 @@ class EnergyMeter:
         if self._owns_sensors:
             for sensor in self.sensors:
                 sensor.close()
+        self.attribution.close()
 
     def __enter__(self) -> EnergyMeter:
         return self.start()
@@ -205,19 +220,30 @@ class EnergyMeter:
 
     def _sample(self, *, skip_stale_s: float | None) -> None:
         with self._sample_lock:
+            t_cpu = self._clock()
+            was_machine = self._attributor.whole_machine
+            cpu = self._attributor.sample(t_cpu)
+            shared = self._attributor.poll_gpus(self._tracks, t_cpu)
+            with self._lock:
+                self._attributor.cpu_track.add(t_cpu, cpu)
+                if self._attributor.whole_machine and not was_machine:
+                    self._event(t_cpu, float("inf"), "attribution", f"attribution failed ({self._attributor.failed}); "
+                                "from then on the figures are the whole machine's")  # fmt: skip
+                for device, message in shared:
+                    self._event(t_cpu, t_cpu, device, message)
             for track in self._tracks:
                 if not track.live:
                     continue
                 t_before = self._clock()
                 try:
-                    reading = track.sensor.read()
+                    reading = self._attributor.reading(track.sensor, cpu, t_before) or track.sensor.read()
                 except Exception as exc:  # any sensor failure must not stop the run
                     self._fail(track, exc)
                     continue
                 t_s = (t_before + self._clock()) / 2
                 with self._lock:
                     previous_s = track.series.last_t
-                    _, warning = track.add(t_s, reading, skip_stale_s=skip_stale_s)
+                    _, warning = track.add(t_s, reading, skip_stale_s=skip_stale_s, cpu=cpu)
                     for message in (*reading.warnings, *((warning,) if warning else ())):
                         self._event(previous_s, t_s, track.device, message)
 
@@ -262,7 +288,7 @@ class EnergyMeter:
                 raise RuntimeError("the EnergyMeter is not started: use `with meter:` or meter.start()")
             if name in self._active:
                 raise ValueError(f"measurement window {name!r} is already open")
-            window = Window(self, name, edge if isinstance(edge, Boundary) else self._boundary(edge))
+            window = Window(self, name, edge if isinstance(edge, Boundary) else self._boundary(edge), self._measure)
             self._active[name] = window
             crowded = self._crowded()
         if crowded:
@@ -293,7 +319,7 @@ class EnergyMeter:
         """
         return self._close_window(name)
 
-    def window(self, name: str, *, after: Window | None = None) -> _WindowScope:
+    def window(self, name: str, *, after: Window | None = None) -> WindowScope:
         """Measure a ``with`` block as the window ``name``; the handle's ``measurement`` resolves lazily.
 
         ``with meter.window("step") as w:`` opens the window on entry and ends it on exit (also when the
@@ -308,7 +334,7 @@ class EnergyMeter:
         Raises:
             ValueError: A window with this name is already open (on entry), or ``after`` is still open.
         """
-        return _WindowScope(self, name, after)
+        return WindowScope(self.begin, self._close_window, name, after)
 
     @property
     def open_windows(self) -> list[str]:
@@ -332,8 +358,8 @@ class EnergyMeter:
         return window
 
     def _boundary(self, t_s: float) -> Boundary:
-        boundary = Boundary(t_s, waiting=len(self._tracks))
-        for track in self._tracks:
+        boundary = Boundary(t_s, waiting=len(self._tracks) + 1)
+        for track in (*self._tracks, self._attributor.cpu_track):
             if track.covers(t_s):
                 track.pin(boundary)
             else:
@@ -350,7 +376,7 @@ class EnergyMeter:
             self._sample(skip_stale_s=None)  # every live sensor gets a sample at or after the end
         if not window.ready:  # closed meter: use what was measured
             with self._lock:
-                for track in self._tracks:
+                for track in (*self._tracks, self._attributor.cpu_track):
                     for boundary in [b for b in track.pending if b is window._start or b is window._end]:
                         track.pin(boundary)
                         track.pending.remove(boundary)
@@ -358,90 +384,66 @@ class EnergyMeter:
     # -- results -------------------------------------------------------------------------------------
     def _measure(self, window: Window) -> Measurement:
         self._resolve(window)
+        assert window._end is not None  # noqa: S101 - internal invariant: only ended windows are measured
         with self._lock:
-            return build_measurement(self, window)
+            inputs = WindowInputs(
+                name=window.name,
+                start=window._start,
+                end=window._end,
+                tracks=self._tracks,
+                events=self._events,
+                timeline_points=self.timeline_points,
+                attribution=self._attributor.describe(until_s=window._end.t_s),
+                rules=self._attributor.rules,
+                others_between=self._attributor.others_between,
+                logical_cpus=self._attributor.logical_cpus,
+            )
+            return build_measurement(inputs)
 
-    def power_w(self) -> float:
-        """Latest total power in watts over working sensors (counters: averaged over about 1 s)."""
+    def power_w(self, *, machine: bool = False) -> float:
+        """The run's latest power in watts over working sensors, averaged over about 1 s (live displays).
+
+        Args:
+            machine: The machine's power instead of the run's.
+        """
         total_w = 0.0
         with self._lock:
             for track in self._tracks:
-                if not track.live:
-                    continue
-                if track.sensor.kind == "power":
-                    total_w += track.latest_power_w or 0.0
-                    continue
-                t, e = track.series.t, track.series.e
-                if len(t) < 2:
+                t = track.series.t
+                if not track.live or len(t) < 2:
                     continue
                 i = min(bisect_left(t, t[-1] - _POWER_SPAN_S), len(t) - 2)
                 if t[-1] > t[i]:
-                    total_w += (e[-1] - e[i]) / (t[-1] - t[i])
+                    total_w += (_run_j(track, -1, machine) - _run_j(track, i, machine)) / (t[-1] - t[i])
         return total_w
 
-    def energy_j(self) -> float:
-        """Joules measured by all sensors from the first sample to the latest one (for live displays)."""
-        with self._lock:
-            return sum(track.series.e[-1] for track in self._tracks if len(track.series))
+    def energy_j(self, *, machine: bool = False) -> float:
+        """The run's joules from the first sample to the latest one (the machine's with ``machine=True``)."""
+        return sum(self.energy_by_device_j(machine=machine).values())
 
-    def energy_by_device_j(self) -> dict[str, float]:
-        """Joules per device from the first sample to the latest one (live; what the training heartbeat records)."""
+    def energy_by_device_j(self, *, machine: bool = False) -> dict[str, float]:
+        """The run's joules per device from the first sample to the latest one (live; the training heartbeat's).
+
+        Args:
+            machine: The machine's joules instead of the run's.
+        """
         with self._lock:
-            return {track.device: track.series.e[-1] for track in self._tracks if len(track.series)}
+            return {track.device: _run_j(track, -1, machine) for track in self._tracks if len(track.series)}
 
     def describe(self) -> dict[str, Any]:
-        """Sensors, kinds, sources, failures and recent warnings, as a JSON-ready dict."""
+        """Sensors, kinds, sources, failures, recent warnings and the attribution, as a JSON-ready dict."""
         with self._lock:
-            tracks = {track.device: track for track in self._tracks}
-            sensors = []
-            for sensor in self.sensors:
-                track = tracks.get(sensor.device)
-                sensors.append(
-                    {
-                        "name": sensor.name,
-                        "device": sensor.device,
-                        "component": sensor.component,
-                        "kind": sensor.kind,
-                        "source": sensor.source,
-                        "null": sensor.is_null,
-                        "failed": track.failed if track else None,
-                        "samples": track.samples if track else 0,
-                        "resets": track.resets if track else 0,
-                    }
-                )
             return {
                 "sample_period_s": self._period_s,
                 "sync_cuda": self._sync is not None,
                 "running": self._thread is not None,
-                "sensors": sensors,
-                "failures": {t.device: t.failed for t in self._tracks if t.failed},
+                **describe_sensors(self.sensors, self._tracks),
                 "warnings": [message for _, _, message in self._events][-20:],
+                "attribution": self._attributor.describe(),
+                "conditions": describe_conditions(self.sensors),
             }
 
 
-class _WindowScope:
-    """What ``meter.window(name)`` returns: a plain context manager (cheaper than a generator)."""
-
-    __slots__ = ("_after", "_meter", "_name")
-
-    def __init__(self, meter: EnergyMeter, name: str, after: Window | None = None) -> None:
-        self._meter, self._name, self._after = meter, name, after
-
-    def __enter__(self) -> Window:
-        return self._meter.begin(self._name, after=self._after)
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._meter._close_window(self._name)
-
-
-def _cuda_sync() -> Callable[[], None] | None:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        torch = None
-    if torch is None or not torch.cuda.is_available():
-        warnings.warn("sync_cuda=True but CUDA is not available; window edges are not synchronised", stacklevel=3)
-        return None
-    return torch.cuda.synchronize
+def _run_j(track: Track, i: int, machine: bool) -> float:
+    cols = track.series.cols
+    return cols[0][i] if machine else cols[1][i] + cols[2][i]

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from powertrain.errors import SensorError, SensorPermissionError, SensorUnavailable
+from powertrain.meters._gpushare import GpuProcessProbe
 from powertrain.meters.base import Clock, Reading, Sensor
 
 try:
@@ -185,6 +186,26 @@ class _NvmlSensor(Sensor):
     def _probe(self) -> None:
         """Read once so that an unsupported GPU fails at construction, not mid-run."""
         self.read()
+
+    def conditions(self) -> dict[str, Any]:
+        """SM and memory clocks (MHz) and the power limit (W) now, where NVML gives them."""
+        nv, found = self._nv, {}
+        queries = {
+            "sm_clock_mhz": lambda: nv.nvmlDeviceGetClockInfo(self._handle, nv.NVML_CLOCK_SM),
+            "memory_clock_mhz": lambda: nv.nvmlDeviceGetClockInfo(self._handle, nv.NVML_CLOCK_MEM),
+            "power_limit_w": lambda: nv.nvmlDeviceGetPowerManagementLimit(self._handle) / 1000.0,
+        }
+        for key, query in queries.items():
+            try:
+                value = query()
+                found[key] = float(value) if isinstance(value, (int, float)) else None
+            except Exception as exc:  # unsupported on this GPU or driver: simply not recorded
+                logger.debug("%s: %s not readable: %s", self.device, key, exc)
+        return {k: v for k, v in found.items() if v is not None}
+
+    def process_probe(self) -> GpuProcessProbe:
+        """A probe of the processes that use this GPU and their utilisation (for attribution)."""
+        return GpuProcessProbe(self._nv, self._handle, self.device)
 
     def close(self) -> None:
         """Release this sensor's NVML reference (idempotent)."""

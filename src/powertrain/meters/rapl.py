@@ -95,6 +95,8 @@ class RaplSensor(Sensor):
         clock: Time source for readings and missed-wrap detection.
         max_power_w: Highest power the zone can draw, for missed-wrap detection. Default: the zone's
             ``constraint_0_max_power_uw`` when published, else 1000 W for a package and 300 W for DRAM.
+        idle_power_w: The zone's power when the machine is idle, if you measured it: attribution then takes the
+            static part from it (default: from the machine's busy fraction, as Kepler does).
 
     Raises:
         SensorPermissionError: ``energy_uj`` is not readable by this user.
@@ -104,8 +106,16 @@ class RaplSensor(Sensor):
     name = "rapl"
     kind = "counter"
 
-    def __init__(self, zone: RaplZone, *, clock: Clock = time.monotonic, max_power_w: float | None = None) -> None:
+    def __init__(
+        self,
+        zone: RaplZone,
+        *,
+        clock: Clock = time.monotonic,
+        max_power_w: float | None = None,
+        idle_power_w: float | None = None,
+    ) -> None:
         self.zone = zone
+        self.idle_power_w = idle_power_w
         self.device = zone.device
         self.component = zone.component
         self._clock = clock

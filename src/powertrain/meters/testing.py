@@ -19,6 +19,9 @@ reset (driver reload). ``fail_after=n`` makes every read after the first ``n`` r
 
 :class:`FakePowercap` writes a RAPL powercap tree in the real sysfs format into a temporary folder, for
 ``discover_sensors(rapl_root=...)`` and ``RaplSensor`` tests.
+
+:class:`ScriptedAttribution` is a run and a machine whose CPU times follow the fake clock, so attributed figures
+are exact: ``EnergyMeter(..., attribution=ScriptedAttribution(clock, run_cpus=1.0, others_cpus=1.0))``.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from powertrain.errors import SensorError
+from powertrain.meters._cpustat import MachineTimes
+from powertrain.meters.attribution import Attribution
 from powertrain.meters.base import Clock, Component, Reading, Sensor, Source
 
-__all__ = ["FakeClock", "FakePowercap", "ScriptedCounterSensor", "ScriptedPowerSensor"]
+__all__ = ["FakeClock", "FakePowercap", "ScriptedAttribution", "ScriptedCounterSensor", "ScriptedPowerSensor"]
 
 Script = Sequence[float] | Callable[[float], float]
 
@@ -206,3 +212,99 @@ class FakePowercap:
     def set_energy(self, device: str, energy_uj: int) -> None:
         """Write the raw counter of ``device`` (``"cpu:package-0"``, ``"cpu:dram-0"``...)."""
         (self.zones[device] / "energy_uj").write_text(f"{int(energy_uj)}\n")
+
+
+CpuScript = float | Callable[[float], float]
+
+
+class ScriptedAttribution(Attribution):
+    """A run on a machine whose CPU times follow a clock: a rate in busy CPUs, or cumulative seconds of time.
+
+    The machine's process time is the run's plus the others'; its idle time is the rest of ``logical_cpus``
+    (less interrupts and steal). Set :attr:`broken` to make the next read fail (a vanished cgroup).
+
+    Args:
+        clock: The meter's (fake) clock.
+        run_cpus: The run's busy CPUs (a number), or a function of time giving its cumulative CPU seconds.
+        others_cpus: Other processes' busy CPUs, the same way.
+        logical_cpus: CPUs of the machine.
+        physical_cores: Cores for the SMT rule (default: ``logical_cpus``).
+        irq_cpus: CPUs busy serving interrupts.
+        steal_cpus: CPUs taken by the hypervisor.
+        pids: What :meth:`pids` returns (for GPU tests).
+
+    Example:
+        >>> from powertrain.meters import EnergyMeter
+        >>> clock = FakeClock()
+        >>> rapl = ScriptedPowerSensor([40.0], device="cpu:package-0", component="cpu", clock=clock)
+        >>> rapl.idle_power_w = 10.0
+        >>> scope = ScriptedAttribution(clock, run_cpus=1.0, others_cpus=2.0, logical_cpus=4)
+        >>> with EnergyMeter([rapl], sample_period_s=None, clock=clock, attribution=scope) as meter:
+        ...     with meter.window("w") as w:
+        ...         clock.advance(10.0)
+        >>> m = w.measurement
+        >>> m.machine_total_j, m.dynamic_j, m.static_j   # active 300 J split 1:2, idle 100 J by 1 of 4 CPUs
+        (400.0, 100.0, 25.0)
+    """
+
+    kind = "process"
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        run_cpus: CpuScript = 1.0,
+        others_cpus: CpuScript = 0.0,
+        logical_cpus: int = 2,
+        physical_cores: int | None = None,
+        irq_cpus: float = 0.0,
+        steal_cpus: float = 0.0,
+        pids: set[int] | None = None,
+    ) -> None:
+        self._clock = clock
+        self._run, self._others = run_cpus, others_cpus
+        self.logical_cpus = logical_cpus
+        self.physical_cores = physical_cores or logical_cpus
+        self._irq, self._steal = irq_cpus, steal_cpus
+        self._pids = pids
+        self._t0: float | None = None
+        self._machine_read_s: float | None = None
+        self.broken = False
+
+    @staticmethod
+    def _seconds(script: CpuScript, t_s: float) -> float:
+        return float(script(t_s)) if callable(script) else float(script) * t_s
+
+    def open(self) -> None:
+        """Start the scripted clock's origin."""
+        self._t0 = self._clock()
+
+    def _elapsed(self) -> float:
+        return self._clock() - (self._t0 if self._t0 is not None else self._clock())
+
+    def cpu_s(self) -> float:
+        """The run's scripted CPU seconds since :meth:`open`.
+
+        Read at the instant of the machine's times just before (a sample reads both), so that on a real clock the
+        two never drift apart by however long the machine paused this thread between the reads.
+        """
+        if self.broken:
+            raise SensorError("scripted attribution: the run's CPU time is gone")
+        t, self._machine_read_s = (self._machine_read_s, None) if self._machine_read_s is not None else (
+            self._elapsed(), None)  # fmt: skip
+        return self._seconds(self._run, t)
+
+    def machine_times(self) -> MachineTimes:
+        """The machine's scripted CPU times (what ``/proc/stat`` would say)."""
+        t = self._machine_read_s = self._elapsed()
+        process = self._seconds(self._run, t) + self._seconds(self._others, t)
+        irq, steal = self._irq * t, self._steal * t
+        return MachineTimes(process, irq, max(self.logical_cpus * t - process - irq - steal, 0.0), steal)
+
+    def pids(self) -> set[int] | None:
+        """The scripted PIDs."""
+        return self._pids
+
+    def describe(self) -> dict[str, Any]:
+        """A process scope, scripted."""
+        return {"scope": "process", "method": "scripted CPU times (tests)"}

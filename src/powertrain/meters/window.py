@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import warnings
+from collections.abc import Callable
+from types import TracebackType
 
 from powertrain.meters._timeline import Boundary
 from powertrain.meters.measurement import Measurement
 
-if TYPE_CHECKING:
-    from powertrain.meters.meter import EnergyMeter
-
-__all__ = ["Window"]
+__all__ = ["Window", "WindowScope", "cuda_sync"]
 
 
 class Window:
@@ -21,12 +20,19 @@ class Window:
 
     Attributes:
         name: The window's name.
+
+    Args:
+        owner: The meter that opened it (compared by identity only).
+        name: The window's name.
+        start: Its start edge.
+        measure: Builds the measurement of an ended window (the meter's).
     """
 
-    __slots__ = ("_end", "_measurement", "_meter", "_start", "name")
+    __slots__ = ("_end", "_measure", "_measurement", "_meter", "_start", "name")
 
-    def __init__(self, meter: EnergyMeter, name: str, start: Boundary) -> None:
-        self._meter = meter
+    def __init__(self, owner: object, name: str, start: Boundary, measure: Callable[[Window], Measurement]) -> None:
+        self._meter = owner
+        self._measure = measure
         self.name = name
         self._start = start
         self._end: Boundary | None = None
@@ -62,9 +68,51 @@ class Window:
         if self._measurement is None:
             if self._end is None:
                 raise RuntimeError(f"measurement window {self.name!r} is still open; end it first")
-            self._measurement = self._meter._measure(self)
+            self._measurement = self._measure(self)
         return self._measurement
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else ("ready" if self.ready else "pending")
         return f"Window({self.name!r}, {state})"
+
+
+class WindowScope:
+    """What ``meter.window(name)`` returns: a plain context manager (cheaper than a generator).
+
+    Args:
+        begin: The meter's ``begin``.
+        close: Closes a window by name and returns its handle (the meter's ``finish``).
+        name: The window's name.
+        after: An ended window to chain after.
+    """
+
+    __slots__ = ("_after", "_begin", "_close", "_name")
+
+    def __init__(
+        self,
+        begin: Callable[..., Window],
+        close: Callable[[str], Window],
+        name: str,
+        after: Window | None = None,
+    ) -> None:
+        self._begin, self._close, self._name, self._after = begin, close, name, after
+
+    def __enter__(self) -> Window:
+        return self._begin(self._name, after=self._after)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close(self._name)
+
+
+def cuda_sync() -> Callable[[], None] | None:
+    """``torch.cuda.synchronize`` when CUDA is available, else None with a warning."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch = None
+    if torch is None or not torch.cuda.is_available():
+        warnings.warn("sync_cuda=True but CUDA is not available; window edges are not synchronised", stacklevel=4)
+        return None
+    return torch.cuda.synchronize

@@ -15,6 +15,7 @@ import jinja2
 from powertrain._files import make_folders, remove_empty_folders, write_atomic
 from powertrain.carbon import CarbonSettings
 from powertrain.errors import ConfigError, OutputError
+from powertrain.meters.measurement import attribution_scope
 from powertrain.report._carbon import carbon_view
 from powertrain.report._load import load_inputs
 from powertrain.report._sections import Card, Section, build_sections, headline
@@ -126,7 +127,8 @@ def _write(report: Any, folder: Path, settings: CarbonSettings | None, title: st
     kinds += [f"{s.kind} study {s.name}" for s in report.studies]
     context = {
         "title": title or "powertrain energy report",
-        "subtitle": ", ".join(kinds) + f". Energy, accuracy and CO2e as measured; {_hardware_line(report)}",
+        "subtitle": ", ".join(kinds)
+        + f". Energy, accuracy and CO2e as measured; {_hardware_line(report)}; {_attribution_line(report)}",
         "cards": cards,
         "sections": sections,
         "version": package_version,
@@ -143,6 +145,18 @@ def _write(report: Any, folder: Path, settings: CarbonSettings | None, title: st
     except OSError as exc:
         raise ConfigError(f"cannot write the report into {folder}: {exc.strerror or exc}") from None
     return ReportResult(html=html, markdown=markdown, sections=sections, cards=cards, carbon=carbon.overall())
+
+
+def _attribution_line(report: Any) -> str:
+    """Whose energy the figures are: the runs' own, or the machines'; a mix is said loudly (it does not compare)."""
+    summaries = [run.summary for run in report.runs]
+    summaries += [t.run.summary for t in report.all_trials() if t.run is not None]
+    scopes = sorted({attribution_scope((s.get("energy") or {}).get("attribution")) for s in summaries if s})
+    if len(scopes) > 1:
+        return f"MIXED attribution ({' and '.join(scopes)}): machine-wide and per-run joules do not compare"
+    if scopes == ["machine"]:
+        return "energy of the whole machine (not attributed to the runs)"
+    return f"energy attributed to each run ({scopes[0]})" if scopes else "attribution unknown"
 
 
 def _hardware_line(report: object) -> str:

@@ -29,6 +29,7 @@ class _Epoch:
     epoch: int
     base_by_device_j: dict[str, float]
     started_s: float
+    base_machine_j: float = 0.0
 
 
 class Heartbeat:
@@ -57,7 +58,7 @@ class Heartbeat:
 
     def begin_epoch(self, epoch: int) -> None:
         """Epoch ``epoch`` (1-based) starts now: count energy from here."""
-        current = _Epoch(epoch, self.meter.energy_by_device_j(), time.monotonic())
+        current = _Epoch(epoch, self.meter.energy_by_device_j(), time.monotonic(), self.meter.energy_j(machine=True))
         with self._lock:
             self._current = current
 
@@ -84,6 +85,7 @@ class Heartbeat:
                 duration_s=time.monotonic() - current.started_s,
                 by_device_j=by_device,
                 session=self.session,
+                machine_energy_j=self.meter.energy_j(machine=True) - current.base_machine_j,
             )
             if energy_j > 0:
                 killpoints.reached("heartbeat", current.epoch, self.run.path)  # fault tests only (inert)

@@ -12,15 +12,16 @@ import torch
 from powertrain.carbon import carbon_footprint, energy_provenance
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Measurement
+from powertrain.meters.measurement import LEGACY_ATTRIBUTION
 from powertrain.training.config import TrainConfig
 from powertrain.training.device import rng_state
-from powertrain.training.ledger import EnergyLedger
+from powertrain.training.ledger import RESULTS_SCHEMA, EnergyLedger
 from powertrain.training.rundir import EpochRecord, RunDir
 
 if TYPE_CHECKING:
     from powertrain.training.build import RunParts
 
-__all__ = ["Phase", "Totals", "make_checkpoint", "make_record", "make_summary"]
+__all__ = ["RESULTS_SCHEMA", "Phase", "Totals", "make_checkpoint", "make_record", "make_summary"]
 
 
 @dataclass
@@ -81,6 +82,15 @@ class Totals(EnergyLedger):
             totals.failed = {str(k): str(v) for k, v in dict(saved.get("failed", {})).items()}
             totals.counted_heartbeats = [str(s) for s in saved.get("counted_heartbeats", [])]
             totals.processes = int(saved.get("processes", 1))
+        attributed = dict((saved or {}).get("attributed") or {})
+        totals.machine_energy_j = float(attributed.get("machine_energy_j", totals.energy_j))
+        totals.machine_by_device_j = {
+            str(k): float(v) for k, v in dict(attributed.get("machine_by_device_j", totals.by_device_j)).items()
+        }
+        totals.dynamic_j = float(attributed.get("dynamic_j", totals.energy_j))
+        totals.static_j = float(attributed.get("static_j", 0.0))
+        totals.attribution = dict(attributed.get("attribution") or ({} if attributed else LEGACY_ATTRIBUTION))
+        totals.cpu_s = {str(k): float(v) for k, v in dict(attributed.get("cpu_s", {})).items()}
         return totals
 
     def add_lost(self, beat: dict[str, Any]) -> None:
@@ -92,6 +102,8 @@ class Totals(EnergyLedger):
             self.counted_heartbeats.append(str(session))
         self.lost_energy_j += beat["energy_j"]
         self.energy_j += beat["energy_j"]
+        self.machine_energy_j += float(beat.get("machine_energy_j", beat["energy_j"]))
+        self.dynamic_j += beat["energy_j"]
         self.elapsed_s += beat["duration_s"]
         for device, joules in beat.get("by_device_j", {}).items():
             self.by_device_j[device] = self.by_device_j.get(device, 0.0) + float(joules)
@@ -107,6 +119,14 @@ class Totals(EnergyLedger):
             "failed": dict(self.failed),
             "counted_heartbeats": list(self.counted_heartbeats),
             "processes": self.processes,
+            "attributed": {
+                "machine_energy_j": self.machine_energy_j,
+                "machine_by_device_j": dict(self.machine_by_device_j),
+                "dynamic_j": self.dynamic_j,
+                "static_j": self.static_j,
+                "attribution": dict(self.attribution),
+                "cpu_s": dict(self.cpu_s),
+            },
         }
 
     def add(self, m: Measurement, *, phase: Literal["train", "eval"] = "eval") -> None:
@@ -182,7 +202,9 @@ def make_summary(
     target = config.target_accuracy
     hit = next((r for r in finished if target is not None and r.val_accuracy >= target), None)
     hardware = describe_hardware()
+    described = meter.describe()
     return {
+        "schema_version": RESULTS_SCHEMA,
         "status": status,
         "final": final,
         "run_dir": str(run.path),
@@ -191,7 +213,7 @@ def make_summary(
         "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config.to_dict(),
         "hardware": hardware,
-        "meter": meter.describe(),
+        "meter": described,
         "epochs_completed": sum(r.complete for r in history),
         "final_accuracy": finished[-1].val_accuracy if finished else None,
         "best_accuracy": best.val_accuracy if best else None,
@@ -201,19 +223,8 @@ def make_summary(
         "energy_to_target_j": hit.energy_j if hit else None,
         "time_to_target_s": hit.elapsed_s if hit else None,
         "epochs_to_target": hit.epoch if hit else None,
-        "energy": {
-            "total_j": totals.energy_j,
-            "train_j": totals.train_energy_j,
-            "eval_j": totals.eval_energy_j,
-            "lost_j": totals.lost_energy_j,
-            "by_device_j": totals.by_device_j,
-            "lost_by_device_j": totals.lost_by_device_j,
-            "processes": totals.processes,
-            "scope": "whole run: every process that trained it, plus energy of interrupted epochs (lost_j)",
-            "sources": sorted(totals.sources),
-            "estimated": totals.estimated,
-            "failed_sensors": totals.failed,
-        },
+        "energy": energy_section(totals),
+        "conditions": run_conditions(config, totals, described),
         "duration_s": totals.elapsed_s,
         "carbon": carbon_footprint(
             energy_j=totals.energy_j,
@@ -240,4 +251,39 @@ def make_checkpoint(parts: RunParts, epoch: int, history: list[EpochRecord], tot
         "lost_time_s": totals.elapsed_s - sum(r.train_time_s + r.eval_time_s for r in history),
         "totals": totals.saved(),
         "rng": rng_state(),
+    }
+
+
+def energy_section(totals: Totals) -> dict[str, Any]:
+    """``summary["energy"]``: the run's attributed joules (``total_j``) with the machine's beside them."""
+    return {
+        "total_j": totals.energy_j,
+        "train_j": totals.train_energy_j,
+        "eval_j": totals.eval_energy_j,
+        "lost_j": totals.lost_energy_j,
+        "machine_total_j": totals.machine_energy_j,
+        "unattributed_j": totals.unattributed_j,
+        "dynamic_j": totals.dynamic_j,
+        "static_j": totals.static_j,
+        "attribution": {
+            **(totals.attribution or LEGACY_ATTRIBUTION),
+            "covers": "every process that trained the run, plus energy of interrupted epochs (lost_j)",
+        },
+        "by_device_j": totals.by_device_j,
+        "machine_by_device_j": totals.machine_by_device_j,
+        "lost_by_device_j": totals.lost_by_device_j,
+        "processes": totals.processes,
+        "sources": sorted(totals.sources),
+        "estimated": totals.estimated,
+        "failed_sensors": totals.failed,
+    }
+
+
+def run_conditions(config: TrainConfig, totals: Totals, described: dict[str, Any]) -> dict[str, Any]:
+    """What the run was measured under: CPU load of other processes, threads, CPU frequency, GPU clocks."""
+    return {
+        **totals.conditions(),
+        "threads": torch.get_num_threads(),
+        "threads_set": config.threads,
+        **described.get("conditions", {}),
     }

@@ -71,6 +71,12 @@ class TrainConfig(Replaceable):
             that does not fit the task starts new (docs/transfer.md).
         finetune: What trains: ``full`` (everything), ``head`` (the last layer only: a linear probe) or
             ``last_blocks`` (the head and the ``finetune_blocks`` weight layers below it).
+        attribution: Whose energy the run reports: ``process`` (default: the training process and its children,
+            its share of the host's energy and of a GPU it shares), ``cgroup`` / ``cgroup:PATH`` (a cgroup that
+            holds only the run) or ``machine`` (every joule of every sensor, as before attribution); see
+            docs/meter.md. A resume keeps the run's attribution.
+        threads: PyTorch CPU threads (``torch.set_num_threads``) for this run; None: PyTorch's default. A sweep
+            sets it for every trial (``threads_per_trial``).
     """
 
     dataset: str = "fashion-mnist"
@@ -128,6 +134,8 @@ class TrainConfig(Replaceable):
     init_from: str | None = None
     finetune: FineTune = "full"
     finetune_blocks: int = 1
+    attribution: str = "process"
+    threads: int | None = None
 
     def validate(self) -> TrainConfig:
         """Check every value; raise :class:`ConfigError` naming the first bad one. Returns ``self``."""
@@ -143,7 +151,7 @@ class TrainConfig(Replaceable):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, not {value!r}")
-        for name in ("eval_batch_size", "subset", "test_subset", "image_size", "estimate_max_batches"):
+        for name in ("eval_batch_size", "subset", "test_subset", "image_size", "estimate_max_batches", "threads"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name} must be a positive integer, not {value!r}")
@@ -172,6 +180,9 @@ class TrainConfig(Replaceable):
         self.carbon_settings()
         if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
             raise ConfigError(f"init_from must be a run directory or a weights file, not {self.init_from!r}")
+        word = self.attribution
+        if not (word in ("process", "machine", "cgroup") or (word.startswith("cgroup:") and len(word) > 7)):
+            raise ConfigError(f"attribution must be process, cgroup, cgroup:PATH or machine, not {word!r}")
         if not (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:[0-9]+", self.device)):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, not {self.device!r}")
         if self.log:

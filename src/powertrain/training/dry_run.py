@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from powertrain.meters import EnergyMeter, Sensor
+from powertrain.meters import Attribution, EnergyMeter, Sensor
 from powertrain.training.accounting import Totals
 from powertrain.training.build import build_parts
 from powertrain.training.config import TrainConfig
@@ -35,6 +35,8 @@ class DryRun:
         eval_batches: Evaluation batches measured (of ``eval_batches_per_epoch``).
         eval_energy_j: The forecast energy of one full evaluation pass (joules).
         sources: The energy sources (``cpu:estimate``, ``nvml:counter``...); ``estimated`` when any is an estimate.
+        attribution: Whose energy the windows are (the run's ``attribution``, as a run of the config measures it:
+            by default its own process tree's share, so the forecast is of the run's energy, not the machine's).
     """
 
     estimate: Any
@@ -44,6 +46,7 @@ class DryRun:
     eval_energy_j: float
     sources: list[str]
     estimated: bool
+    attribution: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -54,6 +57,7 @@ class DryRun:
             "steps_per_epoch": est.steps_per_epoch, "level": est.level, "windows": self.windows,
             "eval_batches": self.eval_batches, "eval_batches_per_epoch": self.eval_batches_per_epoch,
             "eval_energy_j": self.eval_energy_j, "sources": self.sources, "estimated": self.estimated,
+            "attribution": self.attribution,
         }  # fmt: skip
 
 
@@ -70,8 +74,12 @@ class _First:
         return itertools.islice(iter(self.loader), self.n)
 
 
-def dry_run(config: TrainConfig, *, steps: int = 30, sensors: Sequence[Sensor] | None = None) -> DryRun:
+def dry_run(config: TrainConfig, *, steps: int = 30, sensors: Sequence[Sensor] | None = None,
+            attribution: Attribution | None = None) -> DryRun:  # fmt: skip
     """Train the first ``steps`` steps of ``config`` (at most one epoch) and forecast the planned run's cost.
+
+    The steps are measured as the run would be (``config.attribution``, or ``attribution``: tests pass a scripted
+    scope), so the forecast is of the run's own energy.
 
     Raises:
         ValueError: ``steps`` below 3 (a warm-up window and two to compare).
@@ -89,7 +97,8 @@ def dry_run(config: TrainConfig, *, steps: int = 30, sensors: Sequence[Sensor] |
     sizes.append(max(1, steps - sum(sizes)))
     totals = Totals()
     meter = EnergyMeter(sensors, gpu_indices=config.gpu_indices if sensors is None else None,
-                        sample_period_s=config.meter_interval_s, sync_cuda=device.type == "cuda")  # fmt: skip
+                        sample_period_s=config.meter_interval_s, sync_cuda=device.type == "cuda",
+                        attribution=attribution if attribution is not None else config.attribution)  # fmt: skip
     windows: list[tuple[int, float, float]] = []
     parts.train_loader.set_epoch(0)
     if parts.penalty is not None:
@@ -112,4 +121,5 @@ def dry_run(config: TrainConfig, *, steps: int = 30, sensors: Sequence[Sensor] |
         sources = sorted(set(window.measurement.source_by_device.values()) | totals.sources)
     estimate = estimate_from_steps(windows, steps_per_epoch=per_epoch, epochs=config.epochs, eval_energy_j=eval_j,
                                    eval_time_s=eval_s)  # fmt: skip
-    return DryRun(estimate, windows, eval_batches, eval_total, eval_j, sources, totals.estimated)
+    return DryRun(estimate, windows, eval_batches, eval_total, eval_j, sources, totals.estimated,
+                  dict(window.measurement.attribution))  # fmt: skip

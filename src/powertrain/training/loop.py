@@ -26,7 +26,7 @@ from torch import nn
 from powertrain import _killpoints as killpoints
 from powertrain._files import remove_stale_temps
 from powertrain.errors import ConfigError, Terminated, raise_terminated
-from powertrain.meters import EnergyMeter, Sensor
+from powertrain.meters import Attribution, EnergyMeter, Sensor
 from powertrain.training._heartbeat import Heartbeat
 from powertrain.training.accounting import Totals, make_checkpoint, make_record, make_summary
 from powertrain.training.build import RunParts, build_parts, estimate_accelerator
@@ -75,6 +75,7 @@ def train(
     on_epoch: EpochCallback | None = None,
     trackers: Trackers | None = None,
     serve: str | None = None,
+    attribution: Attribution | None = None,
 ) -> TrainResult:
     """Train one model and measure its energy.
 
@@ -84,6 +85,7 @@ def train(
         resume: A run directory whose checkpoint to continue. Epochs already finished are not run or counted again;
             energy spent in an epoch that was interrupted is added to the total as lost energy.
         sensors: Energy sensors for the meter; default: every sensor found on this machine.
+        attribution: Whose energy, instead of ``config.attribution`` (tests pass a scripted scope).
         reporter: Live display; default: none.
         on_epoch: Called as ``on_epoch(record, totals)`` after every epoch that finished and was checkpointed (and
             after ``metrics.csv`` and the summary were updated), with the epoch's :class:`EpochRecord` and the run's
@@ -115,8 +117,11 @@ def train(
     run, config, state = open_run(config, resume)
     outputs = RunOutputs(config, run, trackers=trackers, serve=serve)
     outputs.check()
-    with run.locked(), _terminate_on_sigterm():
-        return _train_locked(run, config, state, sensors, reporter or QuietReporter(), on_epoch, parts, outputs)
+    with run.locked(), _terminate_on_sigterm(), _torch_threads(config.threads):
+        scope = attribution if attribution is not None else config.attribution
+        return _train_locked(
+            run, config, state, (sensors, scope), reporter or QuietReporter(), on_epoch, parts, outputs
+        )
 
 
 def _build(config: TrainConfig, init_state: dict[str, torch.Tensor] | None = None) -> RunParts:
@@ -129,7 +134,7 @@ def _train_locked(
     run: RunDir,
     config: TrainConfig,
     state: dict[str, Any] | None,
-    sensors: Sequence[Sensor] | None,
+    measured: tuple[Sequence[Sensor] | None, Attribution | str],
     reporter: ProgressReporter,
     on_epoch: EpochCallback | None,
     parts: RunParts | None = None,
@@ -139,11 +144,13 @@ def _train_locked(
     if parts is None:
         parts = _build(config)
     history, done, totals = take_back(run, parts, state)
+    sensors, attribution = measured
     meter = EnergyMeter(
         sensors,
         gpu_indices=config.gpu_indices if sensors is None else None,
         sample_period_s=config.meter_interval_s,
         sync_cuda=parts.device.type == "cuda",
+        attribution=attribution,
     )
     live = _Live(run, config, parts, meter, totals, history, checkpointed=done,
                  outputs=outputs or RunOutputs(config, run))  # fmt: skip
@@ -304,6 +311,20 @@ def _first_line(exc: BaseException) -> str:
 
 def _signal_name(exc: BaseException) -> str:
     return "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` PyTorch CPU threads (None: leave PyTorch's setting), restoring it afterwards."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager

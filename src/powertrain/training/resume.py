@@ -19,7 +19,7 @@ from powertrain.training.config import TrainConfig
 from powertrain.training.device import restore_rng
 from powertrain.training.rundir import EpochRecord, RunDir
 
-__all__ = ["RESUMABLE_FIELDS", "check_new_run", "open_run", "take_back"]
+__all__ = ["RESUMABLE_FIELDS", "check_new_run", "open_run", "stored_config", "take_back"]
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,20 @@ RESUMABLE_FIELDS = frozenset(
         "region",
         "pue",
         "intensity_g_per_kwh",
+        "threads",
     }
 )
+
+
+def stored_config(run: RunDir) -> TrainConfig:
+    """The run directory's config; a run recorded before attribution existed keeps ``attribution: machine``.
+
+    Its energy is machine-wide, so a resume must go on measuring the machine, or the totals would mix the two.
+    """
+    data = run.read_config()
+    if isinstance(data, dict) and "attribution" not in data:
+        data = {**data, "attribution": "machine"}
+    return TrainConfig.from_dict(data)
 
 
 def open_run(
@@ -66,11 +78,16 @@ def open_run(
         run.write_config(config.to_dict())
         return run, config, None
     run = RunDir(resume)
-    stored = TrainConfig.from_dict(run.read_config())
+    stored = stored_config(run)
     if config is not None:
         changed = sorted(
             k for k, v in config.to_dict().items() if v != getattr(stored, k) and k not in RESUMABLE_FIELDS
         )
+        if changed == ["attribution"]:
+            raise ConfigError(
+                f"{run.path} was measured with attribution {stored.attribution}; resume it with --attribution "
+                f"{stored.attribution} (a run never mixes machine-wide and attributed energy), or start a new run"
+            )
         if changed:
             raise ConfigError(f"cannot change {', '.join(changed)} when resuming {run.path}; start a new run instead")
         stored = stored.replace(**{k: getattr(config, k) for k in RESUMABLE_FIELDS if k != "out"})

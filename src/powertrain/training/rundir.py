@@ -243,9 +243,15 @@ class RunDir:
         duration_s: float,
         by_device_j: dict[str, float] | None = None,
         session: str | None = None,
+        machine_energy_j: float | None = None,
     ) -> None:
-        """Record the energy spent so far in the unfinished ``epoch`` (1-based; often, so not fsynced)."""
+        """Record the energy spent so far in the unfinished ``epoch`` (1-based; often, so not fsynced).
+
+        ``energy_j`` is the run's (attributed) energy, ``machine_energy_j`` the machine's over the same time.
+        """
         payload: dict[str, Any] = {"epoch": epoch, "energy_j": energy_j, "duration_s": duration_s}
+        if machine_energy_j is not None:
+            payload["machine_energy_j"] = machine_energy_j
         if by_device_j is not None:
             payload["by_device_j"] = by_device_j
         if session is not None:

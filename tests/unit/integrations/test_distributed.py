@@ -62,6 +62,15 @@ def test_two_ranks_count_each_device_once_and_agree(tmp_path):
         written = json.loads((tmp_path / f"{name}-summary-rank0.json").read_text())
         assert written["energy_j"] == seen[(name, 0)]["summary"]["energy_j"]
 
+    # Attributed by process: every rank reads its half of the CPU package, the halves add up to it once; the GPUs
+    # are claimed once per device as before, so the job's figure is the one-node figure.
+    attributed = json.loads((tmp_path / "attributed-seen-rank0.json").read_text())["summary"]
+    assert attributed["energy_j"] == 3900.0 and attributed["machine_total_j"] == 3900.0
+    assert attributed["unattributed_j"] == 0.0 and attributed["attribution"]["scope"] == "process"
+    cpu = [j for device, j in attributed["energy_by_device_j"].items() if device.endswith("cpu:package-0")]
+    assert cpu == [600.0]  # 100 W x 6 s, from two ranks' 300 J each
+    assert {row["identity"] for row in attributed["sensors"]} >= {"cpu:package-0", "GPU-shared"}
+
     # examples/torchrun_energy.py, with the sensors it finds here (RAPL or the CPU estimate; no GPU): every rank
     # proposes the same CPU sensors, rank 0 alone reads them, and both ranks print the same job-wide epoch figures.
     example = json.loads((tmp_path / "example-summary.json").read_text())

@@ -26,8 +26,9 @@ ACCURACY = [0.70, 0.78, 0.82, 0.84, 0.86, 0.87]
 def test_the_tracker_forecasts_after_each_observed_epoch_and_keeps_them_in_its_summary(tmp_path):
     clock = FakeClock()
     sensor = ScriptedPowerSensor([100.0], device="cpu:0", component="cpu", clock=clock)
+    # machine-wide: the scripted 100 W is the run's whole energy (this process's real CPU share would vary with load)
     tracker = EnergyTracker(sensors=[sensor], target_metric="acc", target=0.85, planned_epochs=6, carbon=False,
-                            sample_period_s=None, clock=clock).start()  # fmt: skip
+                            sample_period_s=None, clock=clock, attribution="machine").start()  # fmt: skip
     for epoch, acc in enumerate(ACCURACY[:3], start=1):
         tracker.begin_epoch(epoch)
         clock.advance(10.0)

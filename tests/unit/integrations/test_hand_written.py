@@ -29,7 +29,7 @@ def test_example_loop_measures_each_epoch_and_eat_sparsifies(capsys, steady_cpu_
 def _tracker(clock, **options):
     gpu = ScriptedCounterSensor(lambda t: 300.0 * t, clock=clock)
     cpu = ScriptedPowerSensor([50.0], device="cpu:package-0", component="cpu", clock=clock)
-    return EnergyTracker(sensors=[gpu, cpu], sample_period_s=None, clock=clock, **options)
+    return EnergyTracker(sensors=[gpu, cpu], sample_period_s=None, clock=clock, attribution="machine", **options)
 
 
 def test_segments_epochs_steps_and_target_add_up(tmp_path):
@@ -118,5 +118,9 @@ def test_energy_tracker_logs_epochs_to_trackers_on_rank_zero(tmp_path):
     assert [(e.step, e.value) for e in acc.Scalars("energy/to_target_j")] == [(2, 1400.0)]
     assert [e.value for e in acc.Scalars("acc")] == pytest.approx([0.4, 0.6])
     assert (tmp_path / "tb" / "artifacts" / "energy_summary.json").exists()
+    # the whole run at the last epoch's step: the run's own energy with the machine's beside it (machine scope here)
+    assert [(e.step, e.value) for e in acc.Scalars("energy/run_total_j")] == [(2, 1400.0)]
+    assert [(e.step, e.value) for e in acc.Scalars("energy/machine_total_j")] == [(2, 1400.0)]
+    assert [(e.step, e.value) for e in acc.Scalars("energy/unattributed_j")] == [(2, 0.0)]
     with pytest.raises(ConfigError, match="unknown tracker"):
         _tracker(clock, log=["nope"])

@@ -73,6 +73,7 @@ def test_trainer_logs_energy_metrics_target_and_summary(tmp_path):
         target=2,
         log_steps=True,
         sensors=[sensor],
+        attribution="machine",
         sample_period_s=0.02,
         carbon=lambda energy_j, duration_s: {"co2e_kg": energy_j * 1e-7},
     )

@@ -89,6 +89,7 @@ def test_energy_callback_logs_epochs_steps_target_and_eat(tmp_path):
         log_steps=True,
         carbon=lambda energy_j, duration_s: {"co2e_kg": energy_j / 3.6e6 * 0.4},
         sensors=[sensor],
+        attribution="machine",
         sample_period_s=0.02,
     )
     eat, seen = EATCallback(lam=1.0), BackwardLosses()
@@ -147,7 +148,9 @@ class Broken(Net):
 
 
 def test_a_failing_fit_still_writes_what_it_measured(tmp_path):
-    energy = EnergyCallback(sensors=[ScriptedPowerSensor([WATTS])], sample_period_s=0.02, carbon=False)
+    energy = EnergyCallback(
+        sensors=[ScriptedPowerSensor([WATTS])], sample_period_s=0.02, carbon=False, attribution="machine"
+    )
     with pytest.raises(RuntimeError, match="boom"):
         _trainer(tmp_path, [energy], epochs=1).fit(Broken(), _data())
     summary = json.loads((tmp_path / "run" / "version_0" / "energy_summary.json").read_text())
@@ -157,7 +160,9 @@ def test_a_failing_fit_still_writes_what_it_measured(tmp_path):
 
 def test_resumed_fit_continues_the_totals(tmp_path):
     def fit(epochs, ckpt_path=None):
-        energy = EnergyCallback(sensors=[ScriptedPowerSensor([WATTS])], sample_period_s=0.02, carbon=False)
+        energy = EnergyCallback(
+        sensors=[ScriptedPowerSensor([WATTS])], sample_period_s=0.02, carbon=False, attribution="machine"
+    )
         saver = L.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
         trainer = L.Trainer(
             max_epochs=epochs,

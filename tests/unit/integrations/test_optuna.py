@@ -18,7 +18,7 @@ def test_each_trial_gets_its_energy_and_a_slow_trial_is_pruned_by_energy():
     clock = FakeClock()
     sensor = ScriptedPowerSensor([100.0], device="cpu:package-0", component="cpu", clock=clock)
 
-    @measure_energy(target_accuracy=0.9, sensors=[sensor], sample_period_s=None, clock=clock)
+    @measure_energy(target_accuracy=0.9, sensors=[sensor], sample_period_s=None, clock=clock, attribution="machine")
     def objective(trial):
         kind = trial.suggest_categorical("kind", ["fast", "slow", "broken"])
         if kind == "broken":
@@ -59,3 +59,37 @@ def test_each_trial_gets_its_energy_and_a_slow_trial_is_pruned_by_energy():
 def test_trial_energy_outside_an_objective_is_a_clear_error():
     with pytest.raises(ConfigError, match="measure_energy"):
         trial_energy()
+
+
+def test_trials_run_as_threads_of_one_process_are_labelled_shared():
+    """Optuna n_jobs=2: two trials overlap in one process; their figures cannot be split and say so."""
+    import threading
+
+    both_in = threading.Barrier(2, timeout=60)
+
+    @measure_energy(carbon=False, sample_period_s=None, sensors=[ScriptedPowerSensor([10.0])], attribution="machine")
+    def objective(trial):
+        trial.suggest_int("x", 0, 1)
+        both_in.wait()  # both trials are inside their measured call at once
+        return 1.0
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study()
+    with pytest.warns(UserWarning, match="cannot be split"):
+        study.optimize(objective, n_trials=2, n_jobs=2)
+    for trial in study.trials:
+        assert trial.user_attrs["energy_concurrent_trials"] == 2
+        assert trial.user_attrs["energy_attribution"] == "machine, shared by 2 concurrent trials (threads)"
+
+
+def test_a_trial_alone_is_labelled_with_its_scope():
+    @measure_energy(carbon=False, sample_period_s=None, sensors=[ScriptedPowerSensor([10.0])])
+    def objective(trial):
+        return 1.0
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.user_attrs["energy_attribution"] == "process" and trial.user_attrs["energy_concurrent_trials"] == 1
+    assert trial.user_attrs["machine_energy_j"] >= trial.user_attrs["energy_j"]

@@ -11,7 +11,7 @@ import pytest
 
 from powertrain.errors import ConfigError
 from powertrain.meters import EnergyMeter
-from powertrain.meters.testing import FakeClock, ScriptedCounterSensor, ScriptedPowerSensor
+from powertrain.meters.testing import FakeClock, ScriptedAttribution, ScriptedCounterSensor, ScriptedPowerSensor
 
 pytest.importorskip("prometheus_client", reason="the prometheus extra is not installed: run `make test`")
 
@@ -45,7 +45,7 @@ def test_metrics_carry_units_labels_and_total_counters_and_never_decrease():
     clock = FakeClock()
     gpu = ScriptedCounterSensor(lambda t: 200.0 * t, clock=clock)
     cpu = ScriptedPowerSensor([50.0], device="cpu:package-0", component="cpu", clock=clock, source="estimated")
-    with EnergyMeter([gpu, cpu], sample_period_s=None, clock=clock) as meter:
+    with EnergyMeter([gpu, cpu], sample_period_s=None, clock=clock, attribution="machine") as meter:
         exporter = EnergyExporter(meter, run="job", clock=clock, linger_s=0).start()
         try:
             assert exporter.host == "127.0.0.1" and exporter.port > 0
@@ -74,6 +74,31 @@ def test_metrics_carry_units_labels_and_total_counters_and_never_decrease():
     assert window.measurement.energy_j == 750.0
     assert final['powertrain_run_energy_joules_total{run="job"}'] == 875.0  # ...so the counter keeps it
     assert final['powertrain_run_running{run="job"}'] == 0.0
+
+
+def test_the_run_series_are_the_runs_own_share_and_the_machines_energy_stands_beside_them():
+    clock = FakeClock()
+    rapl = ScriptedPowerSensor([40.0], device="cpu:package-0", component="cpu", clock=clock)
+    rapl.idle_power_w = 10.0
+    scope = ScriptedAttribution(clock, run_cpus=1.0, others_cpus=2.0, logical_cpus=4)
+    with EnergyMeter([rapl], sample_period_s=None, clock=clock, attribution=scope) as meter:
+        exporter = EnergyExporter(meter, run="job", clock=clock, linger_s=0).start()
+        try:
+            with meter.window("command") as window:
+                clock.advance(5.0)
+                meter.sample()
+                live = _values(_scrape(exporter.url))
+                clock.advance(5.0)
+            exporter.finish(window.measurement)
+            final = _values(_scrape(exporter.url))
+        finally:
+            exporter.close()
+    # 40 W for 5 s: 150 J active split 1:2 between the run and the others, 50 J idle shared by 1 of 4 CPUs
+    assert live['powertrain_run_energy_joules_total{run="job"}'] == pytest.approx(62.5)
+    assert live['powertrain_machine_energy_joules_total{run="job"}'] == pytest.approx(200.0)
+    assert window.measurement.energy_j == pytest.approx(125.0) and window.measurement.machine_total_j == 400.0
+    assert final['powertrain_run_energy_joules_total{run="job"}'] == pytest.approx(125.0)
+    assert final['powertrain_machine_energy_joules_total{run="job"}'] == pytest.approx(400.0)
 
 
 def test_a_port_in_use_is_one_line():

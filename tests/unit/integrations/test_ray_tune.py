@@ -10,7 +10,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: run `make test`")
 
-from powertrain.integrations.ray import EnergyBudgetStopper  # noqa: E402
+from powertrain.integrations.ray import EnergyBudgetStopper, trial_figures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -58,6 +58,9 @@ def test_two_trials_at_once_report_their_energy_to_tune_and_into_their_folders(l
         assert all(b > a > 0 for a, b in zip(energy, energy[1:], strict=False))
         assert list(frame["epoch_energy_j"].cumsum()) == pytest.approx(energy)
         assert set(frame["energy_sources"]) <= {"estimated", "integrated", "counter"} and frame["co2e_kg"].iloc[-1] > 0
+        # each trial's own share of the host (its process tree), the machine's beside it and never below it
+        assert set(frame["energy_attribution"]) == {"process"}
+        assert all(m >= e * (1 - 1e-9) for m, e in zip(frame["machine_energy_j"], energy, strict=True))
         reached = frame["energy_to_target_j"].dropna()
         first = frame.index[frame["accuracy"] >= 0.5][0]
         assert reached.iloc[0] == energy[first]  # energy up to the report that first reached the target
@@ -75,6 +78,18 @@ def test_the_energy_budget_stops_every_trial_at_its_first_report(local_ray):
         summary = json.loads((Path(result.path) / "energy_summary.json").read_text())
         assert summary["status"] in ("stopped", "reported")  # stopped by Tune inside its first report
         assert summary["epochs"][0]["energy_j"] == result.metrics["energy_j"] <= summary["energy_j"]
+
+
+def test_a_result_names_its_attribution_and_carries_the_machine_energy_beside_the_trials():
+    figures = {"energy_j": 12.0, "epoch": 2, "epoch_energy_j": 5.0, "epoch_power_w": 2.5, "duration_s": 4.8}
+    summary = {"attribution": {"scope": "process", "method": "cpu-time share"}, "machine_total_j": 30.0,
+               "sources": {"cpu": "estimated"}, "estimated": True}  # fmt: skip
+    result = trial_figures(figures, summary)
+    assert result["energy_j"] == 12.0 and result["machine_energy_j"] == 30.0
+    assert result["energy_attribution"] == "process"
+    assert trial_figures(figures, summary, "machine")["energy_attribution"] == "machine"
+    legacy = trial_figures(figures, {"sources": {}})  # a summary without attribution: nothing made up
+    assert "machine_energy_j" not in legacy and "energy_attribution" not in legacy
 
 
 def test_stopper_rules_budget_pruning_and_total():

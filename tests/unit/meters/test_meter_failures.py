@@ -7,14 +7,14 @@ import math
 import pytest
 
 from powertrain.meters import EnergyMeter
-from powertrain.meters.testing import FakeClock, ScriptedCounterSensor, ScriptedPowerSensor
+from powertrain.meters.testing import FakeClock, ScriptedAttribution, ScriptedCounterSensor, ScriptedPowerSensor
 
 
 def test_a_sensor_failing_mid_run_is_reported_and_the_run_goes_on():
     clock = FakeClock()
     gpu = ScriptedCounterSensor(lambda t: 100.0 * t, clock=clock, fail_after=3, error="GPU has fallen off the bus")
     cpu = ScriptedPowerSensor([20.0], clock=clock, device="cpu:package-0", component="cpu")
-    with EnergyMeter([gpu, cpu], sample_period_s=None, clock=clock) as meter:  # gpu read 1 at t=0
+    with EnergyMeter([gpu, cpu], sample_period_s=None, clock=clock, attribution="machine") as meter:  # gpu read 1
         with meter.window("before") as before:
             clock.advance(1.0)
             meter.sample()  # gpu read 2 at t=1
@@ -78,7 +78,10 @@ def _run_steps(max_points: int) -> tuple[list[float], float, float, EnergyMeter]
     clock = FakeClock()
     gpu = ScriptedCounterSensor(lambda t: 200.0 * t + 50.0 * math.sin(t), clock=clock)
     cpu = ScriptedPowerSensor(lambda t: 30.0 + 10.0 * math.cos(3 * t), clock=clock, device="cpu:0", component="cpu")
-    meter = EnergyMeter([gpu, cpu], sample_period_s=None, clock=clock, max_timeline_points=max_points)
+    others = ScriptedAttribution(clock, run_cpus=1.0, others_cpus=lambda t: 0.5 * t + 0.3 * math.sin(t))
+    meter = EnergyMeter(
+        [gpu, cpu], sample_period_s=None, clock=clock, max_timeline_points=max_points, attribution=others
+    )
     steps = []
     with meter:
         run = meter.begin("run")

@@ -57,5 +57,5 @@ def test_track_pins_boundaries_once_covered():
     track.add(0.4, Reading(0.4, energy_j=4.0), skip_stale_s=None)
     assert not boundary.pinned
     track.add(1.0, Reading(1.0, energy_j=10.0), skip_stale_s=None)
-    assert boundary.pinned and boundary.values_j["gpu:0"] == pytest.approx(5.0)
+    assert boundary.pinned and boundary.values["gpu:0"][0] == pytest.approx(5.0)
     assert track.pending == []

@@ -124,11 +124,15 @@ def one_thread():
 
 
 def _tiny(epochs):
-    """A tiny synthetic run that stops at 50 % accuracy (lr 0.2 reaches it within an epoch or two, 1e-7 never)."""
+    """A tiny synthetic run that stops at 50 % accuracy (lr 0.2 reaches it within an epoch or two, 1e-7 never).
+
+    Measured machine-wide on one thread, so that the scripted counter of the training thread's CPU time is the run's
+    energy as it is (these tests are about the pruning rule, not attribution).
+    """
     return TrainConfig(
         dataset="synthetic", model="mlp", epochs=epochs, batch_size=32, device="cpu", estimate_batch_size=0,
         image_size=8, channels=1, meter_interval_s=0.02, target_accuracy=0.5, stop_at_target=True,
-        dataset_options={"num_classes": 4, "train_size": 256, "test_size": 64},
+        dataset_options={"num_classes": 4, "train_size": 256, "test_size": 64}, attribution="machine", threads=1,
     )  # fmt: skip
 
 

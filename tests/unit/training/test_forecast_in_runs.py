@@ -1,11 +1,13 @@
 """Forecasts inside a training run: the live line, summary.json after each epoch, a resume; and the dry run."""
 
 import json
+import time
 
 import pytest
 
 from powertrain.cli import main
-from powertrain.meters.testing import ScriptedCounterSensor
+from powertrain.meters import Machine
+from powertrain.meters.testing import ScriptedAttribution, ScriptedCounterSensor
 from powertrain.training import train
 from powertrain.training.dry_run import dry_run
 
@@ -50,14 +52,25 @@ def test_a_run_without_a_target_makes_no_forecast(small_config):
 
 def test_a_dry_run_measures_its_first_steps_and_writes_nothing(small_config, tmp_path):
     config = small_config(epochs=5, out=str(tmp_path / "never"))
-    found = dry_run(config, steps=6, sensors=[_steady()])
+    found = dry_run(config, steps=6, sensors=[_steady()], attribution=Machine())
     assert not (tmp_path / "never").exists()
     assert [w[0] for w in found.windows] == [2, 2, 2] and found.estimate.steps_per_epoch == 8  # 256 / 32
     low, mid, high = found.estimate.energy_j
     assert low < mid < high and found.estimate.epochs == 5
     assert mid == pytest.approx(10.0 * found.estimate.duration_s[1], rel=0.02)  # a steady 10 W sensor
+    assert found.attribution["scope"] == "machine"
     with pytest.raises(ValueError, match="at least 3 steps"):
         dry_run(config, steps=2)
+
+
+def test_a_dry_run_forecasts_the_runs_own_energy_not_the_machines(small_config, tmp_path):
+    # the run keeps one of two CPUs busy beside another process that keeps the other busy: half the machine's 10 W
+    scope = ScriptedAttribution(time.monotonic, run_cpus=1.0, others_cpus=1.0, logical_cpus=2)
+    found = dry_run(small_config(epochs=5), steps=6, sensors=[_steady()], attribution=scope)
+    assert found.attribution["scope"] == "process" and found.to_dict()["attribution"] == found.attribution
+    for _steps, energy_j, seconds in found.windows:
+        assert energy_j == pytest.approx(5.0 * seconds, rel=0.05)
+    assert found.estimate.energy_j[1] == pytest.approx(5.0 * found.estimate.duration_s[1], rel=0.05)
 
 
 def test_train_dry_run_steps_prints_the_forecast_and_keeps_no_run_folder(tmp_path, capsys):

@@ -28,17 +28,21 @@ def log_command(
 ) -> Trackers:
     """Log a finished command: its parameters, its figures at step 0, the JSON result, and how it ended.
 
-    Metrics: ``energy/total_j``, ``energy/power_w`` (average), ``time/total_s``, ``energy/<component>_j`` per
-    component, ``energy/total_co2e_kg`` (operational) and ``exit_code``. Status: completed (exit 0), interrupted
-    (Ctrl-C, SIGTERM) or failed.
+    Metrics: ``energy/total_j`` (the command's own energy, as attributed), ``energy/machine_total_j`` (the machine's,
+    beside it), ``energy/unattributed_j``, ``energy/power_w`` (average), ``time/total_s``, ``energy/<component>_j`` per
+    component, ``energy/total_co2e_kg`` (operational) and ``exit_code``; the ``attribution`` scope is a parameter.
+    Status: completed (exit 0), interrupted (Ctrl-C, SIGTERM) or failed.
     """
     command = shlex.join(argv)
+    given = {"command": command, "attribution": measurement.attribution.get("scope"), **dict(params or {})}
     info = RunInfo(name=safe_name(Path(argv[0]).name + " " + " ".join(argv[1:2]), limit=60),
-                   key=f"measure:{started_at}:{command}", params={"command": command, **dict(params or {})},
+                   key=f"measure:{started_at}:{command}", params=given,
                    folder=artifact.parent if artifact is not None else None)  # fmt: skip
     trackers = Trackers.start(specs, info)
     metrics: dict[str, Any] = {
         "energy/total_j": measurement.energy_j,
+        "energy/machine_total_j": measurement.machine_total_j,
+        "energy/unattributed_j": measurement.unattributed_j,
         "energy/power_w": measurement.avg_power_w,
         "time/total_s": measurement.duration_s,
         "exit_code": exit_code,

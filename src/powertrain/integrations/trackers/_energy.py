@@ -43,8 +43,17 @@ class TrackerLog:
         values = numeric_metrics({**dict(metrics or {}), **tracker_metrics(figures)})
         self.trackers.log_metrics(values, step=int(figures["epoch"]))
 
-    def finish(self, summary_path: Path | str | None, status: str) -> None:
-        """Attach the summary file and end the runs (``completed``, ``failed`` or ``interrupted``)."""
+    def finish(self, summary_path: Path | str | None, status: str, summary: Mapping[str, Any] | None = None) -> None:
+        """Attach the summary file and end the runs (``completed``, ``failed`` or ``interrupted``).
+
+        With the ``summary``, its whole-run figures are logged at the last epoch's step: ``energy/run_total_j`` (the
+        run's own energy, as attributed), ``energy/machine_total_j`` beside it and ``energy/unattributed_j``.
+        """
+        if summary is not None:
+            values = {"energy/run_total_j": summary.get("energy_j"),
+                      "energy/machine_total_j": summary.get("machine_total_j"),
+                      "energy/unattributed_j": summary.get("unattributed_j")}  # fmt: skip
+            self.trackers.log_metrics(numeric_metrics(values), step=len(summary.get("epochs") or []))
         if summary_path is not None:
             self.trackers.log_artifact(summary_path)
         final: Status = status if status in ("completed", "failed", "interrupted") else "failed"  # type: ignore[assignment]

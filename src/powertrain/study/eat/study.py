@@ -181,7 +181,8 @@ class _InferenceHook:
         sensors = list(self.sensors) if self.sensors is not None else discover_sensors(gpu_indices=cfg.gpu_indices)
         rounds = []
         try:
-            meter = EnergyMeter(sensors, sample_period_s=cfg.meter_interval_s, sync_cuda=device.type == "cuda")
+            meter = EnergyMeter(sensors, sample_period_s=cfg.meter_interval_s, sync_cuda=device.type == "cuda",
+                                attribution=cfg.attribution)  # the run's own scope, as its training was measured
             with meter:
                 for index in range(inference.rounds):
                     measured = measure_inference_energy(

@@ -30,7 +30,7 @@ OBJECTIVES: dict[str, tuple[str, str, str]] = {
 }
 _TOP_KEYS = {
     "train", "space", "trials", "sampler", "objective", "n_trials", "pruner", "seed", "study", "out", "storage",
-    "heartbeat_s", "grace_s", "max_retries", "round_epochs", "log",
+    "heartbeat_s", "grace_s", "max_retries", "round_epochs", "log", "workers_per_host", "threads_per_trial",
 }  # fmt: skip
 
 
@@ -66,6 +66,10 @@ class SweepConfig(Replaceable):
         log: Experiment trackers (``mlflow``, ``tensorboard``, ``wandb``, optionally ``NAME:OPTION``): the sweep is
             a parent run there (found by the study's name) with one child run per trial (found by its run's name,
             so a retried trial or a next round continues it). Default: ``train.log``. Not part of the identity.
+        workers_per_host: How many workers (``sweep run`` processes) share one machine: each trial gets the host's
+            cores divided among them as PyTorch threads, so workers do not oversubscribe the CPU.
+        threads_per_trial: PyTorch threads of every trial, instead of cores / ``workers_per_host``. Recorded with the
+            study when it is created: every worker and every resume uses the recorded figure.
     """
 
     train: TrainConfig
@@ -85,6 +89,8 @@ class SweepConfig(Replaceable):
     max_retries: int = 3
     identity: dict[str, Any] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    workers_per_host: int = 1
+    threads_per_trial: int | None = None
 
     @property
     def directions(self) -> list[str]:
@@ -128,6 +134,10 @@ class SweepConfig(Replaceable):
             raise ConfigError(f"n_trials must be >= 1, not {self.n_trials!r}")
         if not self.study or "/" in self.study:
             raise ConfigError(f"study name must be non-empty without '/', not {self.study!r}")
+        for name in ("workers_per_host", "threads_per_trial"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a whole number >= 1, not {value!r}")
         if self.heartbeat_s < 1 or self.grace_s <= self.heartbeat_s or self.max_retries < 0:
             raise ConfigError("need heartbeat_s >= 1, grace_s > heartbeat_s and max_retries >= 0")
         if not isinstance(self.log, (list, tuple)):
@@ -170,7 +180,8 @@ def load_sweep_config(path: str | Path, **overrides: Any) -> SweepConfig:
     Keys: ``train`` (a mapping of TrainConfig fields, or the path of a training YAML, relative to this file),
     ``space``, ``trials``, ``sampler``, ``objective``, ``n_trials``, ``pruner`` (a name, or a mapping with ``name`` and
     the pruner's options), ``seed``, ``study`` (default: the file's stem), ``out`` (default ``studies/<study>``),
-    ``storage``, ``heartbeat_s``, ``grace_s``, ``max_retries``.
+    ``storage``, ``heartbeat_s``, ``grace_s``, ``max_retries``, ``round_epochs``, ``workers_per_host``,
+    ``threads_per_trial``.
     """
     path = Path(path)
     data = read_yaml(path, what="sweep config")
@@ -239,6 +250,8 @@ def sweep_config_from_dict(
             grace_s=_whole(_given(data, "grace_s", 30), "grace_s"),
             max_retries=_whole(_given(data, "max_retries", 3), "max_retries"),
             log=[data["log"]] if isinstance(data.get("log"), str) else list(data.get("log") or []),
+            workers_per_host=_whole(data.get("workers_per_host"), "workers_per_host") or 1,
+            threads_per_trial=_whole(data.get("threads_per_trial"), "threads_per_trial"),
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):

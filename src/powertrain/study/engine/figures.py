@@ -5,7 +5,9 @@ User attributes of every trial (what ``sweep show``, the exports and optuna-dash
 energy), ``base_energy_j`` (energy of the same run already counted by the trial this one continues), ``curve`` (per
 epoch: ``[epoch, energy_j, elapsed_s, val_accuracy]``), ``first_epoch_energy_j``, ``energy_to_target_j``,
 ``time_to_target_s``, ``epochs_to_target``, ``reached_target``, ``final_accuracy``, ``best_accuracy``,
-``duration_s``, ``lost_energy_j``, ``train_status``, ``energy_sources``, ``accel_energy_ratio``, ``error``; with the
+``duration_s``, ``lost_energy_j``, ``train_status``, ``energy_sources``, ``accel_energy_ratio``, ``error``,
+``machine_energy_j`` (the machine's energy beside the run's ``energy_j``), ``attribution`` (``process``, ``cgroup`` or
+``machine``), ``others_load`` (other processes' busy CPUs on average during the run) and ``threads``; with the
 energy pruner ``pruning_budget_j``, with breadth-first rounds ``round`` and, on a round that handed its run on,
 ``paused``; with a target accuracy ``forecast`` (the latest :meth:`powertrain.forecast.Forecast.to_dict`, after each
 epoch), and for a trial the forecast pruner stopped ``pruned_on_forecast`` (its rule, forecast and probability).
@@ -23,6 +25,7 @@ import optuna
 from powertrain._records import read_metrics, read_summary
 from powertrain.errors import ConfigError
 from powertrain.hardware import describe_hardware, hardware_label
+from powertrain.meters.measurement import attribution_scope
 from powertrain.study.engine.config import OBJECTIVES
 from powertrain.study.engine.storage import worker_id
 from powertrain.training import EpochRecord
@@ -68,9 +71,14 @@ def store_summary(trial: optuna.Trial, summary: dict[str, Any], status: str) -> 
     """The figures of the run's ``summary.json`` (a value already stored is kept when the summary has none)."""
     energy = summary.get("energy") or {}
     accel = summary.get("accelerator") or {}
+    conditions = summary.get("conditions") or {}
     attrs = {
         "train_status": status,
         "energy_j": energy.get("total_j"),
+        "machine_energy_j": energy.get("machine_total_j", energy.get("total_j")),
+        "attribution": attribution_scope(energy.get("attribution")) if energy else None,
+        "others_load": conditions.get("others_load"),
+        "threads": conditions.get("threads"),
         "lost_energy_j": energy.get("lost_j"),
         "energy_sources": energy.get("sources"),
         "energy_estimated": energy.get("estimated"),

@@ -40,6 +40,7 @@ from powertrain._files import make_folders, remove_empty_folders
 from powertrain.errors import DamagedFileError, OutputError, PowertrainError
 from powertrain.forecast import forecast_curve
 from powertrain.meters import Sensor
+from powertrain.study.engine.attribution import STUDY_THREADS
 from powertrain.study.engine.config import (
     SweepConfig,
     load_sweep_config,
@@ -245,7 +246,8 @@ def run_trial(
     store_identity(trial, run_name, run_dir)
     with heartbeat(study._storage, trial._trial_id, config.heartbeat_s):
         try:
-            cfg = config.space.config_for(config.train, params).replace(out=str(run_dir))
+            cfg = config.space.config_for(config.train, params)
+            cfg = cfg.replace(out=str(run_dir), threads=_threads(study) if cfg.threads is None else cfg.threads)
             trial.set_user_attr("config", cfg.to_dict())
             planned_epochs = cfg.epochs
             status, summary = _train(study, trial, config, cfg, sensors, reporter, extra, parent)
@@ -268,6 +270,12 @@ def run_trial(
     state = _tell(study, trial, config, summary, status, planned_epochs)
     killpoints.reached("told", round_of(trial), run_dir)  # fault tests only (inert)
     return state
+
+
+def _threads(study: optuna.Study) -> int | None:
+    """The study's threads per trial, recorded when it was created (a trial config's own ``threads`` wins)."""
+    recorded = study.user_attrs.get(STUDY_THREADS)
+    return None if recorded is None else int(recorded)
 
 
 def _train(

@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 
 from powertrain import _killpoints as killpoints
 from powertrain.errors import ConfigError, OutputError
+from powertrain.study.engine.attribution import check_same_scope, study_scope
 from powertrain.study.engine.results import SweepResult, from_study, resolve_storage
 from powertrain.study.engine.storage import FINGERPRINT, UID, check_storage_url, open_storage, storage_errors
 from powertrain.study.engine.trials import MERGED_FROM
@@ -62,8 +63,9 @@ def merge_sweeps(dest: str | Path, sources: Sequence[str | Path], *, study: str 
         The merged study's results.
 
     Raises:
-        ConfigError: A source that is missing, holds another kind of study (other objectives or directions), or is the
-            destination itself; nothing is created or copied then.
+        ConfigError: A source that is missing, holds another kind of study (other objectives or directions, or energy
+            attributed otherwise: machine-wide and attributed figures are never merged), or is the destination
+            itself; nothing is created or copied then.
     """
     if not sources:
         raise ConfigError("merge needs at least one source study")
@@ -71,6 +73,7 @@ def merge_sweeps(dest: str | Path, sources: Sequence[str | Path], *, study: str 
     first = loaded[0]
     for source in loaded[1:]:
         _check_alike(source, first)
+    check_same_scope([study_scope(s.study.user_attrs) for s in loaded], "merge")
     name = study or first.study.study_name
     url, out = _dest_url(dest)
     for source in loaded:
@@ -117,6 +120,8 @@ def _open_dest(url: str, out: Path | None, name: str, first: _Source) -> optuna.
             names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
             if name in names:
                 merged = optuna.load_study(study_name=name, storage=storage)
+                if merged.get_trials(deepcopy=False):
+                    check_same_scope([study_scope(merged.user_attrs), study_scope(first.study.user_attrs)], "merge")
                 dest = _Source(str(out or url), url, merged)
                 if merged.directions != first.study.directions or (
                     dest.objective and first.objective and dest.objective != first.objective

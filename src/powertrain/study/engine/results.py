@@ -21,6 +21,8 @@ from powertrain import _killpoints as killpoints
 from powertrain._files import json_safe, write_atomic
 from powertrain.carbon import CarbonSettings, sum_footprints
 from powertrain.errors import ConfigError
+from powertrain.meters.measurement import RESULTS_SCHEMA
+from powertrain.study.engine.attribution import LEGACY, conditions_note, study_scope, trial_scope
 from powertrain.study.engine.trials import CSV_COLUMNS, TrialRecord, chains, head
 from powertrain.study.ranking import rank_sweep
 
@@ -40,6 +42,7 @@ class SweepResult:
         out: The study folder on this machine (None when only a URL was given).
         carbon_settings: Where the electricity came from, for every trial's CO2e figures; None: each trial's own
             run config (``country``, ``region``, ``pue``, ``intensity_g_per_kwh``; default the world average).
+        scope: The study's attribution (``process``, ``cgroup``, ``machine``, or machine before attribution).
     """
 
     study: str
@@ -51,6 +54,14 @@ class SweepResult:
     out: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     carbon_settings: CarbonSettings | None = None
+    scope: str = LEGACY
+
+    @property
+    def attribution(self) -> dict[str, Any]:
+        """The study's attribution, its trials' (one kind unless a merge mixed them) and a note on their conditions."""
+        scopes = sorted({trial_scope(t.attrs) for t in self.trials if t.get("energy_j") is not None})
+        note = conditions_note(t.attrs for t in self.trials if t.state not in ("waiting", "paused"))
+        return {"scope": self.scope, "trials": scopes, "mixed": len(scopes) > 1, "conditions_note": note}
 
     def by_state(self, state: str) -> list[TrialRecord]:
         """Trials in ``state`` (complete, pruned, fail, running, waiting)."""
@@ -231,9 +242,17 @@ class SweepResult:
         }
 
     def compare(self, other: SweepResult) -> dict[str, Any]:
-        """This sweep against ``other`` (e.g. the same grid without pruning): energy of both, and the same best?"""
+        """This sweep against ``other`` (e.g. the same grid without pruning): energy of both, and the same best?
+
+        Studies whose energy is attributed differently are not compared: ``comparable`` is False and ``reason`` says
+        why (machine-wide joules against a run's own joules would make the ratio mean nothing).
+        """
         mine, theirs = self.best, other.best
+        scopes = {*self.attribution["trials"], *other.attribution["trials"]}
+        if len(scopes) > 1:
+            return {"comparable": False, "reason": f"energy attributed differently: {' and '.join(sorted(scopes))}"}
         return {
+            "comparable": True,
             "energy_j": self.energy["total_j"],
             "other_energy_j": other.energy["total_j"],
             "energy_ratio": self.energy["total_j"] / other.energy["total_j"] if other.energy["total_j"] else None,
@@ -270,12 +289,14 @@ class SweepResult:
                 "carbon": {k: part.carbon[k] for k in ("operational_kg_co2e", "embodied_kg_co2e")},
             }
         return {
+            "schema_version": RESULTS_SCHEMA,
             "study": self.study,
             "storage": self.storage,
             "objective": self.objective,
             "directions": self.directions,
             "target_accuracy": self.target_accuracy,
             "counts": self.counts,
+            "attribution": self.attribution,
             "energy": self.energy,
             "carbon": self.carbon,
             "best": best.to_dict(self.carbon_settings) if best else None,
@@ -358,4 +379,5 @@ def from_study(study: optuna.Study, *, out: Path | None = None) -> SweepResult:
         target_accuracy=described.get("target_accuracy"),
         trials=[TrialRecord.from_frozen(t) for t in study.get_trials(deepcopy=False)],
         out=out,
+        scope=study_scope(study.user_attrs),
     )

@@ -182,9 +182,13 @@ class SearchSpace:
         }
 
     def fingerprint(self, base: TrainConfig) -> str:
-        """A canonical string of the base config (minus per-machine fields) and the space."""
+        """A canonical string of the base config (minus per-machine fields) and the space.
+
+        ``attribution`` and ``threads`` are left out: the study records and checks them itself
+        (:mod:`powertrain.study.engine.attribution`), so a study made before they existed keeps its fingerprint.
+        """
         machine = {"device", "data_dir", "download", "workers", "out", "gpu_indices", "data_on_device", "log",
-                   *_CARBON_FIELDS}  # fmt: skip
+                   *_CARBON_FIELDS, "attribution", "threads"}  # fmt: skip
         config = {k: v for k, v in base.to_dict().items() if k not in machine}
         return json.dumps({"base": config, **self.to_dict()}, sort_keys=True, default=str)
 

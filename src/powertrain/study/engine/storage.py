@@ -31,6 +31,7 @@ from optuna.trial import TrialState
 
 from powertrain import _killpoints as killpoints
 from powertrain.errors import ConfigError, OutputError
+from powertrain.study.engine.attribution import setup_study, threads_per_trial
 from powertrain.study.engine.config import SweepConfig
 from powertrain.study.engine.recovery import RetryLost, quiet
 
@@ -246,6 +247,8 @@ def open_study(config: SweepConfig, storage: RDBStorage, sampler: Any, pruner: A
             )
         if stored is None:
             study.set_user_attr(FINGERPRINT, fingerprint)
+    threads = threads_per_trial(config.workers_per_host, config.threads_per_trial)
+    setup_study(study, attribution=config.train.attribution, threads=threads, created=created)
     if config.sampler == "grid":
         _plan_grid(study, config, created)
     return study

@@ -5,7 +5,8 @@ breadth-first sweep. Each records the run's cumulative figures (``energy_j``, ``
 is created, what earlier trials of the same run already counted (``base_energy_j``, ``base_duration_s``), so a
 trial's own share is the difference (:attr:`TrialRecord.spent_j`, :attr:`TrialRecord.spent_s`) and the shares of a
 configuration add up to its run's own total. :func:`chains` groups the trials of each configuration; the results
-file its energy under the state its last trial ended in.
+file its energy under the state its last trial ended in. Beside the run's own energy a trial keeps the
+machine's (``machine_energy_j``), how it was attributed, the load from other processes and its threads.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ MERGED_FROM = "powertrain:merged_from"
 CSV_COLUMNS = [
     "number", "run_name", "state", "train_status", "hardware", "energy_to_target_j", "time_to_target_s",
     "epochs_to_target", "final_accuracy", "best_accuracy", "energy_j", "spent_j", "lost_energy_j", "duration_s",
-    "accel_energy_ratio", "operational_kg_co2e", "embodied_kg_co2e", "params", "curve",
+    "accel_energy_ratio", "operational_kg_co2e", "embodied_kg_co2e", "machine_energy_j", "attribution", "others_load",
+    "threads", "params", "curve",
 ]  # fmt: skip
 _CARBON_COLUMNS = ("operational_kg_co2e", "embodied_kg_co2e")
 _CARBON_KEYS = ("country", "region", "pue", "intensity_g_per_kwh")
-
-
 _CURVE_KEYS = ("epoch", "energy_j", "elapsed_s", "val_accuracy")
 
 

@@ -1,0 +1,143 @@
+"""The process tree's CPU time on real /proc: children, forks that exit, PIDs reused, a run shorter than a tick.
+
+Real readings are asserted only against the kernel's own accounting of the same processes (``os.wait4``'s
+rusage), never against a hard-coded figure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from powertrain.meters import EnergyMeter, ProcessTree
+from powertrain.meters._proctree import ProcessTreeReader, process_clock_supported
+from powertrain.meters.command import run_command
+from powertrain.meters.testing import ScriptedCounterSensor
+
+pytestmark = pytest.mark.skipif(not process_clock_supported(), reason="process attribution needs Linux /proc")
+
+BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass\n"
+
+
+def spawn(code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+
+
+def reap(child: subprocess.Popen[bytes]) -> float:
+    """Wait for the child; return its CPU seconds and its reaped descendants', as the kernel counted them."""
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    return usage.ru_utime + usage.ru_stime
+
+
+def read_until_exit(reader: ProcessTreeReader, child: subprocess.Popen[bytes]) -> None:
+    """Read every 20 ms while the child runs (as the sampler would), without reaping it."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        reader.read()
+        if os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return
+        time.sleep(0.02)
+    raise AssertionError("child did not finish in 120 s")
+
+
+def test_a_childs_cpu_time_since_birth_is_counted_at_nanosecond_precision():
+    reader = ProcessTreeReader([])
+    child = spawn("input()\n" + BURN.format(seconds=0.3))
+    reader.add(child.pid, from_birth=True)
+    child.stdin.write(b"\n")
+    child.stdin.close()
+    read_until_exit(reader, child)
+    counted = reader.read()
+    kernel = reap(child)
+    assert counted == pytest.approx(kernel, abs=0.02)
+
+
+def test_workers_that_fork_and_exit_count_once_with_their_last_moments():
+    """A parent forks 4 workers one after the other; each burns CPU and is reaped (DataLoader workers)."""
+    code = textwrap.dedent(
+        """
+        import os, time
+        input()
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                end = time.process_time() + 0.15
+                while time.process_time() < end: pass
+                os._exit(0)
+            os.waitpid(pid, 0)
+        end = time.process_time() + 0.05
+        while time.process_time() < end: pass
+        """
+    )
+    reader = ProcessTreeReader([])
+    child = spawn(code)
+    reader.add(child.pid, from_birth=True)
+    child.stdin.write(b"\n")
+    child.stdin.close()
+    read_until_exit(reader, child)
+    counted = reader.read()
+    kernel = reap(child)  # the parent's own time and its reaped workers'
+    assert kernel > 0.6
+    assert counted == pytest.approx(kernel, abs=0.03)  # ticks: at most a few 10 ms ticks of cutime rounding
+    assert reader.lost_s < 0.03
+
+
+def test_a_grandchild_orphaned_to_init_stays_a_member():
+    code = textwrap.dedent(
+        """
+        import os, sys, time
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.close(r)
+            os.write(w, str(os.getpid()).encode()); os.close(w)
+            time.sleep(0.3)                   # outlive the parent: reparented to init
+            end = time.process_time() + 0.2
+            while time.process_time() < end: pass
+            os._exit(0)
+        os.close(w)
+        print(os.read(r, 32).decode(), flush=True)
+        sys.stdin.readline()                  # exit once the reader has seen the grandchild
+        """
+    )
+    reader = ProcessTreeReader([os.getpid()])
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    grandchild = int(child.stdout.readline())
+    reader.read()
+    assert grandchild in reader.pids()
+    child.communicate(b"\n")
+    deadline = time.monotonic() + 60
+    while os.path.exists(f"/proc/{grandchild}") and time.monotonic() < deadline:
+        reader.read()
+        time.sleep(0.02)
+    reader.read()
+    assert grandchild not in reader.pids()
+    assert reader.total_s >= 0.15  # the orphan's busy time was counted while it lived
+
+
+def test_a_reused_pid_is_not_a_member():
+    reader = ProcessTreeReader([])
+    child = spawn("input()")
+    reader.add(child.pid)
+    member = reader._members[child.pid]
+    member.start -= 1  # as if the member had died and another process had been born under its PID
+    reader.read()
+    assert child.pid not in reader.pids() and reader.reused == 1
+    child.communicate(b"\n")
+
+
+def test_a_one_step_run_never_reads_zero():
+    """A command that uses far less than one 10 ms tick of CPU still gets joules under measure."""
+    scope = ProcessTree([])
+    sensor = ScriptedCounterSensor(lambda t: 10.0 * t, device="cpu:package-0", component="cpu")
+    with EnergyMeter([sensor], sample_period_s=0.05, attribution=scope) as meter:
+        run = run_command([sys.executable, "-S", "-c", "pass"], meter)
+    m = run.measurement
+    assert m.conditions["run_cpu_s"] > 0
+    assert m.energy_j > 0
+    assert m.attribution["scope"] == "process" and run.argv[0] == sys.executable
