@@ -9,12 +9,13 @@
 #   set-up     10 s   expected (limits: wheels 20 s, powertrain 2 x 15 s, import check 15 s); the steps get what is
 #                     left of the 480 s, so a slow set-up shortens the last step rather than the run growing
 #   pytest     60 s   pytest -m gpu tests
-#   meter      85 s   bench/meter.py: powertrain per-step / one window, Zeus per-step, CodeCarbon 1 s and 15 s, NVML
+#   meter     130 s   bench/meter.py: powertrain per-step / one window, Zeus per-step, CodeCarbon 1 s and 15 s, NVML
+#                     (85 s); bench/shared_device.py: two jobs on the GPU at once, each attributed (45 s)
 #   train      60 s   bench/train.py: ResNet18 and VGG16 against a plain loop (30 s each)
 #   eat        80 s   bench/eat.py: penalty time and peak memory fp32/bf16 (50 s); estimator cost (30 s)
-#   eat-study 105 s   ResNet18 on Fashion-MNIST 32x32x3: standard against two EAT settings, 3 epochs, each run's
+#   eat-study  70 s   ResNet18 on Fashion-MNIST 32x32x3: standard against two EAT settings, 3 epochs, each run's
 #                     inference energy measured right after it (the study engine does both in one command)
-#   sweep      45 s   learning rate x batch size with energy-to-target
+#   sweep      35 s   learning rate x batch size with energy-to-target
 #   inference  15 s   the eat-study's measured inference energy of the standard and sparse models, read back,
 #                     and their accelerator energy ratio in ops mode (scripts/gpu_evidence_ops.py)
 #   total     480 s   = 8 minutes, inside the GPU machine's 10-minute command (the steps alone: 450 s)

@@ -15,12 +15,13 @@ is recorded with its exit status and the end of its output; the next step runs e
 | step      | limit | what                                                                       |
 | --------- | ----- | -------------------------------------------------------------------------- |
 | pytest    |  60 s | ``pytest -m gpu tests``                                                    |
-| meter     |  85 s | bench/meter.py: powertrain per-step and whole-loop windows, Zeus, CodeCarbon |
+| meter     | 130 s | bench/meter.py: powertrain per-step and whole-loop windows, Zeus, CodeCarbon |
+|           |       | (85 s); bench/shared_device.py: two jobs on the GPU at once, attributed (45 s) |
 | train     |  60 s | bench/train.py: ResNet18 and VGG16 against a plain loop (30 s each)        |
 | eat       |  80 s | bench/eat.py: penalty time and peak memory, fp32 and bf16 (50 s); estimator (30 s) |
-| eat-study | 105 s | ResNet18, Fashion-MNIST 32x32x3, standard against two EAT settings, and the |
+| eat-study |  70 s | ResNet18, Fashion-MNIST 32x32x3, standard against two EAT settings, and the |
 |           |       | inference energy of each trained model, measured right after its run       |
-| sweep     |  45 s | learning rate x batch size with energy-to-target                           |
+| sweep     |  35 s | learning rate x batch size with energy-to-target                           |
 | inference |  15 s | the study's measured inference energy, read back; each model's ops-mode ratio |
 
 OUTDIR receives exactly eight files (the GPU machine returns at most eight): one JSON per step, named after it, and

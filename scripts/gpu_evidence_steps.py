@@ -3,89 +3,29 @@
 Each step has its commands at GPU and dry-run sizes, its limit, and reads its figures and target verdicts from
 what its commands wrote.
 
-Sizes are chosen so that each step should end in about two thirds of its limit on one H100/H200 (estimates: no GPU
-was at hand when they were set; the JSON of each step records its real duration so the next run can retune them).
+The step types live in gpu_evidence_base.py; the meter step's second command (two jobs sharing the device, the
+meter's attribution) in gpu_evidence_shared.py. Sizes are chosen so that each step should end in about two thirds
+of its limit on one H100/H200 (estimates: no GPU was at hand when they were set; the JSON of each step records its
+real duration so the next run can retune them).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import statistics
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gpu_evidence_base import Command, Context, Figures, Step, _fmt, _median, _results, target
+from gpu_evidence_shared import shared_device_commands, shared_device_figures
+
+__all__ = ["STEPS", "STEP_BY_NAME", "Command", "Context", "Figures", "Step", "target"]
 
 # The issue's targets.
 METER_STEP_MAX, METER_ENERGY_ERROR_MAX = 1.02, 0.01
 TRAIN_RATIO_MIN = 0.95
 EAT_TIME_MAX, EAT_MEMORY_MAX = 1.15, 1.10
 ESTIMATOR_MAX = 1.50
-
-
-@dataclass
-class Context:
-    """What every step needs to know about this run."""
-
-    python: str
-    work: Path
-    dry: bool
-    root: Path
-    has_gpu: bool = False
-    env: dict[str, str] = field(default_factory=dict)
-    limit_factor: float = 1.0  # every limit times this (the dry run's: room for a busy CPU, see gpu_evidence.py)
-
-
-@dataclass
-class Command:
-    """One program run of a step; ``result`` is the JSON it writes (read even when it fails or times out)."""
-
-    label: str
-    argv: list[str]
-    limit_s: float
-    result: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)
-
-
-Figures = dict[str, Any]  # {"tables": [{title, columns, rows}], "targets": [...], "notes": [...], "markdown": str}
-
-
-@dataclass
-class Step:
-    """A named step: its time limit, its commands, and how its figures are read."""
-
-    name: str
-    title: str
-    limit_s: int
-    commands: Callable[[Context], list[Command]]
-    figures: Callable[[list[dict[str, Any]], Context], Figures]
-    needs_gpu: bool = False
-    after: tuple[str, ...] = ()  # steps whose results this one reads: it starts once they have ended
-
-    def skip_reason(self, ctx: Context) -> str:
-        """Why this step cannot run here ('' when it can)."""
-        return "no GPU" if self.needs_gpu and (ctx.dry or not ctx.has_gpu) else ""
-
-
-def target(what: str, value: float | None, limit: float, *, at_most: bool = True, fmt: str = ".3f") -> dict:
-    """One target verdict: ``met`` is None when the figure is missing."""
-    met = None if value is None else (value <= limit if at_most else value >= limit)
-    shown = "-" if value is None else format(value, fmt)
-    return {"what": what, "value": value, "shown": shown, "limit": f"{'<=' if at_most else '>='} {limit}", "met": met}
-
-
-def _median(values: list[float] | None) -> float | None:
-    values = [v for v in values or [] if v is not None]
-    return statistics.median(values) if values else None
-
-
-def _fmt(value: Any, spec: str = ".3f") -> str:
-    return "-" if value is None else format(value, spec) if isinstance(value, (int, float)) else str(value)
-
-
-def _results(commands: list[dict[str, Any]]) -> list[tuple[str, Any]]:
-    return [(c["label"], c.get("result")) for c in commands if c.get("result") is not None]
 
 
 # -- pytest -m gpu --------------------------------------------------------------------------------------------
@@ -145,14 +85,17 @@ METER_CONFIGS = ["baseline", "pt-step", "pt-loop", "zeus-step", "codecarbon-1", 
 
 
 def meter_commands(ctx: Context) -> list[Command]:
-    """bench/meter.py at GPU (ResNet18, batch 256, 300 steps, 2 rounds) or dry-run sizes."""
+    """bench/meter.py at GPU (ResNet18, batch 256, 300 steps, 2 rounds) or dry-run sizes; then a shared device.
+
+    The second command runs two jobs on the device at once (the meter's attribution, gpu_evidence_shared.py).
+    """
     out = ctx.work / "meter.json"
     if ctx.dry:
         sizes = ["--device", "cpu", "--steps", "1", "--batch-size", "1", "--warmup", "1", "--repeats", "1"]
     else:
         sizes = ["--device", "cuda", "--steps", "300", "--batch-size", "256", "--warmup", "30", "--repeats", "2"]
     argv = [ctx.python, "bench/meter.py", *sizes, "--configs", *METER_CONFIGS, "--out", str(out)]
-    return [Command("meter", argv, 85, result=out)]
+    return [Command("meter", argv, 85, result=out), *shared_device_commands(ctx)]
 
 
 def _clock(result: dict[str, Any]) -> str:
@@ -161,9 +104,10 @@ def _clock(result: dict[str, Any]) -> str:
 
 
 def meter_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
-    """Step time and energy against the NVML counter per configuration; the meter targets."""
+    """Step time and energy against the NVML counter per configuration; the meter targets; the shared device."""
     rows, targets, notes = [], [], []
-    for _, result in _results(commands):
+    meter = [c for c in commands if c.get("label") == "meter"]
+    for _, result in _results(meter):
         clock, steps = _clock(result), (result.get("settings") or {}).get("steps") or 1
         hot = result.get("hot_path_us_per_window") or {}
         notes.append("one window: " + ", ".join(f"{k} {_fmt(v, '.2f')} us" for k, v in hot.items()))
@@ -194,7 +138,7 @@ def meter_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
                                           METER_ENERGY_ERROR_MAX, fmt=".4f"))  # fmt: skip
     columns = ["config", "ms/step (wall)", "x no meter", "reported J", "counter J", "/ counter"]
     tables = [{"title": "meter overhead and accuracy (median over rounds)", "columns": columns, "rows": rows}]
-    for _, result in _results(commands):
+    for _, result in _results(meter):
         short = result.get("short_windows") or {}
         if not short:
             continue
@@ -204,7 +148,9 @@ def meter_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
                               None if chained is None else abs(chained - 1), SHORT_WINDOW_ERROR_MAX, fmt=".2e"))
         notes.append(f"one sample() after 200,000 windows without the sampler: "
                      f"{_fmt(short.get('sample_after_200k_windows_ms'), '.2f')} ms")  # fmt: skip
-    return {"tables": tables, "targets": targets, "notes": notes}
+    shared = shared_device_figures(commands, ctx)
+    return {"tables": [*tables, *shared["tables"]], "targets": [*targets, *shared["targets"]],
+            "notes": [*notes, *shared["notes"]]}  # fmt: skip
 
 
 def short_windows_table(short: dict[str, Any]) -> dict[str, Any]:
@@ -331,7 +277,7 @@ def eat_study_config(ctx: Context) -> dict[str, Any]:
         energy = {"enabled": True, "batch_size": 64, "min_seconds": 0.1, "rounds": 1, "warmup_passes": 0}
         estimate_batch, model = 32, "lenet5"
     else:
-        train.update(epochs=3, batch_size=512, subset=30000, device="cuda", amp="bf16")
+        train.update(epochs=3, batch_size=512, subset=20000, device="cuda", amp="bf16")
         energy = {"enabled": True, "batch_size": 512, "min_seconds": 2.5, "rounds": 2, "warmup_passes": 1}
         estimate_batch = 512
     return {"train": train, "models": [model], "settings": EAT_SETTINGS, "seed": 0,
@@ -344,7 +290,7 @@ def study_commands(ctx: Context) -> list[Command]:
     config = ctx.work / "eat-study.yaml"
     config.write_text(json.dumps(eat_study_config(ctx), indent=1))  # JSON is YAML
     argv = [ctx.python, "-m", "powertrain", "study", "eat", str(config), "--quiet"]
-    return [Command("eat-study", argv, 105, result=ctx.work / "eat-study" / "results.json")]
+    return [Command("eat-study", argv, 70, result=ctx.work / "eat-study" / "results.json")]
 
 
 def inference_commands(ctx: Context) -> list[Command]:
@@ -422,8 +368,8 @@ def sweep_config(ctx: Context) -> dict[str, Any]:
         train.update(model="lenet5", image_size=28, channels=1, epochs=1, subset=64, test_subset=64, device="cpu",
                      target_accuracy=0.01)  # fmt: skip
         space = {"lr": [0.05], "batch_size": [32, 64]}
-    else:  # 4 trials of at most 3 epochs over 10,000 images: about 2 s an epoch on one H100/H200 (an estimate)
-        train.update(model="resnet18", image_size=32, channels=3, epochs=3, subset=10000, device="cuda", amp="bf16",
+    else:  # 4 trials of at most 3 epochs over 7,500 images: about 1.5 s an epoch on one H100/H200 (an estimate)
+        train.update(model="resnet18", image_size=32, channels=3, epochs=3, subset=7500, device="cuda", amp="bf16",
                      data_on_device=True, target_accuracy=0.8)  # fmt: skip
         space = {"lr": [0.05, 0.2], "batch_size": [256, 512]}
     return {"train": train, "space": space, "sampler": "grid", "objective": "energy_to_target", "seed": 0,
@@ -435,19 +381,36 @@ def sweep_commands(ctx: Context) -> list[Command]:
     config = ctx.work / "sweep.yaml"
     config.write_text(json.dumps(sweep_config(ctx), indent=1))  # JSON is YAML
     argv = [ctx.python, "-m", "powertrain", "sweep", "run", str(config), "--out", str(ctx.work / "sweep"), "--quiet"]
-    return [Command("sweep", argv, 45, result=ctx.work / "sweep" / "results.json")]
+    return [Command("sweep", argv, 35, result=ctx.work / "sweep" / "results.json")]
+
+
+def _first_forecast_j(run: Path) -> float | None:
+    """The median energy-to-target forecast a run made after its first epoch (its summary.json), if it made one."""
+    summary = _read(run / "summary.json") or {}
+    for made in summary.get("forecasts") or []:
+        if made.get("epochs_seen") == 1 and not made.get("reached"):
+            return (made.get("energy_j") or {}).get("median")
+    return None
 
 
 def sweep_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
-    """Energy and time to target of every trial, the best one and the spread."""
-    rows, notes = [], []
+    """Energy and time to target of every trial, its attribution and first forecast, the best one and the spread."""
+    rows, notes, errors = [], [], []
     for _, result in _results(commands):
         for t in result.get("trials") or []:
             params = t.get("params") or {}
+            first = _first_forecast_j(ctx.work / "sweep" / "runs" / str(t.get("run_name")))
+            if first is not None and t.get("reached_target") and (t.get("epochs_to_target") or 0) > 1:
+                errors.append(abs(first / t["energy_to_target_j"] - 1))
             rows.append([t.get("number"), params.get("lr"), params.get("batch_size"), t.get("state"),
                          t.get("reached_target"), _fmt(t.get("energy_to_target_j"), ".1f"),
                          _fmt(t.get("time_to_target_s"), ".1f"), t.get("epochs_to_target"),
-                         _fmt(t.get("final_accuracy"), ".4f"), _fmt(t.get("energy_j"), ".1f")])  # fmt: skip
+                         _fmt(t.get("final_accuracy"), ".4f"), _fmt(t.get("energy_j"), ".1f"),
+                         _fmt(t.get("machine_energy_j"), ".1f"), t.get("attribution"),
+                         _fmt(first, ".1f")])  # fmt: skip
+        notes.append(f"forecast of the energy to target after epoch 1 against the measured one, over "
+                     f"{len(errors)} trials that reached it later: median relative error "
+                     f"{_fmt(_median(errors), '.3f')}")  # fmt: skip
         spread = result.get("spread") or {}
         best = result.get("best") or {}
         notes.append(f"target accuracy {result.get('target_accuracy')}; best trial {best.get('number', '-')} "
@@ -455,19 +418,19 @@ def sweep_figures(commands: list[dict[str, Any]], ctx: Context) -> Figures:
                      f"target {_fmt(spread.get('ratio'), '.2f')} over {spread.get('trials', 0)} trials that reached "
                      f"it; all trials {_fmt((result.get('energy') or {}).get('total_j'), '.1f')} J")  # fmt: skip
     columns = ["trial", "lr", "batch", "state", "reached", "J to target", "s to target", "epochs to target",
-               "final accuracy", "energy J"]  # fmt: skip
+               "final accuracy", "energy J", "machine J", "attribution", "forecast after epoch 1, J"]  # fmt: skip
     return {"tables": [{"title": "sweep trials", "columns": columns, "rows": rows}], "notes": notes}
 
 
 STEPS = [
     Step("pytest", "pytest -m gpu", 60, pytest_commands, pytest_figures, needs_gpu=True),
-    Step("meter", "meter against Zeus, CodeCarbon and the NVML counter (bench/meter.py)", 85, meter_commands,
-         meter_figures),
+    Step("meter", "meter against Zeus, CodeCarbon and the NVML counter (bench/meter.py); two jobs sharing the device",
+         130, meter_commands, meter_figures),
     Step("train", "training throughput against a plain loop (bench/train.py)", 60, train_commands, train_figures),
     Step("eat", "EAT penalty and estimator cost (bench/eat.py)", 80, eat_commands, eat_figures),
-    Step("eat-study", "EAT study: ResNet18, Fashion-MNIST 32x32x3, and its inference energy", 105, study_commands,
+    Step("eat-study", "EAT study: ResNet18, Fashion-MNIST 32x32x3, and its inference energy", 70, study_commands,
          study_figures),
-    Step("sweep", "learning rate x batch size, energy to target", 45, sweep_commands, sweep_figures),
+    Step("sweep", "learning rate x batch size, energy to target", 35, sweep_commands, sweep_figures),
     Step("inference", "measured inference energy of the standard and sparse models; their ops-mode ratio", 15,
          inference_commands, inference_figures, after=("eat-study",)),
 ]  # fmt: skip

@@ -45,7 +45,7 @@ def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{s}.json" for s in STEP_FILES), "summary.md"])
     steps = {name: json.loads((out / f"{name}.json").read_text()) for name in STEP_FILES}
     assert steps["pytest"]["status"] == "skipped: no GPU"
-    gpu_limits = {"meter": 85, "train": 60, "eat": 80, "eat-study": 105, "sweep": 45, "inference": 15}
+    gpu_limits = {"meter": 130, "train": 60, "eat": 80, "eat-study": 70, "sweep": 35, "inference": 15}
     for name in STEP_FILES[1:]:
         assert steps[name]["status"] == "ok", (name, steps[name].get("error"))
         assert steps[name]["limit_s"] == 3 * gpu_limits[name]  # the dry run's room for a busy CPU
@@ -63,12 +63,19 @@ def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     assert 0 < float(short["loose"][1]) < 1  # loose windows leave the moments between them to no window
     assert any(note.startswith("one sample() after 200,000 windows") and note.endswith(" ms")
                for note in steps["meter"]["figures"]["notes"])  # fmt: skip
+    shared = steps["meter"]["figures"]["tables"][2]  # bench/shared_device.py: two jobs at once against one alone
+    assert shared["title"] == "two jobs on one device (attribution)" and len(shared["rows"]) == 1
+    alone_j, together_j, ratio = float(shared["rows"][0][1]), shared["rows"][0][3].split(" + "), shared["rows"][0][5]
+    assert alone_j > 0 and len(together_j) == 2 and all(float(j) > 0 for j in together_j)  # never 0 J
+    assert float(ratio) == pytest.approx(sum(map(float, together_j)) / (2 * alone_j), rel=0.01)  # shown to 0.1 J
     targets = {t["what"]: t for name in STEP_FILES for t in steps[name].get("figures", {}).get("targets", [])}
     chained = targets["meter: 1,000 chained 0.5 ms windows, |sum of energies / span - 1|"]
     assert chained["value"] is not None and chained["met"] == (chained["value"] <= 1e-6)
     step_time = targets["meter: per-step windows, step time x no meter"]
     assert step_time["value"] > 0 and step_time["met"] == (step_time["value"] <= 1.02)
     assert targets["meter: per-step windows, |energy / NVML counter - 1|"]["met"] is None  # no counter on a CPU
+    shared_target = targets["attribution: two jobs on one device at once, |together / 2 x alone - 1|"]
+    assert shared_target["value"] is not None and shared_target["met"] == (shared_target["value"] <= 0.25)
     assert targets["train: lenet5 images/s x plain loop"]["value"] > 0
     assert targets["EAT penalty: lenet5 fp32, peak memory x plain"]["met"] is None  # CUDA only
     assert any(what.startswith("estimator: lenet5") for what in targets)
@@ -82,6 +89,8 @@ def test_dry_run_writes_every_step_and_its_figures(tmp_path):
     trials = steps["sweep"]["figures"]["tables"][0]["rows"]
     assert sorted(r[2] for r in trials) == [32, 64]
     assert all(r[3] == "complete" and r[4] is True and float(r[5]) > 0 for r in trials)  # energy to target, J
+    assert all(r[11] == "process" and float(r[10]) >= float(r[9]) > 0 for r in trials)  # the run's J, the machine's
+    assert all(r[12] == "-" for r in trials)  # reached in epoch 1: no forecast was needed
 
     summary = (out / "summary.md").read_text()
     assert "DRY RUN" in summary and f"scripts/gpu-evidence.sh --dry-run {out}" in summary
@@ -200,14 +209,14 @@ def test_the_gpu_commands_are_accepted_by_the_benchmarks_and_commands_they_call(
     ctx = steps_module.Context(python=sys.executable, work=tmp_path, dry=False, root=ROOT, has_gpu=True)
     steps = ("meter", "train", "eat", "inference")
     benches = [c.argv for name in steps for c in steps_module.STEP_BY_NAME[name].commands(ctx)]
-    assert [a[1] for a in benches] == ["bench/meter.py", "bench/train.py", "bench/train.py", "bench/eat.py",
-                                       "bench/eat.py", "scripts/gpu_evidence_ops.py"]  # fmt: skip
+    assert [a[1] for a in benches] == ["bench/meter.py", "bench/shared_device.py", "bench/train.py", "bench/train.py",
+                                       "bench/eat.py", "bench/eat.py", "scripts/gpu_evidence_ops.py"]  # fmt: skip
     study = steps_module.STEP_BY_NAME["eat-study"].commands(ctx)[0].argv[5]
     sweep = steps_module.STEP_BY_NAME["sweep"].commands(ctx)[0].argv[5]
     proc = subprocess.run([sys.executable, "-c", CHECK_GPU_COMMANDS, json.dumps(benches), study, sweep], cwd=ROOT,
                           env=_env(), capture_output=True, text=True, timeout=DEADLINE_S)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("parsed bench/") == 5 and "parsed scripts/gpu_evidence_ops.py" in proc.stdout
+    assert proc.stdout.count("parsed bench/") == 6 and "parsed scripts/gpu_evidence_ops.py" in proc.stdout
     assert "configs valid" in proc.stdout
 
 
