@@ -93,10 +93,13 @@ def test_a_grandchild_orphaned_to_init_stays_a_member():
         """
         import os, sys, time
         r, w = os.pipe()
+        parent = os.getpid()
         if os.fork() == 0:
             os.close(r)
             os.write(w, str(os.getpid()).encode()); os.close(w)
-            time.sleep(0.3)                   # outlive the parent: reparented to init
+            give_up = time.monotonic() + 600
+            while os.getppid() == parent and time.monotonic() < give_up:
+                time.sleep(0.01)              # until the parent has exited: reparented to init (or a subreaper)
             end = time.process_time() + 0.2
             while time.process_time() < end: pass
             os._exit(0)
