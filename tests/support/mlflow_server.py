@@ -9,8 +9,6 @@ group: if the test process dies without ending it (SIGKILL, a killed CI job), th
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +16,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.support.server_process import log_tail, stop_group
 
 __all__ = ["MlflowServer"]
 
@@ -78,21 +78,8 @@ class MlflowServer:
 
     def log_tail(self) -> str:
         """The end of the server's log."""
-        try:
-            return (self.root / "log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
+        return log_tail(self.root)
 
     def stop(self) -> None:
         """End the server's whole process group and delete its folder."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
-            except ProcessLookupError:
-                pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        stop_group(self._process, self.root)

@@ -8,7 +8,6 @@ when ``/-/ready`` answers, is queried through its HTTP API (:meth:`query`), and 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -19,6 +18,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from tests.support.server_process import log_tail, stop_group
 
 __all__ = ["PrometheusServer", "free_port"]
 
@@ -100,21 +101,8 @@ class PrometheusServer:
 
     def log_tail(self) -> str:
         """The end of Prometheus's log."""
-        try:
-            return (self.root / "log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
+        return log_tail(self.root)
 
     def stop(self) -> None:
         """End Prometheus and delete its folder."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
-            except ProcessLookupError:
-                pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        stop_group(self._process, self.root)
