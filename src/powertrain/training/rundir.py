@@ -284,5 +284,5 @@ def _csv_value(value: object) -> object:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, float):
-        return "" if math.isnan(value) else repr(round(value, 6)) if abs(value) < 1e15 else repr(value)
+        return "" if math.isnan(value) else repr(value)  # full precision: the trackers and summary get the same joules
     return value

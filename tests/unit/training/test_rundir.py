@@ -28,6 +28,16 @@ def test_metrics_csv_has_one_row_per_epoch_and_round_trips(tmp_path):
     assert list(rows[0]) == EpochRecord.columns()
 
 
+def test_metrics_csv_keeps_every_bit_of_small_figures(tmp_path):
+    # a tiny run's joules (0.0425125211 J) must read back as the trackers and summary.json got them, not rounded to
+    # six decimals (a 1e-5 relative error there once made the tracker tests fail on a fast machine)
+    run = RunDir(tmp_path / "run")
+    run.create()
+    tiny = 0.042512521147727966
+    run.write_metrics([_record(0, tiny)])
+    assert float(run.read_metrics()[0]["train_energy_j"]) == tiny
+
+
 def test_checkpoint_round_trips_with_weights_only(tmp_path):
     run = RunDir(tmp_path)
     state = {"epoch": 2, "model": {"w": torch.ones(3)}, "rng": {"python": (3, (1, 2), None)}, "history": []}
