@@ -16,6 +16,17 @@ import time
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Children get Ctrl-C as a user's shell gives it, however the suite was started.
+
+    A shell without job control starts a background job (``make test &``, ``nohup``) with SIGINT ignored, and an
+    ignored signal stays ignored across exec: a ``powertrain train`` child would then never see the SIGINT that
+    tests/cli/test_interrupt.py sends it. A Python handler, unlike SIG_IGN, is reset to the default at exec.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @functools.cache
 def _gpu_missing() -> str | None:
     """None when a CUDA GPU and NVML are usable, else why not."""
