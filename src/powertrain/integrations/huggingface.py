@@ -36,9 +36,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from powertrain.integrations._callback_options import TrackerOptions
 from powertrain.integrations._carbon import Carbon
 from powertrain.integrations._optional import require
-from powertrain.integrations.tracker import EnergyTracker
 from powertrain.meters.attribution import Attribution
 from powertrain.meters.base import Clock, Sensor
 
@@ -47,7 +47,7 @@ _transformers = require("transformers", "huggingface")
 __all__ = ["EnergyCallback"]
 
 
-class EnergyCallback(_transformers.TrainerCallback):
+class EnergyCallback(TrackerOptions, _transformers.TrainerCallback):
     """Measure a ``transformers.Trainer`` run's energy and add it to the logs, the metrics and a summary file.
 
     Under ``torchrun``/``accelerate`` every process measures only the devices it owns (its GPU and, on one
@@ -92,19 +92,11 @@ class EnergyCallback(_transformers.TrainerCallback):
         log: Sequence[str] = (),
         attribution: Attribution | str | None = None,
     ) -> None:
-        EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon, attribution=attribution)
-        if log:
-            from powertrain.integrations.trackers import check_installed
-
-            check_installed(log)
-        self.log_to = list(log)
-        self.target_metric, self.target, self.mode = target_metric, target, mode
-        self.log_steps, self.carbon = log_steps, carbon
-        self.summary_path = None if summary_path is None else Path(summary_path)
-        self._sensors, self._sample_period_s, self._clock = sensors, sample_period_s, clock
-        self._attribution = attribution
-        self.tracker: EnergyTracker | None = None
-        self.summary: dict[str, Any] | None = None
+        TrackerOptions.__init__(
+            self, target_metric=target_metric, target=target, mode=mode, log_steps=log_steps, carbon=carbon,
+            summary_path=summary_path, sensors=sensors, sample_period_s=sample_period_s, clock=clock, log=log,
+            attribution=attribution,
+        )  # fmt: skip
         self._epoch_figures: dict[str, Any] = {}
 
     def attach(self, trainer: Any) -> EnergyCallback:
@@ -123,22 +115,13 @@ class EnergyCallback(_transformers.TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Claim this process's sensors and start measuring (collective)."""
         device = args.device
-        gpus = [device.index or 0] if getattr(device, "type", "cpu") == "cuda" else []
-        self.tracker = EnergyTracker(
-            sensors=self._sensors,
-            gpu_indices=None if self._sensors is not None else gpus,
-            target_metric=_eval_name(self.target_metric),
-            target=self.target,
-            mode=self.mode,
-            carbon=self.carbon,
-            sample_period_s=self._sample_period_s,
-            clock=self._clock,
+        self.tracker = self._new_tracker(
             framework="huggingface",
+            gpus=[device.index or 0] if getattr(device, "type", "cpu") == "cuda" else [],
+            target_metric=_eval_name(self.target_metric),
             planned_epochs=math.ceil(args.num_train_epochs) if args.num_train_epochs and args.max_steps <= 0 else None,
-            log=self.log_to,
-            run_name=(args.run_name or Path(args.output_dir or "trainer_output").name) if self.log_to else None,
-            run_params=args.to_dict() if self.log_to else None,
-            attribution=self._attribution,
+            run_name=lambda: args.run_name or Path(args.output_dir or "trainer_output").name,
+            run_params=args.to_dict,
         ).start()
         self.summary, self._epoch_figures = None, {}
 

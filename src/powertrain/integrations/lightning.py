@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from powertrain.errors import ConfigError
+from powertrain.integrations._callback_options import TrackerOptions
 from powertrain.integrations._carbon import Carbon
 from powertrain.integrations._optional import require
-from powertrain.integrations.tracker import EnergyTracker
 from powertrain.meters.attribution import Attribution
 from powertrain.meters.base import Clock, Sensor
 from powertrain.sparsity import EATPenalty
@@ -41,7 +41,7 @@ _pl = require("lightning.pytorch", "lightning")
 __all__ = ["EATCallback", "EATMixin", "EnergyCallback"]
 
 
-class EnergyCallback(_pl.Callback):
+class EnergyCallback(TrackerOptions, _pl.Callback):
     """Measure a Lightning run's energy and log it through the trainer's loggers.
 
     Every rank measures only the devices it owns (the GPU of its ``root_device`` and, on one rank per node, the
@@ -88,43 +88,26 @@ class EnergyCallback(_pl.Callback):
         log: Sequence[str] = (),
         attribution: Attribution | str | None = None,
     ) -> None:
-        EnergyTracker(target_metric=target_metric, target=target, mode=mode, carbon=carbon, attribution=attribution)
-        if log:
-            from powertrain.integrations.trackers import check_installed
-
-            check_installed(log)
-        self.log_to = list(log)
-        self.target_metric, self.target, self.mode = target_metric, target, mode
-        self.log_steps, self.carbon, self.prefix = log_steps, carbon, prefix
-        self.summary_path = None if summary_path is None else Path(summary_path)
-        self._sensors, self._sample_period_s, self._clock = sensors, sample_period_s, clock
-        self._attribution = attribution
-        self.tracker: EnergyTracker | None = None
-        self.summary: dict[str, Any] | None = None
+        TrackerOptions.__init__(
+            self, target_metric=target_metric, target=target, mode=mode, log_steps=log_steps, carbon=carbon,
+            summary_path=summary_path, sensors=sensors, sample_period_s=sample_period_s, clock=clock, log=log,
+            attribution=attribution,
+        )  # fmt: skip
+        self.prefix = prefix
         self._restored: dict[str, Any] | None = None
 
     # -- start and end ---------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         """Claim this rank's sensors and start measuring (collective)."""
         device = trainer.strategy.root_device
-        gpus = [device.index or 0] if device.type == "cuda" else []
-        self.tracker = EnergyTracker(
-            sensors=self._sensors,
-            gpu_indices=None if self._sensors is not None else gpus,
-            target_metric=self.target_metric,
-            target=self.target,
-            mode=self.mode,
-            carbon=self.carbon,
-            sample_period_s=self._sample_period_s,
-            clock=self._clock,
+        self.tracker = self._new_tracker(
             framework="lightning",
-            log=self.log_to,
-            run_name=_run_name(trainer) if self.log_to else None,
-            run_params=dict(getattr(pl_module, "hparams", {}) or {}) if self.log_to else None,
-            attribution=self._attribution,
+            gpus=[device.index or 0] if device.type == "cuda" else [],
+            target_metric=self.target_metric,
+            planned_epochs=int(trainer.max_epochs) if (trainer.max_epochs or 0) > 0 else None,  # for forecasts
+            run_name=lambda: _run_name(trainer),
+            run_params=lambda: dict(getattr(pl_module, "hparams", {}) or {}),
         )
-        if (trainer.max_epochs or 0) > 0:  # forecasts need the planned epochs
-            self.tracker.forecasts.planned_epochs = int(trainer.max_epochs)
         if self._restored:
             self.tracker.load_state(self._restored)
         self.tracker.start()
