@@ -16,7 +16,7 @@ from typing import Any
 from powertrain.meters._cpustat import COLUMNS, CpuAccount, MachineTimes, cpu_topology
 from powertrain.meters._gpushare import GpuUse
 from powertrain.meters._split import estimate_splitter, gpu_splitter, host_splitter
-from powertrain.meters._timeline import Boundary, Series, Track, whole_device
+from powertrain.meters._timeline import Boundary, Pinning, Series, Track, whole_device
 from powertrain.meters.attribution import Attribution
 from powertrain.meters.base import Reading, Sensor
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 CPU_KEY = "@cpu"  # the CPU account's entry in Boundary.values
 
 
-class CpuTrack:
+class CpuTrack(Pinning):
     """The CPU account's cumulative columns as a series, so that window edges get them too (conditions)."""
 
     device = CPU_KEY
@@ -42,19 +42,6 @@ class CpuTrack:
         self.series.append(t_s, *totals)
         self.pin_ready()
         self.series.trim()
-
-    def pin_ready(self) -> None:
-        keep = []
-        for boundary in self.pending:
-            if boundary.t_s <= self.series.last_t:
-                self.pin(boundary)
-            else:
-                keep.append(boundary)
-        self.pending = keep
-
-    def pin(self, boundary: Boundary) -> None:
-        boundary.values[self.device] = self.series.values_at(boundary.t_s)
-        boundary.waiting -= 1
 
     def covers(self, t_s: float) -> bool:
         return self.series.last_t >= t_s

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from powertrain.meters.base import Reading, Sensor
 
-__all__ = ["TRACK_COLUMNS", "Boundary", "Series", "Splitter", "Track"]
+__all__ = ["TRACK_COLUMNS", "Boundary", "Pinning", "Series", "Splitter", "Track"]
 
 # A track's cumulative columns: the machine's joules, the run's dynamic and static joules, the seconds during which
 # other processes shared the device, and the seconds during which they did and the energy could not be split.
@@ -134,7 +134,37 @@ class Boundary:
         return self.waiting == 0
 
 
-class Track:
+class Pinning:
+    """A series that pins window edges (:class:`Boundary`) once it covers them: every track, and the CPU account."""
+
+    device: str
+    series: Series
+    pending: list[Boundary]
+
+    def covered_until_s(self) -> float:
+        """Up to when the series can answer (a failed track: forever, with its last value)."""
+        return self.series.last_t
+
+    def pin_ready(self) -> None:
+        """Pin every pending boundary the series now covers."""
+        if not self.pending:
+            return
+        cover = self.covered_until_s()
+        keep: list[Boundary] = []
+        for boundary in self.pending:
+            if boundary.t_s <= cover:
+                self.pin(boundary)
+            else:
+                keep.append(boundary)
+        self.pending = keep
+
+    def pin(self, boundary: Boundary) -> None:
+        """Give ``boundary`` this series' cumulative columns at its instant."""
+        boundary.values[self.device] = self.series.values_at(boundary.t_s)
+        boundary.waiting -= 1
+
+
+class Track(Pinning):
     """One sensor's state inside a meter: series, raw counter state, failure and pending boundaries.
 
     Args:
@@ -227,22 +257,9 @@ class Track:
         self.pin_ready()
         self.series.trim()
 
-    def pin_ready(self) -> None:
-        """Pin every pending boundary the series now covers (all of them once the sensor failed)."""
-        if not self.pending:
-            return
-        cover = float("inf") if self.failed is not None else self.series.last_t
-        keep: list[Boundary] = []
-        for boundary in self.pending:
-            if boundary.t_s <= cover:
-                self.pin(boundary)
-            else:
-                keep.append(boundary)
-        self.pending = keep
-
-    def pin(self, boundary: Boundary) -> None:
-        boundary.values[self.device] = self.series.values_at(boundary.t_s)
-        boundary.waiting -= 1
+    def covered_until_s(self) -> float:
+        """Up to when the series can answer: every boundary once the sensor failed (its last value holds)."""
+        return float("inf") if self.failed is not None else self.series.last_t
 
     def covers(self, t_s: float) -> bool:
         return self.failed is not None or self.series.last_t >= t_s
