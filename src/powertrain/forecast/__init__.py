@@ -19,16 +19,26 @@ outside [0, 1]).
 
 from powertrain.forecast._curve import CurvePrior, CurveSamples, sample_curves
 from powertrain.forecast._energy import EpochCostPrior, StepsEstimate, estimate_from_steps, sample_epoch_costs
-from powertrain.forecast._forecast import MODEL, Forecast, Interval, forecast, forecast_curve
+from powertrain.forecast._forecast import (
+    MODEL,
+    TAIL_SCALE,
+    Forecast,
+    Interval,
+    calibrated_tail,
+    forecast,
+    forecast_curve,
+)
 
 __all__ = [
     "MODEL",
+    "TAIL_SCALE",
     "CurvePrior",
     "CurveSamples",
     "EpochCostPrior",
     "Forecast",
     "Interval",
     "StepsEstimate",
+    "calibrated_tail",
     "estimate_from_steps",
     "forecast",
     "forecast_curve",
