@@ -99,6 +99,9 @@ def replay_order(
         still = []
         for name in live:
             trial, run = trials[name], runs[name]
+            if done[name] == 0 and _skipped(pruner, study, trial):
+                trial.state = TrialState.PRUNED  # stopped before it trained (a prior): spent nothing
+                continue
             stop_at = min(len(run.accuracy), done[name] + per_round)
             state = _train(study, trial, run, done[name], stop_at, target, spent, name)
             done[name] = len(trial.user_attrs["curve"])
@@ -115,6 +118,12 @@ def replay_order(
                       and (decisions.get(t.number) or {}).get("rule") not in (None, "energy"))  # fmt: skip
     pruned = sum(1 for t in trials.values() if t.state == TrialState.PRUNED)
     return Outcome(sum(spent.values()), best[1], best[0], pruned, on_forecast)
+
+
+def _skipped(pruner: optuna.pruners.BasePruner, study: ReplayStudy, trial: ReplayTrial) -> bool:
+    """The pruner's check before a setup's first epoch (the forecast pruner's prior), as the engine asks it."""
+    check = getattr(pruner, "prune_before_start", None)
+    return bool(check(study, trial)) if check is not None else False
 
 
 def run_ended(run: Run, epochs: int) -> bool:
