@@ -11,7 +11,7 @@ stopped the moment it crosses it and charged exactly the budget (energy taken as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -75,6 +75,7 @@ class Outcome:
     best_energy_to_target_j: float | None
     pruned: int
     on_forecast: int
+    by_setup: dict[str, float] = field(default_factory=dict)
 
 
 def replay_order(
@@ -117,7 +118,7 @@ def replay_order(
     on_forecast = sum(1 for t in trials.values() if t.state == TrialState.PRUNED
                       and (decisions.get(t.number) or {}).get("rule") not in (None, "energy"))  # fmt: skip
     pruned = sum(1 for t in trials.values() if t.state == TrialState.PRUNED)
-    return Outcome(sum(spent.values()), best[1], best[0], pruned, on_forecast)
+    return Outcome(sum(spent.values()), best[1], best[0], pruned, on_forecast, spent)
 
 
 def _skipped(pruner: optuna.pruners.BasePruner, study: ReplayStudy, trial: ReplayTrial) -> bool:

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from powertrain.errors import ConfigError
+from powertrain.study.engine.trials import TrialRecord
+from powertrain.study.replay._sqlite import read_sqlite_trials
 from powertrain.study.replay._trace import Run, Trace, check_setups, read_csv_trace
 
 __all__ = ["read_trace", "trace_from_study"]
@@ -30,16 +32,14 @@ def trace_from_study(target: str | Path, *, study: str | None = None, unfinished
     A sweep run in breadth-first rounds is read from the last round of each configuration (its curve holds every
     epoch). A sweep that pruned a configuration cannot be replayed as a full grid, nor one with nothing finished.
     """
-    from powertrain.study.engine.results import load_sweep
-
-    result = load_sweep(target, study=study)
-    pruned = [t for t in result.trials if t.state == "pruned"]
+    trials, target_accuracy = _records(target, study)
+    pruned = [t for t in trials if t.state == "pruned"]
     if pruned:
         raise ConfigError(
             f"{target}: a pruned sweep ({len(pruned)} configuration(s) stopped early) cannot be replayed as a full "
             "grid: their curves stop where pruning cut them; replay the same grid run without a pruner"
         )
-    running = [t for t in result.trials if t.state in ("running", "waiting")]
+    running = [t for t in trials if t.state in ("running", "waiting")]
     if running and not unfinished:
         raise ConfigError(
             f"{target}: the sweep is not finished ({len(running)} trial(s) running or waiting): replay a finished "
@@ -49,7 +49,7 @@ def trace_from_study(target: str | Path, *, study: str | None = None, unfinished
     params: dict[str, dict[str, Any]] = {}
     planned = 0
     stopped_at_target = False
-    for t in sorted(result.trials, key=lambda t: t.number):
+    for t in sorted(trials, key=lambda t: t.number):
         if t.state != "complete" or not t.get("curve"):
             continue
         config = t.get("config") or {}
@@ -71,9 +71,22 @@ def trace_from_study(target: str | Path, *, study: str | None = None, unfinished
         ))  # fmt: skip
     if not runs:
         raise ConfigError(f"{target}: no finished trial with a per-epoch curve to replay")
-    trace = Trace(str(target), runs, result.target_accuracy, planned, params, [], stopped_at_target)
+    trace = Trace(str(target), runs, target_accuracy, planned, params, [], stopped_at_target)
     check_setups(trace)
     return trace
+
+
+def _records(target: str | Path, study: str | None) -> tuple[list[TrialRecord], float | None]:
+    """The sweep's trials and target: a study folder's SQLite file read directly (fast), else through Optuna."""
+    from powertrain.study.engine.results import load_sweep
+
+    db = Path(str(target)) / "study.db"
+    if study is None and "://" not in str(target) and db.is_file():
+        fast = read_sqlite_trials(db)
+        if fast is not None:
+            return fast
+    result = load_sweep(target, study=study)
+    return result.trials, result.target_accuracy
 
 
 def _steps(cumulative: list[float]) -> list[float]:
