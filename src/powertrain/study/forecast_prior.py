@@ -32,7 +32,7 @@ __all__ = ["PRIOR_SD", "GridPrior", "load_prior", "setup_label"]
 PRIOR_SD = 0.33
 """Spread (log standard deviation) of one setup's energy-to-target between two training seeds of the same grid.
 
-Measured by ``bench/forecast_prior.py`` on the recorded grids (every setup that reached the target in two seeds, all
+Measured by ``bench/forecast_pruning.py`` on the recorded grids (every setup that reached the target in two seeds, all
 ordered pairs): 0.33 on the three ``lr-batch-grid.yaml`` grids (n = 44 pairs), 0.31 on the three
 ``lr-batch-grid-long.yaml`` grids (n = 32). The shipped value is the short grids'; the long grids' replays that
 report it are held out from it (the short grids' replays use 0.31, from the long grids).

@@ -105,3 +105,11 @@ def test_a_sweep_with_a_prior_skips_a_setup_before_it_trains(tmp_path, capsys, r
     shown = capsys.readouterr().out
     assert "stuck: prior: not the cheapest in an earlier grid (before training" in shown
     assert "1 skipped before training" in shown and "attributed differently" not in shown
+
+
+def test_a_sweep_file_whose_prior_cannot_be_read_is_refused_before_anything_is_made(tmp_path, capsys):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(CONFIG + f"pruner: {{name: forecast, prior: {tmp_path / 'missing'}}}\n")
+    out = tmp_path / "study"
+    assert main(["sweep", "run", str(path), "--out", str(out), "-q"]) == 2
+    assert "missing: no such file or folder" in capsys.readouterr().err and not out.exists()

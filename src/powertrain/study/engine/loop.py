@@ -78,6 +78,7 @@ from powertrain.study.engine.storage import (
     storage_errors,
 )
 from powertrain.study.engine.tracking import close_sweep_log, log_progress, open_sweep_log, trial_trackers, with_log
+from powertrain.study.forecast_prior import load_prior
 from powertrain.study.pruners import EnergySuccessiveHalvingPruner, report_energy
 from powertrain.training import EpochRecord, TrainConfig, train
 from powertrain.training.progress import ProgressReporter
@@ -183,6 +184,9 @@ def check_sweep(config: SweepConfig) -> SweepConfig:
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; give a folder for the study")
     check_storage_url(config.storage_url)
+    prior = config.pruner_options.get("prior") if config.pruner == "forecast" else None
+    if prior and config.train.target_accuracy is not None:  # the forecast pruner's prior grid: readable, or one line
+        load_prior(str(prior), config.train.target_accuracy)
     return config
 
 
