@@ -3,7 +3,8 @@
 For each study folder or CSV trace: the whole command as a user runs it (``python -m powertrain sweep replay PATH``,
 default orders, every rule), ``--repeats`` times in fresh processes (wall clock, median and max), then in one process
 the phases: reading the grid straight from the study's SQLite file against reading it through Optuna's storage (the
-fallback, and what every read cost before), and the replay itself with cold and warm forecast caches. Load average
+fallback, and what every read cost before), each in fresh processes with their imports, and the replay itself (in
+this process) with cold and warm forecast caches. Load average
 before and after, so a figure on a busy machine says so. No training runs.
 
 Example:
@@ -29,34 +30,29 @@ from rich.table import Table
 from powertrain.hardware import describe_hardware
 
 
-def command_s(path: str, repeats: int) -> list[float]:
-    """Wall seconds of ``powertrain sweep replay PATH`` in fresh processes."""
+def fresh_s(argv: list[str], repeats: int) -> list[float]:
+    """Wall seconds of ``argv`` in fresh processes (imports included, as a user pays them)."""
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "powertrain", "sweep", "replay", path], check=True,
-                       stdout=subprocess.DEVNULL, timeout=300)  # fmt: skip
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, timeout=300)
         times.append(time.perf_counter() - started)
     return times
 
 
-def phases_s(path: str) -> dict[str, float]:
-    """In one process: read (SQLite directly, through Optuna), replay (cold, warm caches)."""
-    from powertrain.study.engine.results import load_sweep
+def phases_s(path: str, repeats: int) -> dict[str, Any]:
+    """Reading the grid in a fresh process (SQLite directly, through Optuna), and the replay in this one."""
     from powertrain.study.replay import read_trace, replay
-    from powertrain.study.replay._sqlite import read_sqlite_trials
 
-    out: dict[str, float] = {}
-    started = time.perf_counter()
-    trace = read_trace(path)
-    out["read_s"] = time.perf_counter() - started
+    out: dict[str, Any] = {}
     if Path(path, "study.db").is_file():
-        started = time.perf_counter()
-        read_sqlite_trials(Path(path, "study.db"))
-        out["read_sqlite_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        load_sweep(path)
-        out["read_optuna_s"] = time.perf_counter() - started
+        db = str(Path(path, "study.db"))
+        fast = ("from pathlib import Path; from powertrain.study.replay._sqlite import read_sqlite_trials; "
+                f"read_sqlite_trials(Path({db!r}))")
+        slow = f"from powertrain.study.engine.results import load_sweep; load_sweep({path!r})"
+        out["read_sqlite_s"] = statistics.median(fresh_s([sys.executable, "-c", fast], repeats))
+        out["read_optuna_s"] = statistics.median(fresh_s([sys.executable, "-c", slow], repeats))
+    trace = read_trace(path)
     for name in ("replay_cold_s", "replay_warm_s"):
         started = time.perf_counter()
         replay(trace)
@@ -73,17 +69,16 @@ def main() -> None:
     load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
     for path in args.paths:
-        times = command_s(path, args.repeats)
+        times = fresh_s([sys.executable, "-m", "powertrain", "sweep", "replay", path], args.repeats)
         rows.append({"path": path, "command_s": times, "median_s": statistics.median(times), "max_s": max(times),
-                     **phases_s(path)})  # fmt: skip
+                     **phases_s(path, args.repeats)})  # fmt: skip
     load_after = os.getloadavg()
     table = Table(title=f"sweep replay (100 orders, every rule), {args.repeats} fresh processes each; load average "
                         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after")  # fmt: skip
-    for column in ("grid", "command: median (max)", "read: SQLite / Optuna", "replay: cold / warm"):
+    for column in ("grid", "command: median (max)", "read in a fresh process: SQLite / Optuna", "replay: cold / warm"):
         table.add_column(column, justify="left" if column == "grid" else "right")
     for r in rows:
-        read = f"{r.get('read_sqlite_s', r['read_s']):.2f} / " + (f"{r['read_optuna_s']:.2f} s" if "read_optuna_s" in r
-                                                                     else "- (a CSV trace)")  # fmt: skip
+        read = f"{r['read_sqlite_s']:.2f} / {r['read_optuna_s']:.2f} s" if "read_sqlite_s" in r else "- (a CSV trace)"
         table.add_row(Path(r["path"]).name, f"{r['median_s']:.2f} s ({r['max_s']:.2f} s)", read,
                       f"{r['replay_cold_s']:.2f} / {r['replay_warm_s']:.2f} s")  # fmt: skip
     Console().print(table)
