@@ -5,7 +5,7 @@ Entry point: :func:`forecast`::
     from powertrain.forecast import forecast
 
     f = forecast([0.80, 0.83], [100.0, 190.0], target_accuracy=0.85, planned_epochs=10)   # accuracy, cumulative J
-    f.line()          # '85 % at epoch 4 (3-beyond), 373.5 J (277.4 J-beyond), 87 % likely within 10 epochs'
+    f.line()          # '85 % at epoch 4 (3-6), 374.9 J (287.5 J-523.3 J), 87 % likely within 10 epochs'
     f.probability, f.energy_j.median, f.energy_j.low, f.energy_j.high, f.to_dict()
 
 The learning curve is a closed-form Bayesian ensemble of curve families (:func:`sample_curves`), the cost of each

@@ -47,6 +47,12 @@ def test_a_replay_with_a_prior_skips_the_setups_it_rules_out_and_keeps_the_best(
     plain, with_prior = result.to_dict()["rules"].values()
     assert with_prior["same_best"] and with_prior["best_setup"] == "fast"
     assert with_prior["spent_j"] == pytest.approx(20.0)  # only the prior's best trained: the others spent nothing
+    total = result.to_dict()["total_j"]  # 20 + 48 + 60 J
+    assert with_prior["spent_on"] == pytest.approx({"best_setup": 20.0 / total, "first_epochs_of_others": 0.0,
+                                                    "later_epochs_of_others": 0.0})  # fmt: skip
+    full = replay(trace, [parse_rule("none")], target_accuracy=0.9, orders=5).to_dict()["rules"]["none"]["spent_on"]
+    assert full == pytest.approx({"best_setup": 20.0 / total, "first_epochs_of_others": 22.0 / total,
+                                  "later_epochs_of_others": 86.0 / total})  # fmt: skip
     assert plain["spent_j"] > with_prior["spent_j"]
     loose = replay(trace, [parse_rule(f"forecast:prior={prior},risk=0.001")], target_accuracy=0.9, orders=20)
     assert next(iter(loose.to_dict()["rules"].values()))["spent_j"] > 20.0  # a smaller risk skips less
