@@ -5,7 +5,9 @@ For every grid of every group (e.g. the three seeds of ``lr-batch-grid.yaml``, t
 
 - ``none``, ``energy``, ``sm2``: the baselines;
 - ``forecast:calibrated=0``: the forecast rule reading its risk on the draws (before the calibration);
-- ``forecast``: the shipped rule (risk 0.1 through the calibrated tails, ``powertrain.forecast.TAIL_SCALE``);
+- ``forecast``: the shipped rule (risk 0.1 through the calibrated tails, ``powertrain.forecast.TAIL_SCALE``), and
+  ``forecast:against=forecast`` (also against the other running setups' forecasts: rounds spent on the setups still in
+  reach of the best);
 - ``forecast:prior=OTHER``: the shipped rule with a prior from **another seed's** grid of the same group (each other
   grid once), its spread ``prior_sd`` measured on the **other** groups (so no figure uses the grid it is reported on,
   neither as prior nor for the spread).
@@ -42,7 +44,7 @@ from powertrain.hardware import describe_hardware
 from powertrain.study.forecast_prior import PRIOR_SD
 from powertrain.study.replay import parse_rule, read_trace, replay
 
-BASELINES = ("none", "energy", "sm2", "forecast:calibrated=0", "forecast")
+BASELINES = ("none", "energy", "sm2", "forecast:calibrated=0", "forecast", "forecast:against=forecast")
 
 
 def spread(paths: list[str]) -> dict[str, Any]:
