@@ -23,9 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from powertrain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from powertrain.study.replay._trace import Trace
 
 __all__ = ["PRIOR_SD", "GridPrior", "load_prior", "setup_label"]
 
@@ -76,7 +79,7 @@ class GridPrior:
 
 
 def load_prior(source: str | Path, target_accuracy: float) -> GridPrior:
-    """The prior of a recorded full grid (a study folder, storage URL or CSV trace) at ``target_accuracy``.
+    """The prior of a recorded full grid (a study folder or a CSV trace) at ``target_accuracy``.
 
     Cached per source and target (a replay makes a fresh pruner for every order). One-line ConfigError when the
     source cannot be read as a full grid, or was recorded with a lower target than ``target_accuracy`` and stopped
@@ -87,9 +90,7 @@ def load_prior(source: str | Path, target_accuracy: float) -> GridPrior:
 
 @functools.lru_cache(maxsize=16)
 def _load(source: str, target: float) -> GridPrior:
-    from powertrain.study.replay import read_trace
-
-    trace = read_trace(source)
+    trace = _read(source)
     if trace.stopped_at_target and trace.target_accuracy is not None and target > trace.target_accuracy:
         raise ConfigError(
             f"prior {source}: its runs stopped at {trace.target_accuracy:g}, below this sweep's target {target:g}"
@@ -103,3 +104,26 @@ def _load(source: str, target: float) -> GridPrior:
         hits[run.setup] = hits.get(run.setup, False) or reached is not None
     means = {s: sum(v) / len(v) for s, v in logs.items()}
     return GridPrior(source, means, hits)
+
+
+def _read(source: str) -> Trace:
+    """A CSV trace, or a study folder read straight from its SQLite file.
+
+    The sweep engine's pruner table imports this module, so the prior does not go through Optuna's storage (an import
+    circle): a study that cannot be read that way (a storage URL, several studies in one file) is refused.
+    """
+    from powertrain.study.replay._records import trace_from_records
+    from powertrain.study.replay._sqlite import read_sqlite_trials
+    from powertrain.study.replay._trace import read_csv_trace
+
+    path = Path(source)
+    if path.is_file():
+        return read_csv_trace(path)
+    if not path.exists():
+        raise ConfigError(f"prior {source}: no such file or folder (give a recorded full grid: a study folder or a "
+                          "CSV trace)")  # fmt: skip
+    records = read_sqlite_trials(path / "study.db") if (path / "study.db").is_file() else None
+    if records is None:
+        raise ConfigError(f"prior {source}: not a study folder with one study in its study.db, nor a CSV trace "
+                          "(a storage URL cannot be a prior: give its study folder or a CSV trace)")  # fmt: skip
+    return trace_from_records(records[0], records[1], source)

@@ -52,7 +52,7 @@ class ForecastPruner(EnergyAwarePruner):
         samples: Draws behind each forecast.
         calibrated: Read ``risk`` as a chance of the outcomes, through the forecast's calibration (a share of
             ``risk x TAIL_SCALE`` of the draws, :func:`powertrain.forecast.calibrated_tail`); False: of the draws.
-        prior: A recorded full grid of the same search space (study folder, storage URL or CSV trace): a setup whose
+        prior: A recorded full grid of the same search space (study folder or CSV trace): a setup whose
             chance of being cheaper than the prior's best setup is below ``risk`` is stopped before it trains
             (:meth:`prune_before_start`, :mod:`powertrain.study.forecast_prior`).
         prior_sd: The between-seed spread of a setup's log energy-to-target (default

@@ -119,3 +119,25 @@ def test_a_sweep_file_whose_prior_cannot_be_read_is_refused_before_anything_is_m
     out = tmp_path / "study"
     assert main(["sweep", "run", str(path), "--out", str(out), "-q"]) == 2
     assert "missing: no such file or folder" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_study_folder_is_a_prior_and_a_storage_url_is_refused(tmp_path):
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    folder = tmp_path / "grid"
+    folder.mkdir()
+    study = optuna.create_study(study_name="g", storage=f"sqlite:///{folder / 'study.db'}")
+    study.set_user_attr("powertrain:config", {"objective": ["energy_to_target"], "target_accuracy": 0.9})
+    lr = CategoricalDistribution([0.01, 0.1])
+    for value, curve in ((0.1, [[1, 10.0, 1.0, 0.95]]), (0.01, [[1, 10.0, 1.0, 0.5], [2, 20.0, 2.0, 0.6]])):
+        attrs = {"run_name": f"lr={value}", "curve": curve, "config": {"epochs": 2, "stop_at_target": True},
+                 "train_status": "completed", "hardware": "cpu"}  # fmt: skip
+        study.add_trial(optuna.create_trial(state=optuna.trial.TrialState.COMPLETE, values=[1.0], params={"lr": value},
+                                            distributions={"lr": lr}, user_attrs=attrs))  # fmt: skip
+    prior = load_prior(folder, 0.9)
+    assert prior.best == "lr=0.1" and prior.chance_cheapest("lr=0.01") < 0.1
+    with pytest.raises(ConfigError, match="stopped at 0.9"):
+        load_prior(folder, 0.95)
+    with pytest.raises(ConfigError, match="storage URL cannot be a prior"):
+        load_prior(tmp_path, 0.9)  # a folder without a study.db
