@@ -28,8 +28,9 @@ def print_replay(result: Any, console: Console) -> None:
     for note in result.notes:
         console.print(f"note: {note}", highlight=False, markup=False)
     console.print(
-        "spent and share: medians over the orders (share of the same draw's full grid); same best: share of the orders "
-        "that kept the full grid's best setup; energies: the recorded joules per epoch (their sensor's provenance)",
+        "spent and share: medians over the orders (share of the same draw's full grid); on: where it went (the best "
+        "setup's run, the other setups' first epochs, their later epochs); same best: share of the orders that kept "
+        "the full grid's best setup; energies: the recorded joules per epoch (their sensor's provenance)",
         highlight=False,
     )
 
@@ -44,13 +45,18 @@ def _table(result: Any, hardware: str, figures: dict[str, Any]) -> Table:
             f"{figures['best_setup']} ({format_joules(figures['best_energy_to_target_j'])})"
         )
     )
-    for name in ("rule", "spent", "share (p10-p90)", "same best", "its pick", "if not: worse by"):
+    columns = ("rule", "spent", "share (p10-p90)", "on: best / others' 1st epochs / later", "same best", "its pick",
+               "if not: worse by")  # fmt: skip
+    for name in columns:
         table.add_column(name, justify="left" if name in ("rule", "its pick") else "right")
     for label, row in figures["rules"].items():
         worse = "-" if row["same_best"] else _percent(row["worse_by"])
+        on = row.get("spent_on") or {}
+        where = "/".join(f"{on[k]:.0%}" for k in ("best_setup", "first_epochs_of_others", "later_epochs_of_others")
+                         if k in on)  # fmt: skip
         table.add_row(
             label, format_joules(row["spent_j"]),
-            f"{row['share']:.0%} ({row['share_p10']:.0%}-{row['share_p90']:.0%})",
+            f"{row['share']:.0%} ({row['share_p10']:.0%}-{row['share_p90']:.0%})", where or "-",
             f"{row['same_best_share']:.0%}", str(row["best_setup"]), worse,
         )  # fmt: skip
     return table

@@ -102,10 +102,16 @@ def summary_lines(result: SweepResult) -> list[str]:
         lines.append(
             f"pruning stopped {pruning['pruned_trials']} trials after {_j(pruning['pruned_spent_j'])}; running them to "
             f"their last epoch would have cost up to {_j(pruning['not_spent_upper_j'])} more{by_forecast}"
-        )
+            + (f" ({pruning['skipped_trials']} skipped before training: no figures of their own)"
+               if pruning.get("skipped_trials") else "")
+        )  # fmt: skip
     for t in result.by_state("pruned"):
         decision = t.get("pruned_on_forecast")
-        if decision:
+        if decision and not decision.get("forecast"):  # the prior's: before it trained
+            lines.append(f"stopped on a forecast: {t.get('run_name')}: {decision['rule']} (before training: "
+                         f"{100 * decision.get('probability', 0.0):.1f} % likely cheaper than the prior's best, "
+                         f"{decision.get('prior_best')})")  # fmt: skip
+        elif decision:
             lines.append(f"stopped on a forecast: {t.get('run_name')}: {decision['rule']} (after epoch "
                          f"{decision['forecast']['epochs_seen']}: {forecast_text(decision['forecast'])})")  # fmt: skip
     lines.extend(_ranking_lines(result))

@@ -34,7 +34,7 @@ def replay_command(
             "--pruner",
             "-p",
             help="Rule to replay, repeatable: none, energy, sm2, forecast, with options as "
-            "NAME:KEY=VALUE,... (forecast:risk=0.05). Default: every rule.",
+            "NAME:KEY=VALUE,... (forecast:risk=0.05, forecast:prior=studies/old-grid). Default: every rule.",
         ),
     ] = None,
     round_epochs: Annotated[

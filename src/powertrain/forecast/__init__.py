@@ -5,7 +5,7 @@ Entry point: :func:`forecast`::
     from powertrain.forecast import forecast
 
     f = forecast([0.80, 0.83], [100.0, 190.0], target_accuracy=0.85, planned_epochs=10)   # accuracy, cumulative J
-    f.line()          # '85 % at epoch 4 (3-beyond), 373.5 J (277.4 J-beyond), 87 % likely within 10 epochs'
+    f.line()          # '85 % at epoch 4 (3-6), 374.9 J (287.5 J-523.3 J), 87 % likely within 10 epochs'
     f.probability, f.energy_j.median, f.energy_j.low, f.energy_j.high, f.to_dict()
 
 The learning curve is a closed-form Bayesian ensemble of curve families (:func:`sample_curves`), the cost of each
@@ -19,16 +19,26 @@ outside [0, 1]).
 
 from powertrain.forecast._curve import CurvePrior, CurveSamples, sample_curves
 from powertrain.forecast._energy import EpochCostPrior, StepsEstimate, estimate_from_steps, sample_epoch_costs
-from powertrain.forecast._forecast import MODEL, Forecast, Interval, forecast, forecast_curve
+from powertrain.forecast._forecast import (
+    MODEL,
+    TAIL_SCALE,
+    Forecast,
+    Interval,
+    calibrated_tail,
+    forecast,
+    forecast_curve,
+)
 
 __all__ = [
     "MODEL",
+    "TAIL_SCALE",
     "CurvePrior",
     "CurveSamples",
     "EpochCostPrior",
     "Forecast",
     "Interval",
     "StepsEstimate",
+    "calibrated_tail",
     "estimate_from_steps",
     "forecast",
     "forecast_curve",

@@ -129,6 +129,9 @@ def energy_heatmap(study: StudyData) -> Plot | None:
 
 def _pruned_text(t: Trial) -> str:
     """A stopped setup's cell: the accuracy it had reached and, with a forecast, where it was heading."""
+    decision = t.extra.get("pruned_on_forecast") or {}
+    if not t.curve and str(decision.get("rule", "")).startswith("prior"):
+        return "skipped:\nprior grid"
     reached = f"pruned at {100 * t.curve[-1][3]:.1f}%" if t.curve else "pruned"
     forecast = t.extra.get("forecast") or {}
     if not forecast or forecast.get("reached"):

@@ -23,12 +23,15 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from powertrain.forecast import calibrated_tail
+from powertrain.study.forecast_prior import PRIOR_SD, load_prior, setup_label
 from powertrain.study.pruners import EnergyAwarePruner, best_energy_to_target
 
 __all__ = ["ForecastPruner", "probability_below"]
@@ -47,6 +50,13 @@ class ForecastPruner(EnergyAwarePruner):
         target_accuracy: The target; default the trial's ``config`` user attribute's.
         planned_epochs: The planned epochs; default the trial's ``config``'s ``epochs``.
         samples: Draws behind each forecast.
+        calibrated: Read ``risk`` as a chance of the outcomes, through the forecast's calibration (a share of
+            ``risk x TAIL_SCALE`` of the draws, :func:`powertrain.forecast.calibrated_tail`); False: of the draws.
+        prior: A recorded full grid of the same search space (study folder or CSV trace): a setup whose
+            chance of being cheaper than the prior's best setup is below ``risk`` is stopped before it trains
+            (:meth:`prune_before_start`, :mod:`powertrain.study.forecast_prior`).
+        prior_sd: The between-seed spread of a setup's log energy-to-target (default
+            :data:`~powertrain.study.forecast_prior.PRIOR_SD`).
     """
 
     def __init__(
@@ -59,6 +69,9 @@ class ForecastPruner(EnergyAwarePruner):
         target_accuracy: float | None = None,
         planned_epochs: int | None = None,
         samples: int = 1000,
+        calibrated: bool = True,
+        prior: str | None = None,
+        prior_sd: float | None = None,
     ) -> None:
         super().__init__(margin=margin)
         if not (0.0 < risk < 0.5):
@@ -73,6 +86,13 @@ class ForecastPruner(EnergyAwarePruner):
         self.target_accuracy = target_accuracy
         self.planned_epochs = planned_epochs
         self.samples = samples
+        self.calibrated = bool(calibrated)
+        self.prior = None if prior in (None, "") else str(prior)
+        self.prior_sd = PRIOR_SD if prior_sd is None else float(prior_sd)
+        if not (math.isfinite(self.prior_sd) and self.prior_sd > 0):
+            raise ValueError(f"prior_sd must be a positive number, not {prior_sd!r}")
+        if self.prior is not None and target_accuracy is not None:
+            load_prior(self.prior, target_accuracy)  # a prior that cannot be read is a one-line error now
         self.decisions: dict[int, dict[str, Any]] = {}
 
     def forecast_of(self, trial: FrozenTrial) -> Any:
@@ -89,6 +109,32 @@ class ForecastPruner(EnergyAwarePruner):
         return forecast_curve(curve, target_accuracy=float(target), planned_epochs=int(planned), stop_at_target=stop,
                               samples=self.samples)  # fmt: skip
 
+    def prune_before_start(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        """True when the prior says ``trial``'s setup will not be the cheapest (chance below ``risk``): skip it.
+
+        Asked by the sweep engine (and a replay) before a setup's first epoch; without a prior, or for a setup the
+        prior does not know, never. The decision goes to :attr:`decisions` (rule ``prior``).
+        """
+        if self.prior is None or trial.user_attrs.get("curve"):
+            return False
+        config = trial.user_attrs.get("config") or {}
+        target = self.target_accuracy if self.target_accuracy is not None else config.get("target_accuracy")
+        if target is None:
+            return False
+        prior = load_prior(self.prior, float(target))
+        params = dict(getattr(trial, "params", None) or {})
+        labels = [setup_label(params)] if params else []
+        labels.append(str(trial.user_attrs.get("run_name", trial.number)))  # a trial list's names, a trace's labels
+        label = next((x for x in labels if x in prior.log_energy_j), labels[0])
+        chance = prior.chance_cheapest(label, self.prior_sd)
+        if chance is None or chance >= self.risk:
+            return False
+        self.decisions[trial.number] = {
+            "rule": "prior: not the cheapest in an earlier grid", "prior": prior.source, "prior_best": prior.best,
+            "probability": chance, "risk": self.risk,
+        }  # fmt: skip
+        return True
+
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         """True when the energy rule or a forecast rule stops ``trial``; the reason goes to :attr:`decisions`."""
         if super().prune(study, trial):
@@ -100,19 +146,20 @@ class ForecastPruner(EnergyAwarePruner):
         mine = self.forecast_of(trial)
         if mine is None or mine.reached:
             return False
-        decision = {"rule": None, "forecast": mine.to_dict(), "risk": self.risk}
-        if mine.probability < self.risk:
+        risk = calibrated_tail(self.risk) if self.calibrated else self.risk  # the draws' share standing for `risk`
+        decision = {"rule": None, "forecast": mine.to_dict(), "risk": self.risk, "draws_below": risk}
+        if mine.probability < risk:
             decision["rule"] = "not likely to reach the target"
         else:
             best = best_energy_to_target(study, exclude=trial.number)
             if best is not None:
                 p = probability_below(mine.energy_samples_j, np.array([self.margin * best]))
-                if p < self.risk:
+                if p < risk:
                     decision.update(rule="forecast above the best energy-to-target", best_j=best, probability=p)
             if decision["rule"] is None and self.against == "forecast":
                 for other, theirs in self._live_forecasts(study, trial):
                     p = probability_below(mine.energy_samples_j, theirs.energy_samples_j)
-                    if p < self.risk:
+                    if p < risk:
                         decision.update(rule="forecast above another setup's forecast", other=other, probability=p)
                         break
         self.decisions[trial.number] = decision

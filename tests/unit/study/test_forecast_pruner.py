@@ -3,6 +3,7 @@
 import optuna
 import pytest
 
+from powertrain.forecast import calibrated_tail
 from powertrain.study import report_energy
 from powertrain.study.forecast_pruner import ForecastPruner, probability_below
 
@@ -36,17 +37,22 @@ def test_a_flat_curve_far_below_the_target_is_stopped_and_a_rising_one_is_not():
     assert stopped is not None and stopped <= 3
     decision = pruner.decisions[1]
     assert decision["rule"] in ("not likely to reach the target", "forecast above the best energy-to-target")
-    assert decision.get("probability", decision["forecast"]["probability"]) < 0.1  # the chance it was wrong
+    # the chance it was wrong, in the draws: below the calibrated share that stands for a risk of 0.1
+    chance = decision.get("probability", decision["forecast"]["probability"])
+    assert chance < calibrated_tail(0.1) == decision["draws_below"]
 
 
-def test_a_setup_forecast_to_cost_far_more_than_the_best_known_is_stopped_before_it_spends_that_much():
-    pruner = ForecastPruner(risk=0.1)
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_a_setup_forecast_to_cost_far_more_than_the_best_known_is_stopped_before_it_spends_that_much(calibrated):
+    pruner = ForecastPruner(risk=0.1, calibrated=calibrated)
     study = optuna.create_study(pruner=pruner)
     assert _epochs(study, [0.80, 0.86], name="cheap") is None  # 200 J to target
     # rising slowly: it may reach 0.85 within 10 epochs, but not for less than 200 J
     stopped = _epochs(study, [0.60, 0.66, 0.70, 0.73, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86], name="slow")
     assert stopped == 1  # after its first epoch, 100 J: reaching 0.85 in its second is out of reach
-    assert pruner.decisions[1]["rule"] == "forecast above the best energy-to-target"
+    # the draws' own risk compares with the best; calibrated, the rule before it (reaching it at all) already stops it
+    expected = ["forecast above the best energy-to-target"] + (["not likely to reach the target"] if calibrated else [])
+    assert pruner.decisions[1]["rule"] in expected
 
 
 def test_against_forecast_also_compares_with_the_other_running_setups():

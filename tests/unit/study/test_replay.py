@@ -2,7 +2,9 @@
 pruner classes on the in-memory stand-in against a real Optuna study, and every bad input refused with one line."""
 
 import csv
+import json
 import math
+from contextlib import closing
 
 import optuna
 import pytest
@@ -219,3 +221,30 @@ def test_a_full_study_folder_is_replayed_from_its_stored_curves_and_a_pruned_one
                                                    (0.1, TrialState.RUNNING, curves[0.1][:1])])  # fmt: skip
     with pytest.raises(ConfigError, match="not finished"):
         read_trace(running)
+
+
+def test_a_study_folder_read_straight_from_sqlite_equals_optunas_read_and_falls_back_when_it_cannot(tmp_path):
+    import sqlite3
+
+    from powertrain.study.engine.results import load_sweep
+    from powertrain.study.replay._sqlite import read_sqlite_trials
+
+    curves = {0.01: [[1, 50.0, 5.0, 0.7]], 0.1: [[1, 60.0, 6.0, 0.8], [2, 120.0, 12.0, float("nan")]]}
+    folder = _stored_study(tmp_path / "s", [(0.01, TrialState.COMPLETE, curves[0.01]),
+                                            (0.1, TrialState.PRUNED, curves[0.1])])  # fmt: skip
+    fast, target = read_sqlite_trials(folder / "study.db")
+    assert sorted(p.name for p in folder.iterdir()) == ["study.db"]  # read only, nothing left behind
+    slow = load_sweep(folder)
+    assert target == slow.target_accuracy == 0.85
+
+    def key(t):
+        return (t.number, t.state, t.params, t.values, t.origin, json.dumps(t.attrs, sort_keys=True))
+
+    assert sorted(map(key, fast)) == sorted(map(key, slow.trials))  # params in their external form, inf values
+    optuna.create_study(study_name="other", storage=f"sqlite:///{folder / 'study.db'}")
+    assert read_sqlite_trials(folder / "study.db") is None  # two studies in one file: Optuna's storage reads it
+    with pytest.raises(ConfigError, match="holds 2 studies"):
+        read_trace(folder)
+    with closing(sqlite3.connect(folder / "study.db")) as conn, conn:
+        conn.execute("UPDATE version_info SET schema_version = 99")
+    assert read_sqlite_trials(folder / "study.db") is None  # a schema it does not know

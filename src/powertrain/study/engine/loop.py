@@ -58,6 +58,7 @@ from powertrain.study.engine.figures import (
     store_identity,
     store_summary,
 )
+from powertrain.study.engine.pruning import pruning_budget, skipped_before_start
 from powertrain.study.engine.recovery import RetryLost, orphans_pending_s, recover_lost_trials
 from powertrain.study.engine.results import SweepResult, from_study
 from powertrain.study.engine.rounds import (
@@ -77,12 +78,8 @@ from powertrain.study.engine.storage import (
     storage_errors,
 )
 from powertrain.study.engine.tracking import close_sweep_log, log_progress, open_sweep_log, trial_trackers, with_log
-from powertrain.study.pruners import (
-    EnergyAwarePruner,
-    EnergySuccessiveHalvingPruner,
-    best_energy_to_target,
-    report_energy,
-)
+from powertrain.study.forecast_prior import load_prior
+from powertrain.study.pruners import EnergySuccessiveHalvingPruner, report_energy
 from powertrain.training import EpochRecord, TrainConfig, train
 from powertrain.training.progress import ProgressReporter
 
@@ -187,6 +184,9 @@ def check_sweep(config: SweepConfig) -> SweepConfig:
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; give a folder for the study")
     check_storage_url(config.storage_url)
+    prior = config.pruner_options.get("prior") if config.pruner == "forecast" else None
+    if prior and config.train.target_accuracy is not None:  # the forecast pruner's prior grid: readable, or one line
+        load_prior(str(prior), config.train.target_accuracy)
     return config
 
 
@@ -250,6 +250,8 @@ def run_trial(
             cfg = cfg.replace(out=str(run_dir), threads=_threads(study) if cfg.threads is None else cfg.threads)
             trial.set_user_attr("config", cfg.to_dict())
             planned_epochs = cfg.epochs
+            if skipped_before_start(study, trial, config):
+                return TrialState.PRUNED
             status, summary = _train(study, trial, config, cfg, sensors, reporter, extra, parent)
         except KeyboardInterrupt:
             _store_failure(study, trial, "interrupted (Ctrl-C); rerun the sweep to continue it", retry=True)
@@ -293,7 +295,7 @@ def _train(
     prune = config.pruner != "none" and len(config.objective) == 1
     if config.round_epochs:  # breadth-first: this round trains up to round x round_epochs epochs
         cfg = cfg.replace(epochs=min(cfg.epochs, round_of(trial) * config.round_epochs))
-    budget_j = _pruning_budget(study, trial) if prune else None
+    budget_j = pruning_budget(study, trial) if prune else None
     if budget_j is not None and (cfg.energy_budget_j is None or budget_j < cfg.energy_budget_j):
         cfg = cfg.replace(energy_budget_j=budget_j)  # checked every half second, not only at epoch ends
         trial.set_user_attr("pruning_budget_j", budget_j)
@@ -412,19 +414,3 @@ def _store_failure(
     if retry:
         RetryLost(max_retries=1_000_000)(study, study._storage.get_trial(trial._trial_id))
     return TrialState.FAIL
-
-
-def _pruning_budget(study: optuna.Study, trial: optuna.Trial) -> float | None:
-    """The energy-aware pruner's rule as an energy budget for the run, so it stops mid-epoch, not only at epoch ends.
-
-    A trial that has spent ``margin`` x the best energy-to-target so far without reaching the target cannot become
-    the best, so stopping it the moment it crosses that line (the training loop checks its budget every half second)
-    loses nothing the sweep is looking for. The budget is fixed when the trial starts; a better best found later by
-    another worker still prunes it at its next epoch end. A breadth-first setup that reached the target in an earlier
-    round gets no budget: it is not what the rule stops.
-    """
-    pruner = study.pruner
-    if not isinstance(pruner, EnergyAwarePruner) or trial.user_attrs.get("reached_target"):
-        return None  # a run that reached the target (in an earlier round) is what the pruner keeps, never stops
-    best = best_energy_to_target(study, exclude=trial.number)
-    return None if best is None else pruner.margin * best

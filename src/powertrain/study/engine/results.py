@@ -184,6 +184,7 @@ class SweepResult:
         earlier). A trial stopped mid-epoch by an energy budget counts only its complete epochs in the rate.
         ``not_spent_forecast_j``: the same from each pruned trial's last forecast (its whole planned run's median
         energy, up to the target where the run stops there), for the trials that have one (``forecast_trials``).
+        ``skipped_trials``: those stopped before they trained (the forecast pruner's prior): no figure of their own.
         """
         pruned = self.by_state("pruned")
         not_spent = forecast_j = 0.0
@@ -205,6 +206,7 @@ class SweepResult:
             "provenance": "measured joules per epoch of each pruned trial x its epochs left",
             "not_spent_forecast_j": forecast_j if forecasts else None,
             "forecast_trials": len(forecasts),
+            "skipped_trials": sum(1 for t in pruned if t.get("train_status") == "skipped"),
         }
 
     @property

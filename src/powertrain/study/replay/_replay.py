@@ -226,4 +226,22 @@ def _summarise(
         "worse_by_max": max(worse) if worse else 0.0,
         "pruned": statistics.median(o.pruned for o in outcomes),
         "stopped_on_forecast": statistics.median(o.on_forecast for o in outcomes),
+        "spent_on": _spent_on(outcomes, fulls, draws),
     }
+
+
+def _spent_on(outcomes: list[Outcome], fulls: list[dict[str, Any]], draws: list[dict[str, Run]]) -> dict[str, float]:
+    """Where a rule's energy went, as median shares of the full grid.
+
+    The full grid's best setup, the other setups' first epochs (a rule deciding at epoch ends cannot avoid them), and
+    their later epochs.
+    """
+    parts: dict[str, list[float]] = {"best_setup": [], "first_epochs_of_others": [], "later_epochs_of_others": []}
+    for o, f, runs in zip(outcomes, fulls, draws, strict=True):
+        best = f["best_setup"]
+        first = sum(min(j, runs[s].energy_j[0]) for s, j in o.by_setup.items() if s != best)
+        on_best = o.by_setup.get(best, 0.0)
+        parts["best_setup"].append(on_best / f["total_j"])
+        parts["first_epochs_of_others"].append(first / f["total_j"])
+        parts["later_epochs_of_others"].append((o.spent_j - on_best - first) / f["total_j"])
+    return {k: statistics.median(v) for k, v in parts.items()}

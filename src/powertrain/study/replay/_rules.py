@@ -11,7 +11,7 @@ stopped the moment it crosses it and charged exactly the budget (energy taken as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -75,6 +75,7 @@ class Outcome:
     best_energy_to_target_j: float | None
     pruned: int
     on_forecast: int
+    by_setup: dict[str, float] = field(default_factory=dict)
 
 
 def replay_order(
@@ -99,6 +100,9 @@ def replay_order(
         still = []
         for name in live:
             trial, run = trials[name], runs[name]
+            if done[name] == 0 and _skipped(pruner, study, trial):
+                trial.state = TrialState.PRUNED  # stopped before it trained (a prior): spent nothing
+                continue
             stop_at = min(len(run.accuracy), done[name] + per_round)
             state = _train(study, trial, run, done[name], stop_at, target, spent, name)
             done[name] = len(trial.user_attrs["curve"])
@@ -114,7 +118,13 @@ def replay_order(
     on_forecast = sum(1 for t in trials.values() if t.state == TrialState.PRUNED
                       and (decisions.get(t.number) or {}).get("rule") not in (None, "energy"))  # fmt: skip
     pruned = sum(1 for t in trials.values() if t.state == TrialState.PRUNED)
-    return Outcome(sum(spent.values()), best[1], best[0], pruned, on_forecast)
+    return Outcome(sum(spent.values()), best[1], best[0], pruned, on_forecast, spent)
+
+
+def _skipped(pruner: optuna.pruners.BasePruner, study: ReplayStudy, trial: ReplayTrial) -> bool:
+    """The pruner's check before a setup's first epoch (the forecast pruner's prior), as the engine asks it."""
+    check = getattr(pruner, "prune_before_start", None)
+    return bool(check(study, trial)) if check is not None else False
 
 
 def run_ended(run: Run, epochs: int) -> bool:
