@@ -5,14 +5,18 @@
 #   - tests in a random order (pytest-random-order: modules in a random order, and the tests of each module), with the
 #     seed printed so that a failing order can be replayed (--bucket global mixes all tests, but then module-scoped
 #     fixtures are built again each time the order comes back to their module: a much longer run);
+#   - with --scramble-cpu, the machine's real CPU times read in-process become seeded noise
+#     (tests/support/scramble_cpu.py), so a test whose figures lean on them fails every time, not one time in N;
 #   - each run takes the shared suite lock on its own (flock on /tmp/powertrain-suite.lock), so that others can run
 #     the suite between two runs of this loop; the load starts only once the lock is held.
 #
-#   scripts/test-stress.sh [-n RUNS] [--seed SEED] [--no-load] [--bucket BUCKET] [--logs DIR] [-- PYTEST_ARGS...]
+#   scripts/test-stress.sh [-n RUNS] [--seed SEED] [--no-load] [--scramble-cpu] [--bucket BUCKET] [--logs DIR]
+#                          [-- PYTEST_ARGS...]
 #
 #   -n RUNS         how many runs (default 5)
 #   --seed SEED     the first run's order seed; run i uses SEED+i-1 (default: a random seed per run)
 #   --no-load       no background load
+#   --scramble-cpu  the real CPU times of /proc/stat and of the tests' own process tree become noise
 #   --bucket B      pytest-random-order bucket: module (default), global, package, class, parent, none
 #   --logs DIR      where each run's full pytest output goes (default: a new folder under /tmp)
 #   PYTEST_ARGS     passed on to pytest (for example a test path, or -m slow)
@@ -26,7 +30,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 LOCK=${LOCK:-/tmp/powertrain-suite.lock}
 RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-1800}
-runs=5 seed="" load=1 bucket=module logs="" pytest_args=()
+runs=5 seed="" load=1 bucket=module logs="" pytest_args=() plugins=()
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 die() { echo "test-stress: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
     -n) [ $# -ge 2 ] || die "-n needs a number"; runs=$2; shift 2 ;;
     --seed) [ $# -ge 2 ] || die "--seed needs a number"; seed=$2; shift 2 ;;
     --no-load) load=0; shift ;;
+    --scramble-cpu) plugins=(-p tests.support.scramble_cpu); shift ;;
     --bucket) [ $# -ge 2 ] || die "--bucket needs a name"; bucket=$2; shift 2 ;;
     --logs) [ $# -ge 2 ] || die "--logs needs a folder"; logs=$2; shift 2 ;;
     -h|--help) usage ;;
@@ -72,7 +77,7 @@ trap 'cleanup; exit 143' TERM
 trap cleanup EXIT
 
 echo "test-stress: $runs run(s), load: $([ "$load" = 1 ] && echo "$cores busy processes" || echo none)," \
-     "order: random ($bucket), logs: $logs"
+     "order: random ($bucket)${plugins:+, CPU times scrambled}, logs: $logs"
 results=() failed_runs=0
 for i in $(seq 1 "$runs"); do
   run_seed=${seed:+$((seed + i - 1))}
@@ -86,7 +91,7 @@ for i in $(seq 1 "$runs"); do
   fi
   start_s=$SECONDS
   timeout -k 30 "$RUN_TIMEOUT_S" "$PYTHON" -m pytest -q -p no:cacheprovider -p random_order \
-    --random-order-bucket="$bucket" --random-order-seed="$run_seed" "${pytest_args[@]}" >"$log" 2>&1 9>&- &
+    --random-order-bucket="$bucket" --random-order-seed="$run_seed" "${plugins[@]}" "${pytest_args[@]}" >"$log" 2>&1 9>&- &
   pytest_pid=$!
   wait "$pytest_pid"; rc=$?
   pytest_pid=""

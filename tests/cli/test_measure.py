@@ -168,6 +168,7 @@ def test_ctrl_c_is_forwarded_to_the_child_and_the_json_is_still_written(tmp_path
     assert report["interrupted"] is True and report["exit_code"] == 5
 
 
+@pytest.mark.real_cpu_times
 def test_measure_reports_the_commands_energy_with_the_machines_beside_it(tmp_path, sensors):
     out = tmp_path / "m.json"
     busy = "import time\nend = time.process_time() + 0.2\nwhile time.process_time() < end: pass"

@@ -19,7 +19,10 @@ from powertrain.meters._proctree import ProcessTreeReader, process_clock_support
 from powertrain.meters.command import run_command
 from powertrain.meters.testing import ScriptedCounterSensor
 
-pytestmark = pytest.mark.skipif(not process_clock_supported(), reason="process attribution needs Linux /proc")
+pytestmark = [
+    pytest.mark.skipif(not process_clock_supported(), reason="process attribution needs Linux /proc"),
+    pytest.mark.real_cpu_times,
+]
 
 BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass\n"
 
