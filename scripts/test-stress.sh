@@ -111,7 +111,7 @@ done
 
 echo
 echo "test-stress summary: $((runs - failed_runs))/$runs passed" \
-     "(load: $([ "$load" = 1 ] && echo "$cores busy processes" || echo none), order: random ($bucket))"
+     "(load: $([ "$load" = 1 ] && echo "$cores busy processes" || echo none), order: random ($bucket)${plugins:+, CPU times scrambled})"
 printf '%s\n' "${results[@]}"
 echo "logs: $logs"
 [ "$failed_runs" = 0 ]
