@@ -15,12 +15,12 @@ test:
 	$(PY) -m pytest -q
 
 # The suite N times (default 5) with every core kept busy and in random order (scripts/test-stress.sh):
-#   make test-stress N=5 [SEED=123] [LOAD=0] [ARGS='tests/cli']
+#   make test-stress N=5 [SEED=123] [LOAD=0] [SCRAMBLE=1] [ARGS='tests/cli']
 N ?= 5
 test-stress:
 	@bash scripts/setup.sh --test
 	PYTHON=$(PY) bash scripts/test-stress.sh -n $(N) $(if $(SEED),--seed $(SEED)) $(if $(filter 0,$(LOAD)),--no-load) \
-		$(if $(ARGS),-- $(ARGS))
+		$(if $(filter 1,$(SCRAMBLE)),--scramble-cpu) $(if $(ARGS),-- $(ARGS))
 
 test-gpu: setup
 	$(PY) -m pytest -q -m gpu tests/gpu
