@@ -14,7 +14,9 @@ is never mistaken for a member. Each read:
    (``cutime + cstime``, in ticks).
 3. **Exits.** A member that exited between two reads was reaped by its parent, whose ``cutime + cstime`` then grew
    by the child's whole CPU time; the part this reader had already counted is taken back from the nearest member
-   ancestor still alive, so nothing counts twice and the child's last moments are not lost. A child reaped by a
+   ancestor still alive, so nothing counts twice and the child's last moments are not lost. When the reap lands
+   in the parent's ``cutime`` only after the read that saw the child gone (the parent's stat was read a moment
+   before it reaped the child), the debt waits for that growth instead of being written off. A child reaped by a
    process outside the tree (an orphan adopted by init, a forkserver's worker) loses its time after the last read;
    :attr:`ProcessTreeReader.lost_s` says how much was dropped that way (time counted on a parent that went
    negative).
@@ -62,6 +64,8 @@ class _Member:
     ppid: int
     own_ns: int  # at the last read
     children_ns: int
+    debt_ns: int = 0  # counted time of departed descendants whose reap has not landed in children_ns yet
+    debtors: int = 0  # how many departed descendants that debt is for
 
     @property
     def total_ns(self) -> int:
@@ -143,8 +147,9 @@ class ProcessTreeReader:
 
     @property
     def lost_s(self) -> float:
-        """CPU seconds of exited members that no live member's ``cutime`` could account for."""
-        return self.lost_ns / 1e9
+        """CPU seconds of exited members that no live member's ``cutime`` could account for (or has yet)."""
+        with self._lock:
+            return (self.lost_ns + sum(m.debt_ns for m in self._members.values())) / 1e9
 
     def pids(self) -> set[int]:
         """PIDs of the members alive at the last read."""
@@ -202,17 +207,29 @@ class ProcessTreeReader:
             self.total_ns += own - member.own_ns
             credit[pid] = max(stat.children_ns - member.children_ns, 0)
             member.own_ns, member.children_ns, member.ppid = own, max(stat.children_ns, member.children_ns), stat.ppid
-        for gone in departed:  # its reaped total landed in the nearest living ancestor's cutime
+        for gone in departed:  # its reaped total lands in the nearest living ancestor's cutime, now or soon
+            self.lost_ns += gone.debt_ns
             ancestor = self._living_ancestor(gone, departed)
-            if ancestor is None:
-                continue
-            credit[ancestor] -= gone.total_ns
-        for delta in credit.values():
-            if delta >= 0:
-                self.total_ns += delta
-            else:
-                self.lost_ns -= delta
+            if ancestor is not None:
+                self._members[ancestor].debt_ns += gone.total_ns
+                self._members[ancestor].debtors += 1
+        for pid, growth in credit.items():
+            self._settle(self._members[pid], growth)
         self._discover()
+
+    def _settle(self, member: _Member, growth_ns: int) -> None:
+        """Count a member's ``cutime`` growth, less what its departed descendants had already counted."""
+        if growth_ns == 0 and member.debt_ns:
+            return  # the reap has not landed yet: the debt waits for the growth
+        net = growth_ns - member.debt_ns
+        if net >= 0:
+            self.total_ns += net
+            member.debt_ns = member.debtors = 0
+        elif -net <= 2 * _TICK_NS * member.debtors:  # cutime is in ticks: the rest of the debt is their rounding
+            self.lost_ns -= net
+            member.debt_ns = member.debtors = 0
+        else:  # only part of the reaps landed: the rest waits
+            member.debt_ns = -net
 
     def _living_ancestor(self, gone: _Member, departed: list[_Member]) -> int | None:
         by_pid = {m.pid: m for m in departed}

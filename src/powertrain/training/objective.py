@@ -151,6 +151,6 @@ class Objective:
                 "reached_target": hit is not None,
                 "energy_to_target_j": hit.energy_j if hit else None,
                 "time_to_target_s": hit.elapsed_s if hit else None,
-                "epochs_to_target": hit.epoch + 1 if hit else None,
+                "epochs_to_target": hit.epoch if hit else None,  # epochs count from 1
             }
         return {"tasks": out}

@@ -147,3 +147,60 @@ def test_a_one_step_run_never_reads_zero():
     assert m.conditions["run_cpu_s"] > 0
     assert m.energy_j > 0
     assert m.attribution["scope"] == "process" and run.argv[0] == sys.executable
+
+
+class FakeProc:
+    """A scripted process table behind ``_proctree``'s /proc readers: pid -> [ppid, start, children_ns, own_ns]."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, table: dict[int, list[int]]) -> None:
+        from powertrain.meters import _proctree
+
+        self.table = table
+        self.after_read: dict[int, object] = {}  # pid -> a callable run right after that pid's stat is read
+        monkeypatch.setattr(_proctree, "_read_stat", self.read_stat)
+        monkeypatch.setattr(_proctree, "_own_ns", lambda pid, stat: stat.own_ns)
+        monkeypatch.setattr(_proctree, "_newest_pid", lambda: max(self.table))
+        monkeypatch.setattr(_proctree, "_listed_pids", lambda: list(self.table))
+        monkeypatch.setattr(_proctree, "_is_process", lambda pid: pid in self.table)
+
+    def read_stat(self, pid: int):
+        from powertrain.meters._proctree import _Stat
+
+        row = self.table.get(pid)
+        stat = None if row is None else _Stat(row[0], row[1], row[2], row[3])
+        hook = self.after_read.pop(pid, None)
+        if hook is not None:
+            hook()
+        return stat
+
+
+def test_a_child_reaped_between_its_parents_read_and_its_own_counts_once(monkeypatch):
+    # The race of a real run (bench/cpu_speed.py, a `bash -c` under a wrapper beside a busy core): the sampler reads
+    # the parent's stat, the parent then reaps the child, and the sampler finds the child gone. The reap lands in
+    # the parent's cutime only at the next read: the child's counted time must be taken back then, not written off.
+    s = 1_000_000_000
+    proc = FakeProc(monkeypatch, {10: [1, 100, 0, 1 * s], 11: [10, 200, 0, 2 * s]})
+    reader = ProcessTreeReader([10], pid_max=1000)
+    proc.table[10][3], proc.table[11][3] = int(1.5 * s), 3 * s  # parent +0.5 s, child +1 s
+    assert reader.read() == pytest.approx(1.5)
+    proc.table[11][3] = int(3.5 * s)  # the child's last 0.5 s, then it exits
+
+    def reap() -> None:
+        proc.table[10][2] += proc.table.pop(11)[3]
+
+    proc.after_read[10] = reap  # the parent's stat was read just before it reaped the child
+    reader.read()
+    assert reader.read() == pytest.approx(2.0)  # parent 0.5 s + child 1.5 s, once
+    assert reader.lost_s == pytest.approx(0.0)
+
+
+def test_a_child_reaped_by_no_member_is_reported_lost(monkeypatch):
+    s = 1_000_000_000
+    proc = FakeProc(monkeypatch, {10: [1, 100, 0, 1 * s], 11: [10, 200, 0, 2 * s]})
+    reader = ProcessTreeReader([10], pid_max=1000)
+    proc.table[11][3] = 3 * s
+    assert reader.read() == pytest.approx(1.0)
+    del proc.table[11]  # gone, and its time never lands in the parent's cutime (the parent ignores SIGCHLD)
+    assert reader.read() == pytest.approx(1.0)
+    assert reader.read() == pytest.approx(1.0)
+    assert reader.lost_s == pytest.approx(3.0)  # what the parent still owes for it, reported, never counted twice

@@ -146,6 +146,12 @@ def test_multitask_run_reports_each_task_and_resumes(small_config, tmp_path):
     assert result.history[0].tasks == first.history[0].tasks  # carried through the checkpoint
     summary = json.loads(RunDir(result.run_dir).summary_path.read_text())
     assert summary["tasks"]["b"]["final_accuracy"] == last.tasks["b"]["val_accuracy"]
+    # each task's epochs-to-target is the (1-based) epoch of its first record on target, as the run's own is
+    firsts = {n: next((r.epoch for r in result.history if r.tasks[n]["val_accuracy"] >= 0.3), None) for n in "ab"}
+    assert any(firsts.values())  # the check below is not vacuous
+    assert {n: summary["tasks"][n]["epochs_to_target"] for n in "ab"} == firsts
+    if summary["reached_target"]:
+        assert summary["epochs_to_target"] == max(firsts.values())
     assert 0 < summary["accelerator"]["mean_ratio"] <= 1  # the accelerator estimate runs on the multitask model
     assert not summary["accelerator"]["unmodelled_types"]
     rows = RunDir(result.run_dir).read_metrics()
