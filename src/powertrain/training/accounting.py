@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from powertrain._openmp import wait_policy
 from powertrain.carbon import carbon_footprint, energy_provenance
 from powertrain.hardware import describe_hardware
 from powertrain.meters import EnergyMeter, Measurement
@@ -285,5 +286,6 @@ def run_conditions(config: TrainConfig, totals: Totals, described: dict[str, Any
         **totals.conditions(),
         "threads": torch.get_num_threads(),
         "threads_set": config.threads,
+        "omp_wait_policy": wait_policy(),
         **described.get("conditions", {}),
     }
