@@ -1,4 +1,4 @@
-"""OpenMP's wait policy on a shared CPU: what spinning threads cost a run (powertrain/_openmp.py).
+"""OpenMP's wait policy on a shared CPU: what spinning threads cost a run (docs/training.md, "OpenMP's wait policy").
 
 Each cell runs the same LeNet-5 training steps (batch 64, 28x28x1, synthetic, seeded) in a fresh process, with the
 OpenMP wait policy libgomp uses by default (spin, then sleep) or ``OMP_WAIT_POLICY=PASSIVE`` (sleep at once), with

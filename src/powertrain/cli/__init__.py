@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 
 import typer
 
-from powertrain._openmp import prefer_passive_waiting
 from powertrain.cli._app import app
 from powertrain.cli._console import install_warning_lines
 from powertrain.errors import PowertrainError, Terminated, raise_terminated
@@ -43,8 +42,6 @@ __all__ = ["app", "main"]
 
 USAGE_ERROR = 2
 TERMINATED = 143  # 128 + SIGTERM, what shells report
-#: Commands that train on powertrain's own threads: their OpenMP threads sleep while they wait (not `measure`)
-TRAINING_COMMANDS = frozenset({"train", "sweep", "study", "eat-study", "demo"})
 INTERRUPTED = 130  # 128 + SIGINT
 
 
@@ -55,8 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     kept its finished work.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    if next((a for a in args if not a.startswith("-")), None) in TRAINING_COMMANDS:
-        prefer_passive_waiting()  # before anything imports torch (powertrain/_openmp.py)
     _log_warnings_as_lines()
     terminated: list[int] = []
     previous_hook = install_warning_lines()  # every warnings.warn once, as one `powertrain: warning:` line
